@@ -1,0 +1,36 @@
+# Every target sets up .venv first when needed, so each is one command on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+READY := $(VENV)/.ready
+PYTEST_ARGS ?=
+
+.PHONY: setup test lint run demo bench clean
+
+$(READY): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(READY)
+
+setup: $(READY)
+
+lint: $(READY)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy sync
+
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+run: $(READY)
+	$(BIN)/fieldsync-server run
+
+demo: $(READY)
+	$(BIN)/fieldsync-server demo
+
+bench: $(READY)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,178 @@
+"""Peewee models of the office server. Every table, in one place.
+
+Records keep their fields and per-field stamps as JSON text (one row per record), so a push reads
+a batch's records in one query and a pull streams rows without joins. ``seq`` is the change
+sequence: it is assigned under the ``ServerState`` row lock, so it grows in commit order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from peewee import (
+    BigAutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from server.db import database
+
+
+def utcnow() -> dt.datetime:
+    """Return the current UTC time as a naive datetime (how every table stores time)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class ServerState(BaseModel):
+    """The single row (id 1): this database's epoch, the server's node id, the change sequence."""
+
+    id = IntegerField(primary_key=True)
+    epoch = CharField(max_length=64)
+    node_id = CharField(max_length=64)
+    seq = BigIntegerField(default=0)
+    schema_version = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Workspace(BaseModel):
+    id = CharField(primary_key=True, max_length=36, default=new_id)
+    name = CharField(max_length=200, unique=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class User(BaseModel):
+    ROLES = ("admin", "staff", "representative")
+
+    id = CharField(primary_key=True, max_length=36, default=new_id)
+    workspace = ForeignKeyField(Workspace, backref="users", on_delete="RESTRICT")
+    username = CharField(max_length=100, unique=True)
+    display_name = CharField(max_length=200, default="")
+    role = CharField(max_length=20)
+    password_hash = CharField(max_length=300, null=True)
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Device(BaseModel):
+    id = CharField(primary_key=True, max_length=64)  # the device's node id in its stamps
+    user = ForeignKeyField(User, backref="devices", on_delete="RESTRICT")
+    workspace = ForeignKeyField(Workspace, backref="devices", on_delete="RESTRICT")
+    name = CharField(max_length=100)
+    token_hash = CharField(max_length=64, unique=True)  # sha256 hex of the bearer token
+    created_at = DateTimeField(default=utcnow)
+    revoked_at = DateTimeField(null=True)
+    revoked_by = CharField(max_length=36, null=True)
+    last_seen_at = DateTimeField(null=True)
+    last_push_at = DateTimeField(null=True)
+    last_pull_at = DateTimeField(null=True)
+
+
+class EnrollmentCode(BaseModel):
+    code_hash = CharField(max_length=64, unique=True)
+    user = ForeignKeyField(User, backref="enrollment_codes", on_delete="CASCADE")
+    created_by = CharField(max_length=36, null=True)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+    device = ForeignKeyField(Device, null=True, on_delete="SET NULL")
+
+
+class Record(BaseModel):
+    id = CharField(primary_key=True, max_length=36)
+    workspace = ForeignKeyField(Workspace, backref="records", on_delete="RESTRICT")
+    type = CharField(max_length=20)
+    fields = TextField(default="{}")  # JSON: field -> value
+    stamps = TextField(default="{}")  # JSON: field (and _deleted) -> stamp string
+    deleted = BooleanField(default=False)
+    seq = BigIntegerField()
+    created_at = DateTimeField(default=utcnow)
+    created_by = CharField(max_length=36, null=True)  # user id
+    updated_at = DateTimeField(default=utcnow)
+    updated_by = CharField(max_length=36, null=True)
+    updated_device = CharField(max_length=64, null=True)
+
+    class Meta:
+        indexes = (
+            (("workspace", "seq"), False),
+            (("workspace", "type"), False),
+        )
+
+
+class Conflict(BaseModel):
+    STATUSES = ("open", "resolved")
+
+    id = CharField(primary_key=True, max_length=36, default=new_id)
+    workspace = ForeignKeyField(Workspace, backref="conflicts", on_delete="RESTRICT")
+    record_id = CharField(max_length=36, index=True)
+    record_type = CharField(max_length=20)
+    field = CharField(max_length=64)
+    kept_value = TextField(null=True)  # JSON
+    kept_stamp = CharField(max_length=100)
+    kept_user = CharField(max_length=36, null=True)
+    kept_device = CharField(max_length=64, null=True)
+    other_value = TextField(null=True)  # JSON
+    other_stamp = CharField(max_length=100)
+    other_user = CharField(max_length=36, null=True)
+    other_device = CharField(max_length=64, null=True)
+    status = CharField(max_length=20, default="open", index=True)
+    created_at = DateTimeField(default=utcnow)
+    resolved_at = DateTimeField(null=True)
+    resolved_by = CharField(max_length=36, null=True)
+    resolution_stamp = CharField(max_length=100, null=True)
+
+
+class PushBatch(BaseModel):
+    """A push's response, kept so that a repeated batch gets the same answer (idempotency)."""
+
+    device = ForeignKeyField(Device, backref="batches", on_delete="CASCADE")
+    batch_id = CharField(max_length=36)
+    response = TextField()  # JSON
+    created_at = DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("device", "batch_id"), True),)
+
+
+class Change(BaseModel):
+    """Audit history: one row per applied record change, with its field diffs."""
+
+    id = BigAutoField()
+    workspace = ForeignKeyField(Workspace, on_delete="RESTRICT")
+    record_id = CharField(max_length=36, index=True)
+    record_type = CharField(max_length=20)
+    seq = BigIntegerField()
+    at = DateTimeField(default=utcnow)
+    user_id = CharField(max_length=36, null=True)
+    device_id = CharField(max_length=64, null=True)  # null: an office edit
+    source = CharField(max_length=20)  # push | office | conflict_resolution | reveal
+    diff = TextField()  # JSON: field -> [old value, new value, stamp]
+
+
+ALL_MODELS = [
+    ServerState,
+    Workspace,
+    User,
+    Device,
+    EnrollmentCode,
+    Record,
+    Conflict,
+    PushBatch,
+    Change,
+]

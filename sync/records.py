@@ -1,0 +1,389 @@
+"""The record types of PROTOCOL.md section 4 and their field rules: one definition for both sides.
+
+Each field has a ``Rule`` that checks one JSON value quickly (the push hot path) and can describe
+itself as a marshmallow field (for the OpenAPI document). Every field may be ``None`` (cleared)
+unless the type lists it as required. Lengths count characters, not bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import fields as ma_fields
+from marshmallow import validate as ma_validate
+
+__all__ = [
+    "ATTACHMENT_SUBJECTS",
+    "GROUPS",
+    "PROJECT_STATUSES",
+    "SESSION_KINDS",
+    "VISIT_KINDS",
+    "CONCERN_STATUSES",
+    "DELETED",
+    "RECORD_TYPES",
+    "RESOLVED_STATUSES",
+    "Choice",
+    "Date",
+    "DateTime",
+    "Float",
+    "Int",
+    "RecordType",
+    "Ref",
+    "RefList",
+    "Rule",
+    "Sha256",
+    "Text",
+    "validate_fields",
+]
+
+DELETED = "_deleted"
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class Rule:
+    """Checks one field value; ``check`` returns an error message or None."""
+
+    def check(self, value: Any) -> str | None:
+        raise NotImplementedError
+
+    def to_marshmallow(self) -> ma_fields.Field[Any]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Text(Rule):
+    max: int = 10_000
+    min: int = 0
+
+    def check(self, value: Any) -> str | None:
+        if not isinstance(value, str):
+            return "must be a string"
+        if len(value) > self.max:
+            return f"must be at most {self.max} characters"
+        if len(value.strip()) < self.min:
+            return "must not be empty" if self.min == 1 else f"needs {self.min}+ characters"
+        return None
+
+    def to_marshmallow(self) -> ma_fields.Field[Any]:
+        return ma_fields.String(allow_none=True, validate=ma_validate.Length(self.min, self.max))
+
+
+@dataclass(frozen=True)
+class Choice(Rule):
+    values: tuple[str, ...]
+
+    def check(self, value: Any) -> str | None:
+        if value not in self.values or not isinstance(value, str):
+            return "must be one of: " + ", ".join(self.values)
+        return None
+
+    def to_marshmallow(self) -> ma_fields.Field[Any]:
+        return ma_fields.String(allow_none=True, validate=ma_validate.OneOf(self.values))
+
+
+@dataclass(frozen=True)
+class Int(Rule):
+    min: int | None = None
+    max: int | None = None
+
+    def check(self, value: Any) -> str | None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return "must be a whole number"
+        if self.min is not None and value < self.min:
+            return f"must be at least {self.min}"
+        if self.max is not None and value > self.max:
+            return f"must be at most {self.max}"
+        return None
+
+    def to_marshmallow(self) -> ma_fields.Field[Any]:
+        return ma_fields.Integer(
+            strict=True, allow_none=True, validate=ma_validate.Range(self.min, self.max)
+        )
+
+
+@dataclass(frozen=True)
+class Float(Rule):
+    min: float
+    max: float
+
+    def check(self, value: Any) -> str | None:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return "must be a number"
+        if not math.isfinite(value) or not self.min <= value <= self.max:
+            return f"must be between {self.min:g} and {self.max:g}"
+        return None
+
+    def to_marshmallow(self) -> ma_fields.Field[Any]:
+        return ma_fields.Float(allow_none=True, validate=ma_validate.Range(self.min, self.max))
+
+
+@dataclass(frozen=True)
+class Date(Rule):
+    def check(self, value: Any) -> str | None:
+        if not isinstance(value, str) or len(value) != 10:
+            return "must be a date like 2024-05-31"
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return "must be a date like 2024-05-31"
+        return None
+
+    def to_marshmallow(self) -> ma_fields.Field[Any]:
+        return ma_fields.Date(allow_none=True)
+
+
+@dataclass(frozen=True)
+class DateTime(Rule):
+    def check(self, value: Any) -> str | None:
+        message = "must be a time with offset like 2024-05-31T09:30:00+08:00"
+        if not isinstance(value, str) or not 16 <= len(value) <= 40 or "T" not in value:
+            return message
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return message
+        return message if parsed.tzinfo is None else None
+
+    def to_marshmallow(self) -> ma_fields.Field[Any]:
+        return ma_fields.AwareDateTime(allow_none=True)
+
+
+def _is_uuid(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Ref(Rule):
+    """A reference to another record by id (it may arrive later; never another workspace's)."""
+
+    def check(self, value: Any) -> str | None:
+        return None if _is_uuid(value) else "must be a record id (lower-case UUID)"
+
+    def to_marshmallow(self) -> ma_fields.Field[Any]:
+        return ma_fields.UUID(allow_none=True)
+
+
+@dataclass(frozen=True)
+class RefList(Rule):
+    max: int = 500
+
+    def check(self, value: Any) -> str | None:
+        if not isinstance(value, list) or len(value) > self.max:
+            return f"must be a list of at most {self.max} record ids"
+        if not all(_is_uuid(item) for item in value):
+            return "must contain only record ids (lower-case UUIDs)"
+        return None
+
+    def to_marshmallow(self) -> ma_fields.Field[Any]:
+        return ma_fields.List(ma_fields.UUID(), allow_none=True)
+
+
+@dataclass(frozen=True)
+class Sha256(Rule):
+    def check(self, value: Any) -> str | None:
+        ok = isinstance(value, str) and _HEX64.match(value)
+        return None if ok else "must be a SHA-256 hex digest (64 lower-case hex digits)"
+
+    def to_marshmallow(self) -> ma_fields.Field[Any]:
+        return ma_fields.String(allow_none=True, validate=ma_validate.Regexp(_HEX64))
+
+
+@dataclass(frozen=True)
+class RecordType:
+    """One record type: its field rules, the fields a new record needs, the office-only ones."""
+
+    name: str
+    rules: Mapping[str, Rule]
+    required: frozenset[str] = frozenset()
+    office_only: frozenset[str] = frozenset()
+    refs: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        refs = frozenset(n for n, r in self.rules.items() if isinstance(r, Ref | RefList))
+        object.__setattr__(self, "refs", refs)
+
+
+CONCERN_STATUSES = (
+    "new", "accepted", "referred", "in_progress", "resolved", "confirmed",
+    "duplicate", "rejected", "deferred",
+)  # fmt: skip
+RESOLVED_STATUSES = frozenset({"resolved", "confirmed"})
+GROUPS = ("resident", "merchant", "worker", "other")
+VISIT_KINDS = ("home_visit", "shop_visit", "reception", "forum", "phone", "other")
+SESSION_KINDS = frozenset({"reception", "forum"})  # the office's "reception and forum sessions"
+PROJECT_STATUSES = ("proposed", "approved", "in_progress", "completed", "cancelled")
+ATTACHMENT_SUBJECTS = ("place", "party", "visit", "concern", "project", "follow_up")
+REVIEW = {"review_status": Choice(("pending", "approved", "needs_changes")), "review_note": Text()}
+LAT, LON = Float(-90.0, 90.0), Float(-180.0, 180.0)
+
+RECORD_TYPES: dict[str, RecordType] = {
+    t.name: t
+    for t in (
+        RecordType(
+            "place",
+            {
+                "kind": Choice(
+                    ("community", "compound", "business_district", "building", "shop", "other")
+                ),
+                "name": Text(200, min=1),
+                "parent_id": Ref(),
+                "address": Text(500),
+                "notes": Text(),
+                "lat": LAT,
+                "lon": LON,
+            },
+            required=frozenset({"kind", "name"}),
+        ),
+        RecordType(
+            "party",
+            {
+                "kind": Choice(("resident", "merchant", "worker", "organisation", "other")),
+                "name": Text(200),
+                "organisation": Text(200),
+                "phone": Text(40),
+                "place_id": Ref(),
+                "notes": Text(),
+            },
+            required=frozenset({"kind"}),
+        ),
+        RecordType(
+            "visit",
+            {
+                "kind": Choice(VISIT_KINDS),
+                "title": Text(200),
+                "place_id": Ref(),
+                "started_at": DateTime(),
+                "ended_at": DateTime(),
+                "attendee_count": Int(min=0, max=1_000_000),
+                "party_ids": RefList(),
+                "summary": Text(),
+                "lat": LAT,
+                "lon": LON,
+                **REVIEW,
+            },
+            required=frozenset({"kind"}),
+            office_only=frozenset(REVIEW),
+        ),
+        RecordType(
+            "concern",
+            {
+                "title": Text(200, min=1),
+                "description": Text(),
+                "category": Choice(
+                    (
+                        "infrastructure",
+                        "environment",
+                        "property_management",
+                        "safety",
+                        "business",
+                        "employment",
+                        "social_services",
+                        "other",
+                    )  # fmt: skip
+                ),
+                "status": Choice(CONCERN_STATUSES),
+                "priority": Choice(("low", "normal", "high", "urgent")),
+                "place_id": Ref(),
+                "visit_id": Ref(),
+                "party_id": Ref(),
+                "raised_by_group": Choice(GROUPS),
+                "project_id": Ref(),
+                "duplicate_of": Ref(),
+                "responsible_unit": Text(200),
+                "raised_on": Date(),
+                "resolved_on": Date(),
+                "resolution": Text(),
+                "satisfaction": Choice(("satisfied", "partly_satisfied", "unsatisfied")),
+                **REVIEW,
+            },
+            required=frozenset({"title"}),
+            office_only=frozenset(REVIEW),
+        ),
+        RecordType(
+            "project",
+            {
+                "title": Text(200, min=1),
+                "description": Text(),
+                "status": Choice(PROJECT_STATUSES),
+                "place_id": Ref(),
+                "started_on": Date(),
+                "completed_on": Date(),
+                "progress": Int(min=0, max=100),
+            },
+            required=frozenset({"title"}),
+        ),
+        RecordType(
+            "follow_up",
+            {
+                "subject_type": Choice(("concern", "project", "visit")),
+                "subject_id": Ref(),
+                "kind": Choice(("note", "call", "return_visit", "referral", "support")),
+                "group": Choice(GROUPS),
+                "note": Text(),
+                "happened_at": DateTime(),
+            },
+            required=frozenset({"subject_type", "subject_id", "kind"}),
+        ),
+        RecordType(
+            "attachment",
+            {
+                "subject_type": Choice(ATTACHMENT_SUBJECTS),
+                "subject_id": Ref(),
+                "sha256": Sha256(),
+                "media_type": Text(100, min=1),
+                "size": Int(min=0),
+                "caption": Text(500),
+            },
+            required=frozenset({"subject_type", "subject_id", "sha256"}),
+        ),
+    )
+}
+
+
+def validate_fields(
+    record_type: RecordType,
+    values: Mapping[str, Any],
+    *,
+    is_new: bool,
+    from_office: bool = False,
+    present: Iterable[str] = (),
+) -> dict[str, list[str]]:
+    """Check field values of one change; return field -> messages (empty when all is well).
+
+    ``present`` names fields the record already holds, so a new record's required fields may be
+    spread over several changes only if they are all there in the end.
+    """
+    errors: dict[str, list[str]] = {}
+    rules = record_type.rules
+    for name, value in values.items():
+        if name == DELETED:
+            if not isinstance(value, bool):
+                errors[name] = ["must be true or false"]
+            continue
+        rule = rules.get(name)
+        if rule is None:
+            errors[name] = ["unknown field"]
+        elif name in record_type.office_only and not from_office:
+            errors[name] = ["is set by office staff only"]
+        elif value is None:
+            if name in record_type.required:
+                errors[name] = ["is required"]
+        elif (message := rule.check(value)) is not None:
+            errors[name] = [message]
+    if is_new and not values.get(DELETED):
+        have = set(values) | set(present)
+        for name in sorted(record_type.required - have):
+            errors.setdefault(name, ["is required for a new record"])
+    return errors

@@ -1,0 +1,366 @@
+"""The wire contract: push parsing (hand-written, it is the hot path), cursors, problem details,
+and marshmallow schemas for the other bodies and for the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from sync.errors import ErrorCode, InvalidStamp, ProtocolError
+from sync.hlc import Stamp
+from sync.merge import Incoming
+from sync.records import DELETED, RECORD_TYPES
+
+__all__ = [
+    "DEFAULT_PULL_LIMIT",
+    "MAX_PULL_LIMIT",
+    "MAX_PUSH_BYTES",
+    "MAX_PUSH_CHANGES",
+    "PROTOCOL_HEADER",
+    "PROTOCOL_VERSION",
+    "SUPPORTED_PROTOCOLS",
+    "Change",
+    "ConflictSchema",
+    "DeviceSchema",
+    "EnrollRequestSchema",
+    "EnrollResponseSchema",
+    "ProblemSchema",
+    "PullQuerySchema",
+    "PullResponseSchema",
+    "PushRequest",
+    "PushRequestSchema",
+    "PushResponseSchema",
+    "RecordSchema",
+    "Rejection",
+    "decode_cursor",
+    "encode_cursor",
+    "parse_push",
+    "problem",
+]
+
+PROTOCOL_VERSION = 1
+SUPPORTED_PROTOCOLS = (1,)
+PROTOCOL_HEADER = "Fieldsync-Protocol"
+MAX_PUSH_CHANGES = 1_000
+MAX_PUSH_BYTES = 5 * 1024 * 1024
+DEFAULT_PULL_LIMIT = 500
+MAX_PULL_LIMIT = 5_000
+
+
+@dataclass(slots=True)
+class Change:
+    """One record's field writes from a push, in the order it came."""
+
+    index: int
+    type: str
+    id: str
+    writes: dict[str, Incoming]
+
+
+@dataclass(slots=True)
+class Rejection:
+    """A change the server refused, with field -> messages."""
+
+    index: int
+    type: Any
+    id: Any
+    errors: dict[str, list[str]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "type": self.type, "id": self.id, "errors": self.errors}
+
+
+@dataclass(slots=True)
+class PushRequest:
+    batch_id: str
+    device_time: str | None
+    changes: list[Change] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def max_stamp(self) -> str | None:
+        """Return the greatest stamp of any write in the push (for the clock-skew check)."""
+        stamps = [w.stamp for c in self.changes for w in c.writes.values()]
+        if self.device_time:
+            stamps.append(self.device_time)
+        return max(stamps, default=None)
+
+    def nodes(self) -> set[str]:
+        """Return the node ids named by the push's stamps."""
+        return {Stamp.node_of(w.stamp) for c in self.changes for w in c.writes.values()}
+
+
+def _invalid(detail: str, errors: dict[str, list[str]] | None = None) -> ProtocolError:
+    return ProtocolError(ErrorCode.INVALID_REQUEST, detail, errors=errors)
+
+
+def _is_uuid(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _parse_write(name: str, raw: Any, errors: dict[str, list[str]]) -> Incoming | None:
+    if not isinstance(raw, dict) or "value" not in raw or "stamp" not in raw:
+        errors[name] = ["must be an object with value, stamp and base"]
+        return None
+    extra = set(raw) - {"value", "stamp", "base"}
+    if extra:
+        errors[name] = ["unknown keys: " + ", ".join(sorted(map(str, extra)))]
+        return None
+    try:
+        stamp = str(Stamp.parse(raw["stamp"]))
+        base = raw.get("base")
+        base = None if base is None else str(Stamp.parse(base))
+    except InvalidStamp as exc:
+        errors[name] = [str(exc)]
+        return None
+    if raw["stamp"] != stamp:
+        errors[name] = ["stamp is not in canonical form"]
+        return None
+    if base is not None and not stamp > base:
+        errors[name] = ["stamp must sort after its base"]
+        return None
+    return Incoming(raw["value"], stamp, base)
+
+
+def _parse_change(index: int, raw: Any) -> Change | Rejection:
+    if not isinstance(raw, dict):
+        return Rejection(index, None, None, {"change": ["must be an object"]})
+    rtype, rid, writes = raw.get("type"), raw.get("id"), raw.get("set")
+    errors: dict[str, list[str]] = {}
+    extra = set(raw) - {"type", "id", "set"}
+    if extra:
+        errors["change"] = ["unknown keys: " + ", ".join(sorted(map(str, extra)))]
+    if not isinstance(rtype, str) or rtype not in RECORD_TYPES:
+        errors["type"] = ["unknown record type; one of: " + ", ".join(RECORD_TYPES)]
+    if not _is_uuid(rid):
+        errors["id"] = ["must be a lower-case UUID"]
+    if not isinstance(writes, dict) or not writes:
+        errors["set"] = ["must be a non-empty object of field writes"]
+        writes = {}
+    parsed: dict[str, Incoming] = {}
+    for name, write in writes.items():
+        incoming = _parse_write(str(name), write, errors)
+        if incoming is not None:
+            parsed[str(name)] = incoming
+    if errors:
+        return Rejection(index, rtype, rid, errors)
+    return Change(index, str(rtype), str(rid), parsed)
+
+
+def parse_push(body: Any) -> PushRequest:
+    """Parse a push body. Envelope errors raise ProtocolError; a bad change becomes a Rejection."""
+    if not isinstance(body, dict):
+        raise _invalid("The push body must be a JSON object.")
+    errors: dict[str, list[str]] = {}
+    extra = set(body) - {"batch_id", "device_time", "changes"}
+    for key in sorted(map(str, extra)):
+        errors[key] = ["unknown field"]
+    batch_id = body.get("batch_id")
+    if not _is_uuid(batch_id):
+        errors["batch_id"] = ["must be a lower-case UUID"]
+    device_time = body.get("device_time")
+    if device_time is not None:
+        try:
+            Stamp.parse(device_time)
+        except InvalidStamp as exc:
+            errors["device_time"] = [str(exc)]
+    changes = body.get("changes")
+    if not isinstance(changes, list):
+        errors["changes"] = ["must be a list"]
+    if errors:
+        raise _invalid("The push body does not follow the protocol.", errors)
+    assert isinstance(changes, list)
+    if len(changes) > MAX_PUSH_CHANGES:
+        raise ProtocolError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"A push may carry at most {MAX_PUSH_CHANGES} changes; this one has {len(changes)}.",
+        )
+    request = PushRequest(str(batch_id), device_time)
+    seen: set[tuple[str, str]] = set()
+    for index, raw in enumerate(changes):
+        parsed = _parse_change(index, raw)
+        if isinstance(parsed, Change) and (parsed.type, parsed.id) in seen:
+            parsed = Rejection(index, parsed.type, parsed.id, {"id": ["appears twice in batch"]})
+        if isinstance(parsed, Rejection):
+            request.rejected.append(parsed)
+        else:
+            seen.add((parsed.type, parsed.id))
+            request.changes.append(parsed)
+    return request
+
+
+def encode_cursor(epoch: str, seq: int) -> str:
+    """Make the opaque pull cursor for a position in one server epoch."""
+    return base64.urlsafe_b64encode(f"1:{epoch}:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, int]:
+    """Return (epoch, seq) of a cursor; raise ProtocolError(invalid_request) on junk."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        version, epoch, seq = base64.urlsafe_b64decode(padded).decode().split(":")
+        if version != "1" or not epoch or not seq.isdigit():
+            raise ValueError(cursor)
+        return epoch, int(seq)
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise _invalid("The cursor is not one this server made.") from exc
+
+
+def problem(
+    code: ErrorCode,
+    detail: str,
+    *,
+    status: int,
+    title: str | None = None,
+    errors: dict[str, list[str]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Build an RFC 9457 problem-details body with the protocol's stable ``code``."""
+    body: dict[str, Any] = {
+        "type": f"https://fieldsync.invalid/problems/{code.value}",
+        "title": title or code.value.replace("_", " ").capitalize(),
+        "status": status,
+        "detail": detail,
+        "code": code.value,
+    }
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return body
+
+
+# -- marshmallow schemas: request bodies that are not the hot path, and the OpenAPI document --
+
+
+class ProblemSchema(Schema):
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True, strict=True)
+    detail = fields.String(required=True)
+    code = fields.String(required=True, validate=validate.OneOf([c.value for c in ErrorCode]))
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class FieldWriteSchema(Schema):
+    value = fields.Raw(required=True, allow_none=True)
+    stamp = fields.String(required=True)
+    base = fields.String(required=True, allow_none=True)
+
+
+class ChangeSchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(list(RECORD_TYPES)))
+    id = fields.UUID(required=True)
+    set = fields.Dict(keys=fields.String(), values=fields.Nested(FieldWriteSchema), required=True)
+
+
+class PushRequestSchema(Schema):
+    batch_id = fields.UUID(required=True)
+    device_time = fields.String(allow_none=True)
+    changes = fields.List(
+        fields.Nested(ChangeSchema), required=True, validate=validate.Length(max=MAX_PUSH_CHANGES)
+    )
+
+
+class VersionedSchema(Schema):
+    value = fields.Raw(allow_none=True)
+    stamp = fields.String()
+
+
+class ConflictSchema(Schema):
+    id = fields.String()
+    type = fields.String()
+    record_id = fields.String()
+    field = fields.String()
+    kept = fields.Nested(VersionedSchema)
+    other = fields.Nested(VersionedSchema)
+
+
+class RejectionSchema(Schema):
+    index = fields.Integer(strict=True)
+    type = fields.Raw(allow_none=True)
+    id = fields.Raw(allow_none=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class PushResponseSchema(Schema):
+    batch_id = fields.String()
+    applied = fields.Integer(strict=True)
+    unchanged = fields.Integer(strict=True)
+    conflicts = fields.List(fields.Nested(ConflictSchema))
+    rejected = fields.List(fields.Nested(RejectionSchema))
+    server_time = fields.String()
+    replayed = fields.Boolean()
+
+
+class RecordSchema(Schema):
+    type = fields.String(validate=validate.OneOf(list(RECORD_TYPES)))
+    id = fields.String()
+    fields_ = fields.Dict(data_key="fields")
+    stamps = fields.Dict(keys=fields.String(), values=fields.String())
+    deleted = fields.Boolean()
+    meta = fields.Dict()
+
+
+class PullQuerySchema(Schema):
+    cursor = fields.String(load_default=None)
+    limit = fields.Integer(
+        load_default=DEFAULT_PULL_LIMIT, validate=validate.Range(1, MAX_PULL_LIMIT)
+    )
+
+
+class PullResponseSchema(Schema):
+    records = fields.List(fields.Nested(RecordSchema))
+    cursor = fields.String()
+    more = fields.Boolean()
+    server_time = fields.String()
+
+
+class EnrollRequestSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(1, 64))
+    device_name = fields.String(required=True, validate=validate.Length(1, 100))
+
+
+class UserSchema(Schema):
+    id = fields.String()
+    username = fields.String()
+    display_name = fields.String()
+    role = fields.String()
+
+
+class WorkspaceSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+
+
+class EnrollResponseSchema(Schema):
+    device_id = fields.String()
+    token = fields.String()
+    user = fields.Nested(UserSchema)
+    workspace = fields.Nested(WorkspaceSchema)
+    server_time = fields.String()
+
+
+class DeviceSchema(Schema):
+    device_id = fields.String()
+    name = fields.String()
+    user = fields.Nested(UserSchema)
+    workspace = fields.Nested(WorkspaceSchema)
+    last_sync = fields.String(allow_none=True)
+    open_conflicts = fields.List(fields.Nested(ConflictSchema))
+    server_time = fields.String()
+
+
+# The field names of every type, with DELETED, for documentation and clients.
+FIELD_NAMES: dict[str, tuple[str, ...]] = {
+    name: (*rtype.rules, DELETED) for name, rtype in RECORD_TYPES.items()
+}
