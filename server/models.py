@@ -47,6 +47,7 @@ class ServerState(BaseModel):
     epoch = CharField(max_length=64)
     node_id = CharField(max_length=64)
     seq = BigIntegerField(default=0)
+    last_stamp = CharField(max_length=100, default="")  # the office HLC's last reading
     schema_version = IntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
 

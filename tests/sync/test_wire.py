@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sync import (
+    MAX_PUSH_CHANGES,
+    ErrorCode,
+    ProtocolError,
+    Stamp,
+    decode_cursor,
+    encode_cursor,
+    parse_push,
+    problem,
+)
+
+S1 = str(Stamp(1_700_000_000_000, 0, "dev"))
+S2 = str(Stamp(1_700_000_000_001, 0, "dev"))
+
+
+def change(**overrides):
+    body = {
+        "type": "place",
+        "id": str(uuid.uuid4()),
+        "set": {"name": {"value": "百盛家园", "stamp": S2, "base": None}},
+    }
+    body.update(overrides)
+    return body
+
+
+def push(*changes):
+    return {"batch_id": str(uuid.uuid4()), "device_time": S2, "changes": list(changes)}
+
+
+def test_a_good_push_parses():
+    request = parse_push(push(change(), change(type="concern")))
+    assert len(request.changes) == 2 and not request.rejected
+    assert request.max_stamp() == S2
+    assert request.nodes() == {"dev"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [None, [], "x", {"changes": []}, {"batch_id": "nope", "changes": []}, {**push(), "extra": 1}],
+)
+def test_envelope_errors_are_invalid_requests(body):
+    with pytest.raises(ProtocolError) as info:
+        parse_push(body)
+    assert info.value.code is ErrorCode.INVALID_REQUEST
+    assert info.value.status == 422
+
+
+def test_too_many_changes_is_payload_too_large():
+    with pytest.raises(ProtocolError) as info:
+        parse_push(push(*[change() for _ in range(MAX_PUSH_CHANGES + 1)]))
+    assert info.value.code is ErrorCode.PAYLOAD_TOO_LARGE and info.value.status == 413
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"type": "spaceship"}, "type"),
+        ({"id": "123"}, "id"),
+        ({"set": {}}, "set"),
+        ({"set": {"name": "plain value"}}, "name"),
+        ({"set": {"name": {"value": 1, "stamp": "garbage", "base": None}}}, "name"),
+        ({"set": {"name": {"value": 1, "stamp": S1, "base": S2}}}, "name"),
+        ({"set": {"name": {"value": 1, "stamp": S2, "base": None, "x": 1}}}, "name"),
+    ],
+)
+def test_a_bad_change_is_rejected_alone(bad, field):
+    request = parse_push(push(change(), change(**bad), change()))
+    assert [c.index for c in request.changes] == [0, 2]
+    (rejection,) = request.rejected
+    assert rejection.index == 1 and field in rejection.errors
+
+
+def test_the_same_record_twice_in_a_batch_is_rejected():
+    first = change()
+    request = parse_push(push(first, dict(first)))
+    assert len(request.changes) == 1 and request.rejected[0].index == 1
+
+
+@given(st.text(min_size=1, max_size=40).filter(lambda t: ":" not in t), st.integers(0, 2**62))
+def test_cursors_round_trip(epoch, seq):
+    assert decode_cursor(encode_cursor(epoch, seq)) == (epoch, seq)
+
+
+@pytest.mark.parametrize("junk", ["", "!!!", "bm9wZQ", "MTplOg", "MjplOjE"])
+def test_junk_cursors_are_invalid(junk):
+    with pytest.raises(ProtocolError):
+        decode_cursor(junk)
+
+
+def test_problem_body_has_the_stable_code():
+    body = problem(ErrorCode.CLOCK_SKEW, "ahead", status=409, server_time=S1)
+    assert body["code"] == "clock_skew" and body["status"] == 409 and body["server_time"] == S1
+    assert {"type", "title", "detail"} <= set(body)

@@ -1,0 +1,85 @@
+"""The dependency rules of STYLE.md, checked on the source with ``ast``."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import sync
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def sources(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def top(names: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in names}
+
+
+@pytest.mark.parametrize("path", sources("sync"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_sync_is_pure(path):
+    forbidden = {"flask", "peewee", "requests", "server", "field_client", "psycopg", "sqlite3"}
+    forbidden |= {"socket", "urllib3", "http", "time", "os", "subprocess", "threading"}
+    assert not top(imported_modules(path)) & forbidden
+
+
+@pytest.mark.parametrize("path", sources("server"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_server_never_imports_the_field_client(path):
+    assert "field_client" not in top(imported_modules(path)) or "demo" in path.parts
+
+
+@pytest.mark.parametrize("path", sources("field_client"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_field_client_never_imports_the_server(path):
+    assert "server" not in top(imported_modules(path))
+
+
+def test_only_config_reads_the_environment():
+    offenders = []
+    for package in ("server", "field_client"):
+        for path in sources(package):
+            text = path.read_text(encoding="utf-8")
+            if ("os.environ" in text or "getenv" in text) and path.name != "config.py":
+                if "demo" not in path.parts:
+                    offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_only_transport_imports_requests():
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sources("field_client")
+        if "requests" in top(imported_modules(path)) and path.name != "transport.py"
+    ]
+    assert offenders == []
+
+
+def test_views_do_not_touch_peewee():
+    view_files = [ROOT / "server" / "api.py", *sorted((ROOT / "server" / "office").glob("*.py"))]
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in view_files
+        if path.exists() and path.name.startswith(("api", "views"))
+        if "peewee" in top(imported_modules(path))
+    ]
+    assert offenders == []
+
+
+def test_sync_public_api_is_exactly_all():
+    public = {name for name in vars(sync) if not name.startswith("_")}
+    modules = {"errors", "hlc", "merge", "records", "wire", "annotations"}
+    assert public - modules == set(sync.__all__)
