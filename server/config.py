@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_SKEW_MS": 15 * 60 * 1000,
     "NOW_MS": wall_clock_ms,
     "BLOB_LIMIT": 20 * 1024 * 1024,
+    "BLOB_DIR": None,  # None: <instance>/blobs (server.blob_api)
     "PUSH_MAX_CHANGES": MAX_PUSH_CHANGES,
     "PUSH_MAX_BYTES": MAX_PUSH_BYTES,
     "PULL_MAX_LIMIT": MAX_PULL_LIMIT,
@@ -41,13 +42,14 @@ DEFAULTS: dict[str, Any] = {
     "ENROLL_RATE_WINDOW": 600,  # ... per this many seconds
     "GZIP_MIN_BYTES": 1024,  # smaller responses are not worth compressing
     "AUTO_UPGRADE": False,  # tests and demos only: run migrations in create_app
+    "OFFICE_PAGES": True,  # False: serve the device API only
     "LANG": "zh",
 }
 
 # Environment values are text; these keys are converted.
 _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)}
-_BOOL_KEYS = {"AUTO_UPGRADE"}
-_TEXT_KEYS = {"DATABASE_URL", "SECRET_KEY", "LANG"}
+_BOOL_KEYS = {"AUTO_UPGRADE", "OFFICE_PAGES"}
+_TEXT_KEYS = {"DATABASE_URL", "SECRET_KEY", "LANG", "BLOB_DIR"}
 
 
 def instance_path_from_env() -> str | None:

@@ -97,7 +97,8 @@ class EnrollmentCode(BaseModel):
 
 class Record(BaseModel):
     id = CharField(primary_key=True, max_length=36)
-    workspace = ForeignKeyField(Workspace, backref="records", on_delete="RESTRICT")
+    # No index of its own: the (workspace, seq) and (workspace, type) indexes lead with it.
+    workspace = ForeignKeyField(Workspace, backref="records", on_delete="RESTRICT", index=False)
     type = CharField(max_length=20)
     fields = TextField(default="{}")  # JSON: field -> value
     stamps = TextField(default="{}")  # JSON: field (and _deleted) -> stamp string
@@ -155,7 +156,7 @@ class Change(BaseModel):
     """Audit history: one row per applied record change, with its field diffs."""
 
     id = BigAutoField()
-    workspace = ForeignKeyField(Workspace, on_delete="RESTRICT")
+    workspace = ForeignKeyField(Workspace, on_delete="RESTRICT", index=False)  # history: record_id
     record_id = CharField(max_length=36, index=True)
     record_type = CharField(max_length=20)
     seq = BigIntegerField()

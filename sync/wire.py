@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import uuid
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,16 +99,32 @@ def _invalid(detail: str, errors: dict[str, list[str]] | None = None) -> Protoco
     return ProtocolError(ErrorCode.INVALID_REQUEST, detail, errors=errors)
 
 
+# The canonical forms, matched in one step on the hot path (a push carries thousands of them).
+# Only these exact forms pass the slower checks below, so the two paths accept the same input.
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_CANONICAL_STAMP_RE = re.compile(r"[0-9]{13}-[0-9]{6}-[A-Za-z0-9_.:\-]{1,64}")
+_WRITE_KEYS = frozenset({"value", "stamp", "base"})
+_CHANGE_KEYS = frozenset({"type", "id", "set"})
+
+
 def _is_uuid(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) != 36:
-        return False
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
+    return type(value) is str and _UUID_RE.fullmatch(value) is not None
 
 
 def _parse_write(name: str, raw: Any, errors: dict[str, list[str]]) -> Incoming | None:
+    if type(raw) is dict and "value" in raw and raw.keys() <= _WRITE_KEYS:
+        stamp, base = raw.get("stamp"), raw.get("base")
+        if (
+            type(stamp) is str
+            and _CANONICAL_STAMP_RE.fullmatch(stamp)
+            and (base is None or (type(base) is str and _CANONICAL_STAMP_RE.fullmatch(base)))
+            and (base is None or stamp > base)
+        ):
+            return Incoming(raw["value"], stamp, base)
+    return _parse_write_slowly(name, raw, errors)
+
+
+def _parse_write_slowly(name: str, raw: Any, errors: dict[str, list[str]]) -> Incoming | None:
     if not isinstance(raw, dict) or "value" not in raw or "stamp" not in raw:
         errors[name] = ["must be an object with value, stamp and base"]
         return None
@@ -137,7 +153,7 @@ def _parse_change(index: int, raw: Any) -> Change | Rejection:
         return Rejection(index, None, None, {"change": ["must be an object"]})
     rtype, rid, writes = raw.get("type"), raw.get("id"), raw.get("set")
     errors: dict[str, list[str]] = {}
-    extra = set(raw) - {"type", "id", "set"}
+    extra = () if raw.keys() <= _CHANGE_KEYS else set(raw) - _CHANGE_KEYS
     if extra:
         errors["change"] = ["unknown keys: " + ", ".join(sorted(map(str, extra)))]
     if not isinstance(rtype, str) or rtype not in RECORD_TYPES:

@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench`` (the server over HTTP); ``bench.client`` (the field client)."""

@@ -1,0 +1,359 @@
+"""Server benchmark: push, pull and incremental sync over real HTTP against a real server process.
+
+Run with ``make bench`` (arguments via ``BENCH_ARGS``) or ``python -m bench [options]``:
+
+    --records N       records pushed and pulled (default 10,000)
+    --batch N         changes per push (default 1,000)
+    --page N          pull page size (default 1,000)
+    --held N          records the server holds for the incremental sync (default 100,000)
+    --large           hold 1,000,000 records instead
+    --server KIND     cli (``fieldsync-server run``, default) or gunicorn (one sync worker)
+    --keep            keep the temporary directory
+
+The server runs on SQLite in a temporary directory. The database is seeded for the incremental
+case directly with bulk SQL (the server keeps running; SQLite WAL lets both work). If
+``bench/client.py`` exists (the field client's benchmark) and defines ``main(argv) -> int``, it
+runs afterwards; ``python -m bench client ...`` runs only it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench.data import place_values, visit_values
+from sync import PROTOCOL_HEADER, Clock
+
+TARGETS = {
+    "push": 0.5,  # seconds for 10,000 records
+    "pull": 0.2,  # seconds for 10,000 records
+    "incremental": 10.0,  # ms for 10 changes
+    "peak": 100.0,  # MiB
+}
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Row:
+    what: str
+    value: str
+    target: str
+    met: bool | None
+
+    def cells(self) -> tuple[str, str, str, str]:
+        flag = "" if self.met is None else ("met" if self.met else "NOT MET")
+        return self.what, self.value, self.target, flag
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--page", type=int, default=1_000)
+    parser.add_argument("--held", type=int, default=100_000)
+    parser.add_argument("--large", action="store_true", help="hold 1,000,000 records")
+    parser.add_argument("--server", choices=("cli", "gunicorn"), default="cli")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args(argv)
+    if args.large:
+        args.held = 1_000_000
+    return args
+
+
+# -- the server process ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare_database(url: str) -> tuple[str, str]:
+    """Create the schema, a workspace and a representative; return (workspace id, code)."""
+    from server import migrations, services
+    from server.db import open_database
+
+    db = open_database(url)
+    migrations.upgrade(db)
+    workspace = services.create_workspace("宝塔路街道")
+    services.create_user("bench-rep", workspace, "representative", display_name="代表")
+    code = services.create_enrollment_code("bench-rep")
+    db.close()
+    return str(workspace.id), code
+
+
+@contextmanager
+def server_process(kind: str, url: str, home: Path) -> Iterator[tuple[str, int]]:
+    """Start the server; yield (base URL, pid of the process that serves requests)."""
+    port = free_port()
+    env = {**os.environ, "FIELDSYNC_DATABASE_URL": url, "FIELDSYNC_INSTANCE_PATH": str(home)}
+    if kind == "gunicorn":
+        command = [
+            str(BIN / "gunicorn"), "--workers", "1", "--bind", f"127.0.0.1:{port}",
+            "--log-level", "warning", "server:create_app()",
+        ]  # fmt: skip
+    else:
+        command = [
+            str(BIN / "fieldsync-server"), "--database-url", url, "run",
+            "--host", "127.0.0.1", "--port", str(port),
+        ]  # fmt: skip
+    log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        yield base, serving_pid(process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with {process.returncode}; see server.log")
+        try:
+            if requests.get(base + "/healthz", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit("the server did not come up within 30 s")
+
+
+def serving_pid(process: subprocess.Popen[bytes]) -> int:
+    """The pid that handles requests: gunicorn's worker, else the process itself."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    if children.exists():
+        pids = children.read_text().split()
+        if pids:
+            return int(pids[0])
+    return process.pid
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# -- the device side ------------------------------------------------------------------------
+
+
+class Device:
+    """A minimal device: an HTTP session, an HLC and a pull cursor."""
+
+    def __init__(self, base: str, code: str) -> None:
+        self.base = base + "/api/v1"
+        self.http = requests.Session()
+        self.http.headers[PROTOCOL_HEADER] = "1"
+        body = self.http.post(self.base + "/enroll", json={"code": code, "device_name": "bench"})
+        body.raise_for_status()
+        enrolled = body.json()
+        self.http.headers["Authorization"] = "Bearer " + enrolled["token"]
+        self.clock = Clock(lambda: time.time_ns() // 1_000_000, enrolled["device_id"])
+        self.cursor: str | None = None
+
+    def change(self, rtype: str, rid: str, values: dict[str, Any], base: dict[str, str]) -> dict:
+        stamp = str(self.clock.tick())
+        writes = {k: {"value": v, "stamp": stamp, "base": base.get(k)} for k, v in values.items()}
+        return {"type": rtype, "id": rid, "set": writes}
+
+    def body(self, changes: list[dict[str, Any]]) -> bytes:
+        body = {"batch_id": str(uuid.uuid4()), "device_time": str(self.clock.tick())}
+        return json.dumps({**body, "changes": changes}, ensure_ascii=False).encode()
+
+    def push(self, body: bytes) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json"}
+        response = self.http.post(self.base + "/sync/push", data=body, headers=headers)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        if result["rejected"]:
+            raise SystemExit(f"the server rejected changes: {result['rejected'][:2]}")
+        return result
+
+    def pull_all(self, limit: int) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        while True:
+            params: dict[str, Any] = {"limit": limit}
+            if self.cursor:
+                params["cursor"] = self.cursor
+            response = self.http.get(self.base + "/sync/pull", params=params)
+            response.raise_for_status()
+            page = response.json()
+            records += page["records"]
+            self.cursor = page["cursor"]
+            if not page["more"]:
+                return records
+
+
+def timed(action: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = action()
+    return time.perf_counter() - start, result
+
+
+# -- the scenarios --------------------------------------------------------------------------
+
+
+def push_and_pull(device: Device, args: argparse.Namespace) -> tuple[list[Row], list[str]]:
+    places = [str(uuid.uuid4()) for _ in range(20)]
+    device.push(device.body([device.change("place", p, place_values(i), {}) for i, p in
+                             enumerate(places)]))  # fmt: skip
+    ids = [str(uuid.uuid4()) for _ in range(args.records)]
+    bodies = [
+        device.body([
+            device.change("visit", rid, visit_values(n, places[n % len(places)]), {})
+            for n, rid in enumerate(ids[start : start + args.batch], start)
+        ])
+        for start in range(0, len(ids), args.batch)
+    ]  # fmt: skip
+    device.pull_all(5000)  # the places: the cursor now sits before the visits
+    push_s, _ = timed(lambda: [device.push(body) for body in bodies])
+    pull_s, records = timed(lambda: device.pull_all(args.page))
+    if sorted(r["id"] for r in records) != sorted(ids):
+        raise SystemExit("the pull did not return exactly the pushed records")
+    scale = args.records / 10_000
+    rows = [
+        Row(
+            f"push {args.records:,} (batches of {args.batch:,})",
+            f"{push_s:.3f} s  ({args.records / push_s:,.0f} rec/s)",
+            f"<= {TARGETS['push'] * scale:.2f} s",
+            push_s <= TARGETS["push"] * scale,
+        ),
+        Row(
+            f"pull {args.records:,} (pages of {args.page:,})",
+            f"{pull_s:.3f} s  ({args.records / pull_s:,.0f} rec/s)",
+            f"<= {TARGETS['pull'] * scale:.2f} s",
+            pull_s <= TARGETS["pull"] * scale,
+        ),
+    ]
+    return rows, ids
+
+
+def seed(url: str, workspace_id: str, total: int) -> float:
+    """Bring the database to ``total`` records with bulk SQL (another device's visits)."""
+    from bench.data import seed_records
+
+    start = time.perf_counter()
+    seed_records(url, workspace_id, total)
+    return time.perf_counter() - start
+
+
+def incremental(device: Device, ids: list[str], rounds: int = 15) -> list[float]:
+    """Time push-10-changes + pull-them-back, as a device's sync does; return ms per round."""
+    device.pull_all(5000)  # catch up after the seeding
+    times = []
+    for n in range(rounds):
+        changes = [
+            device.change("visit", rid, {"attendee_count": n, "title": f"回访 {n}"}, {})
+            for rid in ids[n * 10 : n * 10 + 10]
+        ]
+        body = device.body(changes)
+        start = time.perf_counter()
+        device.push(body)
+        pulled = device.pull_all(1000)
+        times.append((time.perf_counter() - start) * 1000)
+        if len(pulled) != 10:
+            raise SystemExit(f"incremental pull returned {len(pulled)} records, not 10")
+    return times
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ("measure", "value", "target", "")
+    cells = [header, *(r.cells() for r in rows)]
+    widths = [max(_width(c[i]) for c in cells) for i in range(4)]
+    for n, line in enumerate(cells):
+        print("  ".join(_pad(cell, widths[i]) for i, cell in enumerate(line)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
+def run(args: argparse.Namespace) -> int:
+    home = Path(tempfile.mkdtemp(prefix="fieldsync-bench-"))
+    url = f"sqlite:///{home / 'bench.db'}"
+    try:
+        workspace_id, code = prepare_database(url)
+        with server_process(args.server, url, home) as (base, pid):
+            device = Device(base, code)
+            rows, ids = push_and_pull(device, args)
+            seed_s = seed(url, workspace_id, args.held)
+            times = incremental(device, ids)
+            median = statistics.median(times)
+            rows.append(
+                Row(
+                    f"incremental 10 changes, {args.held:,} held",
+                    f"{median:.1f} ms  (median of {len(times)}; max {max(times):.1f})",
+                    f"<= {TARGETS['incremental']:.0f} ms",
+                    median <= TARGETS["incremental"],
+                )
+            )
+            peak = peak_rss_mib(pid)
+            rows.append(
+                Row("server peak memory (VmHWM)", f"{peak:.1f} MiB", "<= 100 MiB", peak <= 100)
+            )
+        print(f"\nFieldsync server bench: SQLite, server = {args.server}, {os.cpu_count()} CPUs")
+        print(f"(seeded to {args.held:,} records in {seed_s:.1f} s)\n")
+        print_table(rows)
+        return 0 if all(r.met is not False for r in rows) else 1
+    finally:
+        if args.keep:
+            print(f"\nkept {home}")
+        else:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def run_client(argv: list[str]) -> int | None:
+    """Run ``bench.client.main(argv)`` when the field client's benchmark exists."""
+    if importlib.util.find_spec("bench.client") is None:
+        return None
+    from bench import client
+
+    main = getattr(client, "main", None)
+    return int(main(argv) or 0) if callable(main) else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["client"]:
+        result = run_client(argv[1:])
+        return 1 if result is None else result
+    status = run(parse_args(argv))
+    client_status = run_client([])
+    return status or (client_status or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Peewee models of the device store.
+
+The classes here are unbound templates; ``bind(db)`` makes subclasses bound to one device's
+database, so several device homes can live in one process (tests, the demo).
+
+- ``DeviceState``: the single row (id 1): credentials (the token itself is a 0600 file), the
+  HLC's last stamp, the pull cursor, the last sync, the re-stamp flag.
+- ``Record``: one row per record: fields and per-field stamps as JSON, tombstone flag, server meta.
+- ``OutboxEntry``: one unpushed field edit per (record, field): coalesced value, latest stamp,
+  the base of the first edit; ``batch_id`` while it sits in a persisted, unacknowledged batch.
+- ``PushBatch``: a batch's id and body, persisted before it is sent, deleted when acknowledged.
+- ``Rejection``: a change the server refused, with its reasons; never deleted (``fixed_ms``).
+- ``Conflict``: a conflict the server reported on a field this device wrote.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Database,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+__all__ = ["ALL", "bind"]
+
+
+class _Base(Model):
+    class Meta:
+        legacy_table_names = False
+
+
+class DeviceState(_Base):
+    id = IntegerField(primary_key=True)
+    server_url = TextField(null=True)
+    device_id = CharField(max_length=64, null=True)
+    device_name = TextField(null=True)
+    user = TextField(null=True)  # JSON
+    workspace = TextField(null=True)  # JSON
+    last_stamp = CharField(max_length=100, null=True)
+    cursor = TextField(null=True)
+    last_sync_ms = BigIntegerField(null=True)
+    max_acked = CharField(max_length=100, null=True)  # greatest own stamp the server has taken
+    restamp_needed = BooleanField(default=False)
+    schema_version = IntegerField(default=1)
+
+
+class Record(_Base):
+    id = CharField(primary_key=True, max_length=36)
+    type = CharField(max_length=20, index=True)
+    fields = TextField(default="{}")
+    stamps = TextField(default="{}")
+    deleted = BooleanField(default=False)
+    meta = TextField(default="{}")
+    search = TextField(default="")  # the string values, for LIKE search (works for Chinese)
+    updated_ms = BigIntegerField(default=0, index=True)
+
+
+class OutboxEntry(_Base):
+    seq = AutoField()
+    record_type = CharField(max_length=20)
+    record_id = CharField(max_length=36)
+    field = CharField(max_length=64)
+    value = TextField(null=True)  # JSON
+    stamp = CharField(max_length=100)
+    base = CharField(max_length=100, null=True)
+    batch_id = CharField(max_length=36, null=True, index=True)
+
+    class Meta:
+        indexes = ((("record_id", "field"), True),)
+
+
+class PushBatch(_Base):
+    id = CharField(primary_key=True, max_length=36)
+    body = TextField()
+    size = IntegerField(default=0)  # number of changes in the body
+    created_ms = BigIntegerField()
+
+
+class Rejection(_Base):
+    id = AutoField()
+    batch_id = CharField(max_length=36)
+    record_type = CharField(max_length=20)
+    record_id = CharField(max_length=36, index=True)
+    values = TextField()  # JSON: field -> the value the server refused
+    bases = TextField(default="{}")  # JSON: field -> the base it was sent with
+    errors = TextField()  # JSON: field -> messages
+    created_ms = BigIntegerField()
+    fixed_ms = BigIntegerField(null=True)
+
+
+class Conflict(_Base):
+    id = CharField(primary_key=True, max_length=64)
+    record_type = CharField(max_length=20)
+    record_id = CharField(max_length=36, index=True)
+    field = CharField(max_length=64)
+    kept = TextField()  # JSON {value, stamp}
+    other = TextField()  # JSON {value, stamp}
+    reported_ms = BigIntegerField()
+    open = BooleanField(default=True)
+
+
+ALL = (DeviceState, Record, OutboxEntry, PushBatch, Rejection, Conflict)
+
+
+def bind(db: Database) -> SimpleNamespace:
+    """Return the models as subclasses bound to ``db`` (attribute per model name)."""
+    bound = {}
+    for model in ALL:
+        meta = type("Meta", (), {"database": db, "table_name": model._meta.table_name})
+        bound[model.__name__] = type(model.__name__, (model,), {"Meta": meta})
+    return SimpleNamespace(**bound, all=tuple(bound.values()))

@@ -1,0 +1,344 @@
+"""The sync side of the local store: push batches, push answers, pull pages, re-stamping.
+
+Each function runs in one write transaction of the store, so every step of a sync is durable
+before the next one starts. Bulk paths use ``executemany`` on the raw cursor: a 10,000-record
+pull must fit in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from uuid6 import uuid7
+
+from field_client.store import dumps, search_text
+from sync import DELETED, Stamp
+
+if TYPE_CHECKING:
+    from field_client.store import LocalStore
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "apply_pull_page",
+    "apply_push_response",
+    "next_batch",
+    "restamp_pending",
+    "store_conflicts",
+]
+
+MAX_BATCH_BYTES = 4 * 1024 * 1024  # under the server's 5 MiB, leaving room for the envelope
+
+
+def next_batch(store: LocalStore, max_changes: int = 500) -> tuple[str, str] | None:
+    """Return the oldest unacknowledged batch (id, JSON body), or persist a new one from the
+    outbox. The body is assembled from the stored JSON values as text: no decode/encode."""
+    waiting = store.db.execute_sql(
+        "SELECT id, body FROM push_batch ORDER BY created_ms, id LIMIT 1"
+    ).fetchone()
+    if waiting is not None:  # sent before but never acknowledged: re-send it unchanged
+        return waiting[0], waiting[1]
+    if store.db.execute_sql("SELECT 1 FROM outbox_entry LIMIT 1").fetchone() is None:
+        return None  # nothing to push: no write transaction at all
+    B = store.m.PushBatch  # noqa: N806
+    with store.write():
+        # No batch is waiting, so no outbox entry belongs to one: every entry is up for grabs.
+        ids = _pick_records(store, max_changes)
+        if not ids:
+            return None
+        changes: dict[str, tuple[str, list[str]]] = {}
+        for chunk in _chunks(ids, 500):
+            rows = store.db.execute_sql(
+                "SELECT record_type, record_id, field, value, stamp, base FROM outbox_entry"
+                " WHERE record_id IN ({marks}) ORDER BY seq".format(
+                    marks=",".join("?" * len(chunk))
+                ),
+                chunk,
+            )
+            for rtype, rid, field, value, stamp, base in rows:
+                writes = changes.setdefault(rid, (rtype, []))[1]
+                base_text = "null" if base is None else f'"{base}"'
+                writes.append(
+                    f'"{field}":{{"value":{value},"stamp":"{stamp}","base":{base_text}}}'
+                )
+        batch_id = str(uuid7())
+        parts = [
+            f'{{"type":"{changes[rid][0]}","id":"{rid}","set":{{{",".join(changes[rid][1])}}}}}'
+            for rid in ids
+            if rid in changes
+        ]
+        body = (
+            f'{{"batch_id":"{batch_id}","device_time":"{store.tick()}",'
+            f'"changes":[{",".join(parts)}]}}'
+        )
+        for chunk in _chunks(ids, 500):
+            store.db.execute_sql(
+                "UPDATE outbox_entry SET batch_id = ? WHERE record_id IN ({marks})".format(
+                    marks=",".join("?" * len(chunk))
+                ),
+                [batch_id, *chunk],
+            )
+        B.insert(id=batch_id, body=body, size=len(parts), created_ms=store.now()).execute()
+    return batch_id, body
+
+
+def _pick_records(store: LocalStore, max_changes: int) -> list[str]:
+    """Pick up to ``max_changes`` records with pending edits, oldest first, within the size
+    cap. (Scans in insertion order and stops early: cheap however long the outbox is.)"""
+    cursor = store.db.execute_sql(
+        "SELECT record_id, length(value) FROM outbox_entry NOT INDEXED ORDER BY seq"
+    )
+    ids: dict[str, None] = {}
+    size = 0
+    for rid, length in cursor:
+        size += (length or 4) + 120
+        if rid not in ids:
+            if len(ids) >= max_changes or (ids and size > MAX_BATCH_BYTES):
+                break
+            ids[rid] = None
+    cursor.close()
+    return list(ids)
+
+
+def apply_push_response(
+    store: LocalStore, batch_id: str, response: dict[str, Any]
+) -> dict[str, int]:
+    """Apply the server's answer to a batch: drop acknowledged edits, keep rejected ones with
+    their reasons, record conflicts (taking the server's value where this device's lost)."""
+    B = store.m.PushBatch  # noqa: N806
+    with store.write():
+        batch = B.get_or_none(B.id == batch_id)
+        if batch is None:  # already applied (a second process got there first)
+            return {"sent": 0, "conflicts": 0, "rejected": 0}
+        rejected = response.get("rejected") or []
+        conflicts = response.get("conflicts") or []
+        # Decode the body only when the answer names changes in it (rare): keeps acks cheap.
+        changes = json.loads(batch.body)["changes"] if rejected or conflicts else []
+        for item in rejected:
+            _reject(store, batch_id, changes, item)
+        pushed = {(c["id"], name): w["stamp"] for c in changes for name, w in c["set"].items()}
+        acked = store.db.execute_sql(
+            "SELECT MAX(stamp) FROM outbox_entry WHERE batch_id = ?", (batch_id,)
+        ).fetchone()[0]
+        store.db.execute_sql("DELETE FROM outbox_entry WHERE batch_id = ?", (batch_id,))
+        if acked:
+            store.db.execute_sql(
+                "UPDATE device_state SET max_acked = ? WHERE id = 1"
+                " AND (max_acked IS NULL OR max_acked < ?)",
+                (acked, acked),
+            )
+        store_conflicts(store, conflicts, pushed=pushed)
+        B.delete().where(B.id == batch_id).execute()
+        store.observe(response.get("server_time"))
+    return {
+        "sent": batch.size - len(rejected),
+        "conflicts": len(conflicts),
+        "rejected": len(rejected),
+    }
+
+
+def _reject(store: LocalStore, batch_id: str, changes: list[dict[str, Any]], item: Any) -> None:
+    """Move a refused change from the outbox to the rejections, and give its fields back the
+    stamps the server holds (their bases), so that a fix is judged against those."""
+    index = item.get("index") if isinstance(item, dict) else None
+    if not isinstance(index, int) or not 0 <= index < len(changes):
+        return
+    change = changes[index]
+    writes = change["set"]
+    store.m.Rejection.insert(
+        batch_id=batch_id,
+        record_type=change["type"],
+        record_id=change["id"],
+        values=dumps({k: w["value"] for k, w in writes.items()}),
+        bases=dumps({k: w["base"] for k, w in writes.items()}),
+        errors=dumps(item.get("errors") or {}),
+        created_ms=store.now(),
+    ).execute()
+    store.db.execute_sql(
+        "DELETE FROM outbox_entry WHERE batch_id = ? AND record_id = ?", (batch_id, change["id"])
+    )
+    row = store.m.Record.get_or_none(store.m.Record.id == change["id"])
+    if row is None:
+        return
+    stamps = json.loads(row.stamps)
+    for name, write in writes.items():
+        if stamps.get(name) == write["stamp"]:  # not edited again since
+            if write["base"] is None:
+                stamps.pop(name, None)
+            else:
+                stamps[name] = write["base"]
+    row.stamps = dumps(stamps)
+    row.save()
+
+
+def store_conflicts(
+    store: LocalStore,
+    conflicts: list[dict[str, Any]],
+    *,
+    pushed: dict[tuple[str, str], str] | None = None,
+    replace: bool = False,
+) -> None:
+    """Keep reported conflicts; where the server kept the other value over a value this device
+    just pushed, show the kept value locally (unless the field was edited again since)."""
+    C = store.m.Conflict  # noqa: N806
+    now = store.now()
+    ids = []
+    for item in conflicts:
+        if not isinstance(item, dict) or "id" not in item:
+            continue
+        ids.append(str(item["id"]))
+        C.insert(
+            id=str(item["id"]),
+            record_type=item.get("type") or "",
+            record_id=item.get("record_id") or "",
+            field=item.get("field") or "",
+            kept=dumps(item.get("kept") or {}),
+            other=dumps(item.get("other") or {}),
+            reported_ms=now,
+            open=True,
+        ).on_conflict_replace().execute()
+        if pushed is not None:
+            _take_kept(store, item, pushed)
+    if replace:
+        query = C.update(open=False).where(C.open == True)  # noqa: E712
+        if ids:
+            query = query.where(C.id.not_in(ids))
+        query.execute()
+
+
+def _take_kept(
+    store: LocalStore, item: dict[str, Any], pushed: dict[tuple[str, str], str]
+) -> None:
+    kept = item.get("kept") or {}
+    rid, field = item.get("record_id"), item.get("field")
+    mine = pushed.get((rid, field))  # type: ignore[arg-type]
+    if not kept.get("stamp") or mine is None or kept["stamp"] == mine:
+        return
+    if store.m.OutboxEntry.get_or_none(
+        (store.m.OutboxEntry.record_id == rid) & (store.m.OutboxEntry.field == field)
+    ):
+        return  # edited again here since: the next push lets the server judge that edit
+    row = store.m.Record.get_or_none(store.m.Record.id == rid)
+    if row is None:
+        return
+    fields, stamps = json.loads(row.fields), json.loads(row.stamps)
+    stamps[field] = kept["stamp"]
+    if field == DELETED:
+        row.deleted = bool(kept.get("value"))
+    else:
+        fields[field] = kept.get("value")
+    row.fields, row.stamps = dumps(fields), dumps(stamps)
+    row.search = search_text(row.type, fields)
+    row.save()
+
+
+def apply_pull_page(store: LocalStore, page: dict[str, Any]) -> int:
+    """Apply a pulled page and save its cursor in the same transaction; return its size.
+
+    A pulled field replaces the local one unless this device holds an unpushed edit of it.
+    """
+    records = page.get("records") or []
+    with store.write():
+        mine = _pending_fields(store, [r["id"] for r in records])
+        rows = [_pulled_row(store, record, mine.get(record["id"])) for record in records]
+        store.db.cursor().executemany(
+            "INSERT OR REPLACE INTO record (id, type, fields, stamps, deleted, meta, search,"
+            " updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        _save_cursor(store, page.get("cursor"), page.get("server_time"))
+    return len(records)
+
+
+def _save_cursor(store: LocalStore, cursor: str | None, server_time: str | None) -> None:
+    store.db.execute_sql("UPDATE device_state SET cursor = ? WHERE id = 1", (cursor,))
+    store.observe(server_time)
+
+
+def _pending_fields(store: LocalStore, ids: list[str]) -> dict[str, set[str]]:
+    mine: dict[str, set[str]] = {}
+    if not store.db.execute_sql("SELECT 1 FROM outbox_entry LIMIT 1").fetchone():
+        return mine  # the usual case after a push: nothing to protect
+    for chunk in _chunks(ids, 500):
+        cursor = store.db.execute_sql(
+            "SELECT record_id, field FROM outbox_entry WHERE record_id IN ({marks})".format(
+                marks=",".join("?" * len(chunk))
+            ),
+            chunk,
+        )
+        for rid, field in cursor:
+            mine.setdefault(rid, set()).add(field)
+    return mine
+
+
+def _pulled_row(store: LocalStore, record: dict[str, Any], mine: set[str] | None) -> tuple:
+    rtype, fields, stamps = record["type"], record.get("fields") or {}, record.get("stamps") or {}
+    deleted = bool(record.get("deleted"))
+    if mine:  # keep this device's unpushed edits (with their original base) over the pull
+        row = store.m.Record.get_or_none(store.m.Record.id == record["id"])
+        if row is not None:
+            local_fields, local_stamps = json.loads(row.fields), json.loads(row.stamps)
+            for name in mine:
+                if name in local_stamps:
+                    stamps[name] = local_stamps[name]
+                if name == DELETED:
+                    deleted = bool(row.deleted)
+                elif name in local_fields:
+                    fields[name] = local_fields[name]
+    updated = Stamp.wall_of(max(stamps.values())) if stamps else 0
+    return (
+        record["id"],
+        rtype,
+        dumps(fields),
+        dumps(stamps),
+        deleted,
+        dumps(record.get("meta") or {}),
+        search_text(rtype, fields),
+        updated,
+    )
+
+
+def restamp_pending(store: LocalStore, server_time: str | None = None) -> int:
+    """Give every pending edit a fresh stamp from the (fixed) wall clock and forget any unsent
+    batch: after ``clock_skew`` nothing of it was applied. The new stamps still sort after every
+    stamp the server took from this device and after every base."""
+    with store.write():
+        state = store.state()
+        clock = store.clock
+        floor = [Stamp(store.now(), 0, clock.node_id)]
+        for text in (state.max_acked, server_time):
+            if text:
+                floor.append(Stamp.parse(text))
+        top_base = store.db.execute_sql("SELECT MAX(base) FROM outbox_entry").fetchone()[0]
+        if top_base:
+            floor.append(Stamp.parse(top_base))
+        clock.last = max(floor)
+        store.db.execute_sql("UPDATE outbox_entry SET batch_id = NULL")
+        store.db.execute_sql("DELETE FROM push_batch")
+        ids = store.db.execute_sql("SELECT DISTINCT record_id FROM outbox_entry").fetchall()
+        for (rid,) in ids:
+            _restamp_record(store, rid, str(clock.tick()))
+        store.m.DeviceState.update(last_stamp=str(clock.last), restamp_needed=False).where(
+            store.m.DeviceState.id == 1
+        ).execute()
+    return len(ids)
+
+
+def _restamp_record(store: LocalStore, rid: str, stamp: str) -> None:
+    entries = store.db.execute_sql(
+        "SELECT field, stamp FROM outbox_entry WHERE record_id = ?", (rid,)
+    ).fetchall()
+    row = store.m.Record.get_or_none(store.m.Record.id == rid)
+    if row is not None:
+        stamps = json.loads(row.stamps)
+        for field, old in entries:
+            if stamps.get(field) == old:
+                stamps[field] = stamp
+        row.stamps = dumps(stamps)
+        row.save()
+    store.db.execute_sql("UPDATE outbox_entry SET stamp = ? WHERE record_id = ?", (stamp, rid))
+
+
+def _chunks(items: list[str], size: int) -> Any:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,182 @@
+"""One sync of a device with its server, in named stages, every step durable before the next.
+
+    RESTAMP   after a clock_skew answer (and once the clock is fixed): fresh stamps for pending
+              edits
+    BLOBS     photos and files of unpushed attachments that the server lacks (field_client.blobs)
+    PUSH      the outbox in batches of at most 500 changes; each batch is persisted before it is
+              sent, so a retry (even after a crash) re-sends the same batch id
+    PULL      pages until ``more`` is false; each page is applied and its cursor saved in one
+              transaction, so an interrupted pull resumes where it stopped
+    CONFLICTS the server's list of open conflicts on this device's records
+    DONE
+
+Being offline is a normal result (``SyncReport.offline``), not an exception. ``device_revoked``,
+``unsupported_protocol`` and ``clock_skew`` stop the sync with a message; ``resync_required``
+pulls again from the start.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from field_client import blobs
+from field_client.errors import Offline, ProtocolError, ServerError
+from field_client.store import LocalStore
+from field_client.transport import Transport
+from sync import Clock, ErrorCode
+
+__all__ = ["PULL_LIMIT", "PUSH_LIMIT", "Stage", "SyncReport", "sync_once"]
+
+PUSH_LIMIT = 500
+PULL_LIMIT = 1000
+
+Progress = Callable[["Stage", int, "int | None"], None]
+
+
+class Stage(enum.StrEnum):
+    """The stages of one sync, in order."""
+
+    RESTAMP = "restamp"
+    BLOBS = "blobs"
+    PUSH = "push"
+    PULL = "pull"
+    CONFLICTS = "conflicts"
+    DONE = "done"
+
+
+@dataclass
+class SyncReport:
+    """What one sync did. ``error`` is a protocol error code (or "server_error") that stopped it;
+    ``offline`` means the server could not be reached and everything stays queued."""
+
+    sent: int = 0
+    received: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    restamped: int = 0
+    offline: bool = False
+    error: str | None = None
+    message: str | None = None
+    stage: Stage = Stage.DONE
+    pending: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the sync ran to the end."""
+        return not self.offline and self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the report as JSON-ready data."""
+        data = asdict(self)
+        data["stage"] = str(self.stage)
+        data["ok"] = self.ok
+        return data
+
+
+def sync_once(
+    store: LocalStore,
+    transport: Transport,
+    clock: Clock | None = None,
+    progress: Progress | None = None,
+    *,
+    push_limit: int = PUSH_LIMIT,
+    pull_limit: int = PULL_LIMIT,
+) -> SyncReport:
+    """Push the outbox, then pull until up to date; return what happened.
+
+    ``clock`` is the device HLC (default ``store.clock``; it must be the store's clock).
+    ``progress(stage, done, total)`` is called as work advances (``total`` None if unknown).
+    """
+    if clock is not None and clock is not store.clock:
+        raise ValueError("sync_once needs the store's own clock (store.clock)")
+    report = SyncReport()
+    notify = progress or (lambda stage, done, total: None)
+    try:
+        if store.state().restamp_needed:
+            report.stage = Stage.RESTAMP
+            report.restamped = store.restamp_pending()
+            notify(Stage.RESTAMP, report.restamped, report.restamped)
+        report.stage = Stage.BLOBS
+        _upload_blobs(store, transport, notify)
+        report.stage = Stage.PUSH
+        _push(store, transport, report, notify, push_limit)
+        report.stage = Stage.PULL
+        _pull(store, transport, report, notify, pull_limit)
+        report.stage = Stage.CONFLICTS
+        notify(Stage.CONFLICTS, 0, None)
+        if report.conflicts or store.open_conflict_count():
+            _refresh_conflicts(store, transport)
+        report.stage = Stage.DONE
+        store.set_state(last_sync_ms=store.now())
+        notify(Stage.DONE, report.received, report.received)
+    except Offline as exc:
+        report.offline, report.message = True, exc.detail
+    except ProtocolError as exc:
+        _stop(store, report, exc)
+    except ServerError as exc:
+        report.error, report.message = "server_error", exc.detail
+    report.pending = store.pending_count()
+    return report
+
+
+def _upload_blobs(store: LocalStore, transport: Transport, notify: Progress) -> None:
+    """Upload the blobs the server lacks before the attachments naming them are pushed."""
+    blobs.upload_missing(store, transport, lambda done, total: notify(Stage.BLOBS, done, total))
+
+
+def _push(
+    store: LocalStore, transport: Transport, report: SyncReport, notify: Progress, limit: int
+) -> None:
+    total = store.pending_count()
+    notify(Stage.PUSH, 0, total)
+    while (batch := store.next_batch_text(limit)) is not None:
+        batch_id, body = batch
+        answer = transport.push(body)
+        counts = store.apply_push_response(batch_id, answer)
+        report.sent += counts["sent"]
+        report.conflicts += counts["conflicts"]
+        report.rejected += counts["rejected"]
+        notify(Stage.PUSH, report.sent + report.rejected, max(total, report.sent))
+
+
+def _pull(
+    store: LocalStore, transport: Transport, report: SyncReport, notify: Progress, limit: int
+) -> None:
+    notify(Stage.PULL, 0, None)
+    restarted = False
+    while True:
+        try:
+            page = transport.pull(store.cursor, limit)
+        except ProtocolError as exc:
+            if exc.code != ErrorCode.RESYNC_REQUIRED or restarted:
+                raise
+            restarted = True  # the server's epoch changed (restored backup): start over
+            store.set_state(cursor=None)
+            continue
+        report.received += store.apply_pull_page(page)
+        notify(Stage.PULL, report.received, page.get("total"))
+        if not page.get("more"):
+            return
+
+
+def _refresh_conflicts(store: LocalStore, transport: Transport) -> None:
+    """Take the server's open conflicts on this device's records (asked only while some are
+    open here: office staff resolving them is what closes them)."""
+    try:
+        answer = transport.device()
+    except (ProtocolError, ServerError):
+        return  # an older server without GET /device: keep what pushes reported
+    conflicts = answer.get("open_conflicts")
+    if isinstance(conflicts, list):
+        store.refresh_conflicts(conflicts)
+
+
+def _stop(store: LocalStore, report: SyncReport, exc: ProtocolError) -> None:
+    report.error = str(exc.code)
+    report.message = exc.detail
+    if exc.code == ErrorCode.CLOCK_SKEW:
+        # Nothing of that push was applied; the next sync re-stamps the pending edits.
+        store.set_state(restamp_needed=True)

@@ -1,0 +1,207 @@
+"""The field client's local web UI: a Flask app over one device's ``LocalStore``.
+
+``create_app(home)`` builds it; ``serve(home)`` runs it on 127.0.0.1 (a free port unless told),
+prints the address and opens the browser. Pages are server-rendered Jinja in Simplified Chinese
+(English on request) with a little vanilla JavaScript; every asset is local, so the UI works with
+no network at all. Forms carry a per-session CSRF token (Flask-WTF), because any web page the
+representative opens could otherwise post to a server on localhost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import sys
+import threading
+import webbrowser
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from field_client import config as client_config
+from field_client.errors import ClientError, NotEnrolled, Offline, ProtocolError, ServerError
+from field_client.store import LocalStore
+from field_client.web import i18n
+from field_client.web.syncjob import Reachability, SyncJob
+
+__all__ = ["create_app", "serve"]
+
+CHECK_TIMEOUT = 1.5  # seconds for the home page's "is the server there" check
+
+
+def _local_now() -> dt.datetime:
+    return dt.datetime.now().astimezone()
+
+
+def create_app(
+    home: Path | str,
+    *,
+    store: LocalStore | None = None,
+    now: Callable[[], dt.datetime] | None = None,
+    tz: dt.tzinfo | None = None,
+    runner: Callable[..., dict[str, Any]] | None = None,
+    check: Callable[[], bool | None] | None = None,
+    secret_key: str | None = None,
+) -> Flask:
+    """Build the field UI for the device home ``home``.
+
+    The keyword arguments are for tests and the demo: an open ``store``, an injected clock
+    ``now`` (aware datetimes) and time zone ``tz``, a sync ``runner(progress) -> dict`` and a
+    reachability ``check() -> bool | None``. By default sync and check use the real server.
+    """
+    from field_client.web import attention, capture, concerns, pages  # noqa: F401  (routes)
+    from field_client.web.views import WebState, bp, lang
+
+    home = Path(home)
+    store = store or LocalStore(home)
+    settings = client_config.load(home)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secret_key or secrets.token_hex(32),
+        WTF_CSRF_TIME_LIMIT=None,  # a form may stay open for a whole visit
+        SESSION_COOKIE_SAMESITE="Strict",
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    CSRFProtect(app)
+    web = WebState(home=home, store=store, now=now or _local_now, tz=tz)
+    web.jobs = SyncJob(runner or _http_runner(store, settings))
+    web.extra["reach"] = Reachability(check or _http_check(store))
+    app.extensions["fieldsync_web"] = web
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def inject() -> dict[str, Any]:
+        from field_client.web.forms import format_local
+        from field_client.web.pages import attention_count
+        from field_client.web.views import L, t
+
+        try:
+            count = attention_count()
+        except ClientError:
+            count = 0
+        return {"_": t, "L": L, "lang": lang(), "attention_count": count, "fmt_time": format_local}
+
+    _register_errors(app)
+    return app
+
+
+def _register_errors(app: Flask) -> None:
+    from field_client.web.views import t
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(exc: CSRFError) -> tuple[str, int]:
+        return render_template("error.html", title=t("error.csrf"), message=t("error.csrf")), 400
+
+    @app.errorhandler(404)
+    def not_found(exc: Exception) -> tuple[str, int]:
+        body = render_template(
+            "error.html", title=t("error.not_found_title"), message=t("error.not_found")
+        )
+        return body, 404
+
+    @app.errorhandler(ClientError)
+    def store_failed(exc: ClientError) -> tuple[str, int]:
+        if isinstance(exc, NotEnrolled):
+            message = t("error.not_enrolled")
+        else:
+            message = t("error.store", detail=exc.detail or exc.key)
+        return render_template("error.html", title=message, message=message), 503
+
+
+def _http_runner(store: LocalStore, settings: Any) -> Callable[..., dict[str, Any]]:
+    """Return a runner that syncs the store with its enrolled server over HTTP."""
+
+    def run(progress: Callable[[str, int, int], None]) -> dict[str, Any]:
+        from field_client.syncer import sync_once
+        from field_client.transport import HttpTransport
+
+        try:
+            creds = store.credentials()
+        except NotEnrolled:
+            return {"failed": True, "not_enrolled": True}
+        transport = HttpTransport(
+            creds["server_url"], creds["token"], timeout=settings.timeout,
+            retries=settings.retries, backoff=settings.backoff,
+        )  # fmt: skip
+        try:
+            report = sync_once(store, transport, store.clock, progress)
+        except ClientError as exc:  # the local store failed (locked, damaged)
+            return {"failed": True, "reason_key": f"sync.error.{exc.key}", "reason": exc.detail}
+        finally:
+            transport.close()
+        return report_dict(report.to_json())
+
+    return run
+
+
+def report_dict(report: dict[str, Any]) -> dict[str, Any]:
+    """Mark a SyncReport's JSON as failed (with a reason key) when it did not run to the end."""
+    result = dict(report)
+    if result.get("error"):
+        result["failed"] = True
+        result["reason_key"] = f"sync.error.{result['error']}"
+    return result
+
+
+def _http_check(store: LocalStore) -> Callable[[], bool | None]:
+    """Return a quick check (one request, short timeout, no retries) of the enrolled server."""
+
+    def check() -> bool | None:
+        from field_client.transport import HttpTransport
+
+        try:
+            creds = store.credentials()
+        except (NotEnrolled, ClientError):
+            return None
+        transport = HttpTransport(
+            creds["server_url"], creds["token"], timeout=CHECK_TIMEOUT, retries=0
+        )
+        try:
+            transport.device()
+            return True
+        except ProtocolError:
+            return True  # it answered as a Fieldsync server (say, with device_revoked)
+        except (Offline, ServerError):
+            return False
+        finally:
+            transport.close()
+
+    return check
+
+
+def _handler_class() -> type:
+    """A request handler whose log lines leave out query strings (searches hold names)."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            path = getattr(self, "path", "").split("?", 1)[0]
+            self.log("info", '"%s %s" %s', self.command, path, code)
+
+    return QuietHandler
+
+
+def serve(
+    home: Path | str, host: str = "127.0.0.1", port: int = 0, open_browser: bool = True
+) -> None:
+    """Serve the field UI on ``host`` (loopback) at ``port`` (0: a free one) until interrupted."""
+    from werkzeug.serving import make_server
+
+    app = create_app(home)
+    server = make_server(host, port, app, threaded=True, request_handler=_handler_class())
+    url = f"http://{host}:{server.server_port}/"
+    lang = client_config.load(home).lang
+    print(i18n.translate(lang, "serve.address", url=url), flush=True)
+    if open_browser:
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print(i18n.translate(lang, "serve.stopped"), file=sys.stderr)
+    finally:
+        server.server_close()

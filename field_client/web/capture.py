@@ -1,0 +1,230 @@
+"""Recording: the one-minute visit form (with its people and concerns), visit pages and edits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from field_client.errors import ClientError, NotEnrolled
+from field_client.web import i18n, queries
+from field_client.web.forms import (
+    CATEGORIES,
+    PLACE_KINDS,
+    PRIORITIES,
+    VisitInput,
+    parse_visit,
+)
+from field_client.web.views import bp, lang, now, state, store, t
+from sync.records import GROUPS, VISIT_KINDS
+
+__all__ = ["flash_form_errors", "store_errors"]
+
+PARTY_CHIP_KINDS = ("resident", "merchant", "worker")
+
+
+def store_errors(exc: ClientError) -> dict[str, str]:
+    """Turn a store error into per-field text for the page (``_``: about the whole form)."""
+    if isinstance(exc, NotEnrolled):
+        return {"_": t("error.not_enrolled")}
+    errors = getattr(exc, "errors", None)
+    if not errors:
+        return {"_": t("error.store", detail=exc.detail or exc.key)}
+    return {k: "; ".join(i18n.server_message(lang(), m) for m in v) for k, v in errors.items()}
+
+
+def flash_form_errors(errors: dict[str, str]) -> None:
+    """Say at the top of the page that the form needs attention (or what went wrong)."""
+    flash(errors.get("_") or t("error.form"), "error")
+
+
+def _local_input_value(iso: str | None) -> str:
+    return (iso or "")[:16]
+
+
+def _rows(form: Any, names: tuple[str, ...], minimum: int) -> list[dict[str, str]]:
+    lists = {n: form.getlist(n) for n in names} if form else {n: [] for n in names}
+    length = max([minimum] + [len(v) for v in lists.values()])
+    return [{n: (v[i] if i < len(v) else "") for n, v in lists.items()} for i in range(length)]
+
+
+def _visit_context(
+    values: dict[str, Any], errors: dict[str, str], form: Any = None, **extra: Any
+) -> dict[str, Any]:
+    places = queries.places_by_recent(store())
+    place_id = values.get("place_id") or ""
+    parties = [queries.flat(p) for p in store().list("party", limit=200)]
+    parties.sort(key=lambda p: p.get("place_id") != place_id)  # people of this place first
+    recent = places[:8]
+    if place_id and place_id not in {p["id"] for p in recent}:
+        recent = [p for p in places if p["id"] == place_id] + recent[:7]
+    concern_names = ("concern_title", "concern_category", "concern_priority", "concern_group",
+                     "concern_support_of")  # fmt: skip
+    person_names = ("person_name", "person_kind", "person_phone")
+    offset = now().strftime("%z")
+    return {
+        "active": "field.new_visit",
+        "values": values,
+        "errors": errors,
+        "recent_places": recent,
+        "all_places": places,
+        "parties": parties[:24],
+        "selected_parties": set(values.get("party_ids") or []),
+        "concern_rows": _rows(form, concern_names, 1),
+        "person_rows": _rows(form, person_names, 1),
+        "visit_kinds": VISIT_KINDS,
+        "place_kinds": PLACE_KINDS,
+        "party_kinds": PARTY_CHIP_KINDS + ("organisation", "other"),
+        "categories": CATEGORIES,
+        "priorities": PRIORITIES,
+        "groups": GROUPS,
+        "offset": f"UTC{offset[:3]}:{offset[3:]}",
+        "candidates": [],
+        **extra,
+    }
+
+
+@bp.get("/visits/new")
+def new_visit() -> str:
+    """Show the visit form: kind, place, time (now), people, summary and concerns."""
+    place_id = request.args.get("place_id", "")
+    values = {
+        "kind": "home_visit",
+        "place_id": place_id if store().get("place", place_id) else "",
+        "started_at": now().strftime("%Y-%m-%dT%H:%M"),
+        "new_place_kind": "compound",
+    }
+    return render_template("visit_form.html", **_visit_context(values, {}))
+
+
+def _typed_values(form: Any) -> dict[str, Any]:
+    values = {k: form.get(k, "") for k in form}
+    values["party_ids"] = form.getlist("party_ids")
+    return values
+
+
+@bp.post("/visits/new")
+def create_visit() -> Response | tuple[str, int]:
+    """Save a visit with its place, new people and concerns in one transaction."""
+    places = [queries.flat(p) for p in store().list("place")]
+    parsed = parse_visit(request.form, places, t, state().tz)
+    for row in parsed.concerns:
+        if row.support_of and store().get("concern", row.support_of) is None:
+            row.support_of = None  # the suggested concern is gone: keep the new one
+    if not parsed.errors:
+        try:
+            visit_id = _save_visit(parsed)
+        except ClientError as exc:
+            parsed.errors.update(store_errors(exc))
+        else:
+            flash(t("visit.saved", n=len(parsed.concerns)) + " "
+                  + t("common.saved_pending", n=store().status()["pending"]))  # fmt: skip
+            return redirect(url_for("field.visit", visit_id=visit_id))
+    values = _typed_values(request.form)
+    flash_form_errors(parsed.errors)
+    context = _visit_context(
+        values, parsed.errors, request.form, candidates=parsed.place.candidates
+    )
+    return render_template("visit_form.html", **context), 422
+
+
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None and v != ""}
+
+
+def _save_visit(parsed: VisitInput) -> str:
+    """Create place, people, visit and concerns (or 附议 follow-ups) atomically."""
+    db = store()
+    with db.write():
+        place_id = parsed.place.place_id
+        if place_id is None:
+            place_id = db.create("place", {"name": parsed.place.new_name,
+                                           "kind": parsed.place.new_kind})  # fmt: skip
+        party_ids = [p for p in parsed.party_ids if db.get("party", p) is not None]
+        for person in parsed.people:
+            party = {"kind": person.kind, "name": person.name, "phone": person.phone,
+                     "place_id": place_id}  # fmt: skip
+            party_ids.append(db.create("party", _clean(party)))
+        visit = dict(parsed.fields, place_id=place_id, party_ids=party_ids or None)
+        visit_id = db.create("visit", _clean(visit))
+        started = parsed.fields.get("started_at") or now().isoformat(timespec="seconds")
+        for row in parsed.concerns:
+            if row.support_of:
+                note = {"subject_type": "concern", "subject_id": row.support_of,
+                        "kind": "support", "group": row.group, "note": row.title,
+                        "happened_at": started}  # fmt: skip
+                db.create("follow_up", _clean(note))
+                continue
+            concern = {"title": row.title, "category": row.category, "priority": row.priority,
+                       "status": "new", "place_id": place_id, "visit_id": visit_id,
+                       "raised_on": started[:10], "raised_by_group": row.group}  # fmt: skip
+            db.create("concern", _clean(concern))
+    return visit_id
+
+
+@bp.get("/visits/<visit_id>")
+def visit(visit_id: str) -> str:
+    """Show one visit: when, where, who, summary, its concerns and the office's note."""
+    record = store().get("visit", visit_id)
+    if record is None or record["deleted"]:
+        abort(404)
+    row = queries.flat(record)
+    place = store().get("place", row.get("place_id") or "") if row.get("place_id") else None
+    people = [queries.flat(store().get("party", p)) for p in row.get("party_ids") or []]
+    supports = queries.support_counts(store())
+    concerns = [
+        dict(queries.flat(c), supports=supports.get(c["id"], 0))
+        for c in store().list("concern")
+        if c["fields"].get("visit_id") == visit_id
+    ]
+    return render_template(
+        "visit.html",
+        active="field.new_visit",
+        visit=row,
+        place=queries.flat(place) if place else None,
+        people=[p for p in people if p],
+        concerns=concerns,
+    )
+
+
+@bp.get("/visits/<visit_id>/edit")
+def edit_visit(visit_id: str) -> str:
+    """Show the visit form filled in, to change it (e.g. after a note from the office)."""
+    record = store().get("visit", visit_id)
+    if record is None or record["deleted"]:
+        abort(404)
+    row = queries.flat(record)
+    values = dict(row, started_at=_local_input_value(row.get("started_at")),
+                  ended_at=_local_input_value(row.get("ended_at")))  # fmt: skip
+    return render_template("visit_form.html", **_visit_context(values, {}, edit=row))
+
+
+@bp.post("/visits/<visit_id>/edit")
+def update_visit(visit_id: str) -> Response | tuple[str, int]:
+    """Save changes to a visit's kind, place, times, people and summary."""
+    record = store().get("visit", visit_id)
+    if record is None or record["deleted"]:
+        abort(404)
+    places = [queries.flat(p) for p in store().list("place")]
+    parsed = parse_visit(request.form, places, t, state().tz)
+    if not parsed.errors:
+        try:
+            with store().write():
+                place_id = parsed.place.place_id or store().create(
+                    "place", {"name": parsed.place.new_name, "kind": parsed.place.new_kind}
+                )
+                fields = dict(parsed.fields, place_id=place_id, party_ids=parsed.party_ids)
+                store().update("visit", visit_id, fields)
+        except ClientError as exc:
+            parsed.errors.update(store_errors(exc))
+        else:
+            flash(t("common.saved_pending", n=store().status()["pending"]))
+            return redirect(url_for("field.visit", visit_id=visit_id))
+    flash_form_errors(parsed.errors)
+    values = _typed_values(request.form)
+    context = _visit_context(
+        values, parsed.errors, request.form, candidates=parsed.place.candidates,
+        edit=queries.flat(record),
+    )  # fmt: skip
+    return render_template("visit_form.html", **context), 422

@@ -1,0 +1,221 @@
+"""Concerns: the list by place and status, a new concern (or a 附议 instead), status and notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from field_client.errors import ClientError
+from field_client.web import queries
+from field_client.web.capture import flash_form_errors, store_errors
+from field_client.web.forms import CATEGORIES, FOLLOW_UP_KINDS, PRIORITIES, parse_concern
+from field_client.web.forms import parse_follow_up as parse_note
+from field_client.web.views import L, bp, now, safe_next, store, t
+from sync.records import CONCERN_STATUSES, GROUPS
+
+__all__: list[str] = []
+
+STATUS_FILTERS = ("open", "all") + CONCERN_STATUSES
+
+
+def _concern_or_404(concern_id: str) -> dict[str, Any]:
+    record = store().get("concern", concern_id)
+    if record is None or record["deleted"]:
+        abort(404)
+    return queries.flat(record)
+
+
+def _form_context(values: dict[str, Any], errors: dict[str, str], **extra: Any) -> dict[str, Any]:
+    return {
+        "active": "field.concerns",
+        "values": values,
+        "errors": errors,
+        "places": queries.places_by_recent(store()),
+        "categories": CATEGORIES,
+        "priorities": PRIORITIES,
+        "groups": GROUPS,
+        "similar": [],
+        **extra,
+    }
+
+
+@bp.get("/concerns")
+def concerns() -> str:
+    """List concerns, filtered by place and status (open ones by default)."""
+    place_id = request.args.get("place_id") or None
+    status = request.args.get("status") or "open"
+    if status not in STATUS_FILTERS:
+        status = "open"
+    rows = queries.concern_rows(store(), place_id=place_id, status=status)
+    rows.sort(key=lambda c: c.get("raised_on") or "", reverse=True)  # newest first...
+    rows.sort(key=lambda c: c.get("place_name") or "\uffff")  # ...within each place
+    return render_template(
+        "concerns.html",
+        active="field.concerns",
+        rows=rows,
+        places=queries.places_by_recent(store()),
+        place_id=place_id or "",
+        status=status,
+        status_filters=STATUS_FILTERS,
+        statuses=CONCERN_STATUSES,
+        here=request.full_path,
+    )
+
+
+@bp.get("/concerns/new")
+def new_concern() -> str:
+    """Show the form for one concern raised outside a visit."""
+    place_id = request.args.get("place_id", "")
+    values = {"place_id": place_id, "priority": "normal", "category": ""}
+    return render_template("concern_form.html", **_form_context(values, {}))
+
+
+@bp.post("/concerns/new")
+def create_concern() -> Response | tuple[str, int]:
+    """Save a concern; when similar open ones exist at the place, offer 附议 first."""
+    values = {k: request.form.get(k, "") for k in request.form}
+    fields, errors = parse_concern(request.form, t)
+    place_id = request.form.get("place_id") or None
+    if place_id and store().get("place", place_id) is None:
+        errors["place_id"] = t("v.place_unknown")
+    support_of = next((v for v in request.form.getlist("support_of") if v), "")
+    if not errors and support_of and store().get("concern", support_of):
+        _add_support(support_of, request.form.get("raised_by_group"), fields["title"])
+        flash(t("concern.supported"))
+        return redirect(url_for("field.concern", concern_id=support_of))
+    similar = [] if errors else queries.similar_open(store(), place_id, fields["title"])
+    if not errors and (not similar or request.form.get("confirm_new")):
+        fields.update(status="new", place_id=place_id, raised_on=now().date().isoformat())
+        try:
+            concern_id = store().create("concern", {k: v for k, v in fields.items() if v})
+        except ClientError as exc:
+            errors.update(store_errors(exc))
+        else:
+            flash(t("concern.created") + " "
+                  + t("common.saved_pending", n=store().status()["pending"]))  # fmt: skip
+            return redirect(url_for("field.concern", concern_id=concern_id))
+    if errors:
+        flash_form_errors(errors)
+    context = _form_context(values, errors, similar=similar)
+    return render_template("concern_form.html", **context), (422 if errors else 200)
+
+
+@bp.get("/concerns/<concern_id>/edit")
+def edit_concern(concern_id: str) -> str:
+    """Show a concern's form filled in (e.g. after the office asked for changes)."""
+    row = _concern_or_404(concern_id)
+    values = {k: ("" if v is None else v) for k, v in row.items()}
+    return render_template("concern_form.html", **_form_context(values, {}, edit=row))
+
+
+@bp.post("/concerns/<concern_id>/edit")
+def update_concern(concern_id: str) -> Response | tuple[str, int]:
+    """Save changes to a concern's words, category, priority, place and outcome."""
+    row = _concern_or_404(concern_id)
+    values = {k: request.form.get(k, "") for k in request.form}
+    fields, errors = parse_concern(request.form, t)
+    place_id = request.form.get("place_id") or None
+    if place_id and store().get("place", place_id) is None:
+        errors["place_id"] = t("v.place_unknown")
+    for name, limit in (("responsible_unit", 200), ("resolution", 10_000)):
+        text = (request.form.get(name) or "").strip()
+        if len(text) > limit:
+            errors[name] = t("v.too_long", n=limit)
+        fields[name] = text or None
+    if not errors:
+        try:
+            store().update("concern", concern_id, dict(fields, place_id=place_id))
+        except ClientError as exc:
+            errors.update(store_errors(exc))
+        else:
+            flash(t("common.saved_pending", n=store().status()["pending"]))
+            return redirect(url_for("field.concern", concern_id=concern_id))
+    flash_form_errors(errors)
+    return render_template("concern_form.html", **_form_context(values, errors, edit=row)), 422
+
+
+def _add_support(concern_id: str, group: str | None, note: str | None) -> str:
+    fields = {"subject_type": "concern", "subject_id": concern_id, "kind": "support",
+              "group": group if group in GROUPS else None, "note": note or None,
+              "happened_at": now().isoformat(timespec="seconds")}  # fmt: skip
+    return str(store().create("follow_up", {k: v for k, v in fields.items() if v}))
+
+
+@bp.get("/concerns/similar.json")
+def similar_json() -> Response:
+    """Return open concerns similar to a typed title at a place (by id or exact name)."""
+    place_id = request.args.get("place_id") or None
+    name = (request.args.get("place_name") or "").strip()
+    if name:
+        same = [p for p in store().list("place") if p["fields"].get("name") == name]
+        place_id = same[0]["id"] if len(same) == 1 else None
+        if not same:
+            return jsonify({"similar": []})  # a new place has no concerns yet
+    found = queries.similar_open(store(), place_id, request.args.get("title", "")[:200])
+    rows = [
+        {"id": c["id"], "title": c.get("title"), "status": L("concern_status", c.get("status")),
+         "supports": t("concern.supports", n=c["supports"]) if c["supports"] else ""}
+        for c in found
+    ]  # fmt: skip
+    texts = {"label": t("concern.similar"), "action": t("concern.support_this"),
+             "chosen": t("concern.supporting")}  # fmt: skip
+    return jsonify({"similar": rows, **texts})
+
+
+@bp.get("/concerns/<concern_id>")
+def concern(concern_id: str) -> str:
+    """Show a concern with its place, visit, status, follow-ups and 附议."""
+    return _concern_page(concern_id, {"kind": "note"}, {})
+
+
+def _concern_page(concern_id: str, values: dict[str, Any], errors: dict[str, str]) -> str:
+    row = _concern_or_404(concern_id)
+    place = store().get("place", row.get("place_id") or "") if row.get("place_id") else None
+    visit = store().get("visit", row.get("visit_id") or "") if row.get("visit_id") else None
+    notes = [queries.flat(f) for f in store().list("follow_up", subject=concern_id)]
+    notes.sort(key=lambda f: f.get("happened_at") or "", reverse=True)
+    return render_template(
+        "concern.html",
+        active="field.concerns",
+        c=row,
+        place=queries.flat(place) if place else None,
+        visit=queries.flat(visit) if visit else None,
+        notes=notes,
+        supports=sum(1 for f in notes if f.get("kind") == "support"),
+        statuses=CONCERN_STATUSES,
+        kinds=FOLLOW_UP_KINDS,
+        groups=GROUPS,
+        values=values,
+        errors=errors,
+    )
+
+
+@bp.post("/concerns/<concern_id>/status")
+def concern_status(concern_id: str) -> Response:
+    """Change a concern's status in one tap (and date it when it gets resolved)."""
+    row = _concern_or_404(concern_id)
+    status = request.form.get("status")
+    if status in CONCERN_STATUSES and status != row.get("status"):
+        fields: dict[str, Any] = {"status": status}
+        if status in ("resolved", "confirmed") and not row.get("resolved_on"):
+            fields["resolved_on"] = now().date().isoformat()
+        store().update("concern", concern_id, fields)
+        flash(t("concern.status_changed", status=L("concern_status", status)))
+    return redirect(safe_next(url_for("field.concern", concern_id=concern_id)))
+
+
+@bp.post("/concerns/<concern_id>/follow-up")
+def concern_follow_up(concern_id: str) -> Response | tuple[str, int]:
+    """Add a follow-up note, or a further voice (附议) when kind is "support"."""
+    _concern_or_404(concern_id)
+    parsed = parse_note(request.form, t, now())
+    if not parsed.errors:
+        fields = dict(parsed.fields, subject_type="concern", subject_id=concern_id)
+        store().create("follow_up", {k: v for k, v in fields.items() if v})
+        done = "concern.supported" if fields["kind"] == "support" else "concern.follow_up_saved"
+        flash(t(done))
+        return redirect(url_for("field.concern", concern_id=concern_id))
+    flash_form_errors(parsed.errors)
+    return _concern_page(concern_id, dict(request.form), parsed.errors), 422

@@ -1,0 +1,311 @@
+"""Form parsing and validation for the field UI: text in, values and per-field messages out.
+
+Nothing here touches the store or Flask. Each parser returns the values to save and ``errors``
+(field name -> a message already in the page's language), and keeps what was typed in ``typed``
+so a form with mistakes is shown again as the representative left it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.records import GROUPS, RECORD_TYPES, VISIT_KINDS, Choice, Date, DateTime, Int, Ref, Text
+
+__all__ = [
+    "CATEGORIES",
+    "ConcernRow",
+    "FollowUpInput",
+    "PersonRow",
+    "PlaceChoice",
+    "VisitInput",
+    "coerce_field",
+    "format_local",
+    "parse_concern",
+    "parse_follow_up",
+    "parse_time",
+    "parse_visit",
+    "resolve_place",
+]
+
+Translate = Callable[..., str]
+CATEGORIES: tuple[str, ...] = RECORD_TYPES["concern"].rules["category"].values  # type: ignore[attr-defined]
+PRIORITIES = ("normal", "high", "urgent", "low")
+PARTY_KINDS = ("resident", "merchant", "worker", "organisation", "other")
+PLACE_KINDS = ("compound", "business_district", "building", "shop", "community", "other")
+FOLLOW_UP_KINDS = ("note", "call", "return_visit", "referral", "support")
+TITLE_MAX, TEXT_MAX, PHONE_MAX = 200, 10_000, 40
+
+
+@dataclass
+class PlaceChoice:
+    """How the form named the place: an existing id, a new place to create, or a problem."""
+
+    place_id: str | None = None
+    new_name: str | None = None
+    new_kind: str = "compound"
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class PersonRow:
+    name: str
+    kind: str
+    phone: str
+
+
+@dataclass
+class ConcernRow:
+    title: str
+    category: str
+    priority: str
+    group: str | None
+    support_of: str | None  # an existing concern's id: save a 附议 follow-up instead
+
+
+@dataclass
+class VisitInput:
+    """A parsed visit form: the visit's fields, place, new people, concerns, and any errors."""
+
+    fields: dict[str, Any]
+    place: PlaceChoice
+    party_ids: list[str]
+    people: list[PersonRow]
+    concerns: list[ConcernRow]
+    errors: dict[str, str]
+    typed: dict[str, Any]
+
+
+@dataclass
+class FollowUpInput:
+    fields: dict[str, Any]
+    errors: dict[str, str]
+
+
+def _text(
+    form: Mapping[str, Any], name: str, t: Translate, errors: dict[str, str], *,
+    max_len: int, required: bool = False, value: str | None = None,
+) -> str:  # fmt: skip
+    text = (form.get(name, "") if value is None else value).strip()
+    if required and not text:
+        errors[name] = t("v.required")
+    elif len(text) > max_len:
+        errors[name] = t("v.too_long", n=max_len)
+    return text
+
+
+def _choice(value: str | None, choices: Sequence[str], default: str | None) -> str | None:
+    return value if value in choices else default
+
+
+def parse_time(text: str, tz: dt.tzinfo | None) -> dt.datetime | None:
+    """Parse a typed or picked time; a time without offset is local (``tz``, else the system's)."""
+    text = (text or "").strip().replace(" ", "T", 1)
+    if not text or len(text) > 40:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz) if tz is not None else value.astimezone()
+    return value
+
+
+def format_local(value: str | None, with_offset: bool = False) -> str:
+    """Show an ISO time as "2024-05-31 09:30" (in its own offset), or "" when absent."""
+    if not value:
+        return ""
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return str(value)
+    text = parsed.strftime("%Y-%m-%d %H:%M")
+    if with_offset and parsed.tzinfo is not None:
+        text += " " + parsed.strftime("%z")[:3] + ":" + parsed.strftime("%z")[3:]
+    return text
+
+
+def resolve_place(
+    form: Mapping[str, Any], places: Sequence[Mapping[str, Any]], t: Translate
+) -> PlaceChoice:
+    """Work out the visit's place: a tapped recent place, or a typed name (found or new)."""
+    known = {p["id"]: p for p in places}
+    typed = (form.get("place_name") or "").strip()
+    picked = (form.get("place_id") or "").strip()
+    kind = _choice(form.get("new_place_kind"), PLACE_KINDS, "compound") or "compound"
+    if picked and not typed:
+        if picked in known:
+            return PlaceChoice(place_id=picked)
+        return PlaceChoice(error=t("v.place_unknown"))
+    if not typed:
+        return PlaceChoice(error=t("v.place_missing"))
+    if len(typed) > TITLE_MAX:
+        return PlaceChoice(error=t("v.too_long", n=TITLE_MAX))
+    same = [p for p in places if (p.get("name") or "").strip().casefold() == typed.casefold()]
+    if len(same) == 1:
+        return PlaceChoice(place_id=same[0]["id"])
+    if len(same) > 1:
+        if picked in {p["id"] for p in same}:
+            return PlaceChoice(place_id=picked)
+        error = t("v.place_ambiguous", n=len(same), name=typed)
+        return PlaceChoice(candidates=list(same), error=error)
+    return PlaceChoice(new_name=typed, new_kind=kind)
+
+
+def _rows(form: Any, *names: str) -> list[tuple[str, ...]]:
+    lists = [form.getlist(n) if hasattr(form, "getlist") else [] for n in names]
+    length = max((len(x) for x in lists), default=0)
+    return [tuple((x[i] if i < len(x) else "") for x in lists) for i in range(length)]
+
+
+def _people(form: Any, t: Translate, errors: dict[str, str]) -> list[PersonRow]:
+    people = []
+    for i, (name, kind, phone) in enumerate(
+        _rows(form, "person_name", "person_kind", "person_phone")
+    ):
+        name, phone = name.strip(), phone.strip()
+        if not name and not phone:
+            continue
+        if not name:
+            errors[f"person_name.{i}"] = t("v.party_name_required")
+        elif len(name) > TITLE_MAX:
+            errors[f"person_name.{i}"] = t("v.too_long", n=TITLE_MAX)
+        if len(phone) > PHONE_MAX:
+            errors[f"person_phone.{i}"] = t("v.too_long", n=PHONE_MAX)
+        people.append(PersonRow(name, _choice(kind, PARTY_KINDS, "resident") or "resident", phone))
+    return people
+
+
+def _concern_rows(form: Any, t: Translate, errors: dict[str, str]) -> list[ConcernRow]:
+    rows = []
+    names = ("concern_title", "concern_category", "concern_priority", "concern_group",
+             "concern_support_of")  # fmt: skip
+    for i, (title, category, priority, group, support) in enumerate(_rows(form, *names)):
+        title = title.strip()
+        if not title:
+            continue  # an untouched extra row
+        if len(title) > TITLE_MAX:
+            errors[f"concern_title.{i}"] = t("v.too_long", n=TITLE_MAX)
+        rows.append(
+            ConcernRow(
+                title=title,
+                category=_choice(category, CATEGORIES, "other") or "other",
+                priority=_choice(priority, PRIORITIES, "normal") or "normal",
+                group=_choice(group, GROUPS, None),
+                support_of=support.strip() or None,
+            )
+        )
+    return rows
+
+
+def _times(
+    form: Mapping[str, Any], t: Translate, errors: dict[str, str], tz: dt.tzinfo | None
+) -> dict[str, str | None]:
+    out: dict[str, str | None] = {"started_at": None, "ended_at": None}
+    parsed: dict[str, dt.datetime] = {}
+    for name in out:
+        text = (form.get(name) or "").strip()
+        if not text:
+            if name == "started_at":
+                errors[name] = t("v.required")
+            continue
+        value = parse_time(text, tz)
+        if value is None:
+            errors[name] = t("v.bad_time")
+            continue
+        parsed[name] = value
+        out[name] = value.isoformat(timespec="seconds")
+    if len(parsed) == 2 and parsed["ended_at"] < parsed["started_at"]:
+        errors["ended_at"] = t("v.end_before_start")
+    return out
+
+
+def parse_visit(
+    form: Any, places: Sequence[Mapping[str, Any]], t: Translate, tz: dt.tzinfo | None = None
+) -> VisitInput:
+    """Validate the visit form; ``places`` are the known places (id, name...) for name lookup."""
+    errors: dict[str, str] = {}
+    kind = form.get("kind")
+    if kind not in VISIT_KINDS:
+        errors["kind"] = t("v.bad_choice")
+    fields: dict[str, Any] = {"kind": kind}
+    fields["title"] = _text(form, "title", t, errors, max_len=TITLE_MAX) or None
+    fields["summary"] = _text(form, "summary", t, errors, max_len=TEXT_MAX) or None
+    fields.update(_times(form, t, errors, tz))
+    count = (form.get("attendee_count") or "").strip()
+    if count:
+        if count.isdigit() and int(count) <= 1_000_000:
+            fields["attendee_count"] = int(count)
+        else:
+            errors["attendee_count"] = t("v.bad_number")
+    place = resolve_place(form, places, t)
+    if place.error:
+        errors["place"] = place.error
+    party_ids = [p for p in (form.getlist("party_ids") if hasattr(form, "getlist") else []) if p]
+    people = _people(form, t, errors)
+    concerns = _concern_rows(form, t, errors)
+    typed = {k: form.get(k, "") for k in form} if hasattr(form, "keys") else {}
+    return VisitInput(fields, place, party_ids, people, concerns, errors, typed)
+
+
+def parse_concern(form: Mapping[str, Any], t: Translate) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validate the stand-alone concern form; return (fields, errors)."""
+    errors: dict[str, str] = {}
+    fields: dict[str, Any] = {
+        "title": _text(form, "title", t, errors, max_len=TITLE_MAX, required=True),
+        "description": _text(form, "description", t, errors, max_len=TEXT_MAX) or None,
+        "category": _choice(form.get("category"), CATEGORIES, None),
+        "priority": _choice(form.get("priority"), PRIORITIES, "normal"),
+        "raised_by_group": _choice(form.get("raised_by_group"), GROUPS, None),
+    }
+    if fields["category"] is None:
+        errors["category"] = t("v.bad_choice")
+    return fields, errors
+
+
+def parse_follow_up(form: Mapping[str, Any], t: Translate, now: dt.datetime) -> FollowUpInput:
+    """Validate a follow-up note or a further voice (附议) on a concern."""
+    errors: dict[str, str] = {}
+    kind = _choice(form.get("kind"), FOLLOW_UP_KINDS, None)
+    if kind is None:
+        errors["kind"] = t("v.bad_choice")
+    note = _text(form, "note", t, errors, max_len=TEXT_MAX, required=kind not in (None, "support"))
+    fields = {
+        "kind": kind,
+        "group": _choice(form.get("group"), GROUPS, None),
+        "note": note or None,
+        "happened_at": now.isoformat(timespec="seconds"),
+    }
+    return FollowUpInput(fields, errors)
+
+
+def coerce_field(
+    record_type: str, name: str, text: str, t: Translate, tz: dt.tzinfo | None = None
+) -> tuple[Any, str | None]:
+    """Turn the text typed into a fix form into a field value; return (value, error)."""
+    rule = RECORD_TYPES[record_type].rules.get(name)
+    text = (text or "").strip()
+    required = name in RECORD_TYPES[record_type].required
+    if not text:
+        return None, (t("v.required") if required else None)
+    if isinstance(rule, Text):
+        if len(text) > rule.max:
+            return text, t("v.too_long", n=rule.max)
+        return text, None
+    if isinstance(rule, Choice):
+        return (text, None) if text in rule.values else (text, t("v.bad_choice"))
+    if isinstance(rule, Int):
+        ok = text.isdigit() and rule.check(int(text)) is None
+        return (int(text), None) if ok else (text, t("v.bad_number"))
+    if isinstance(rule, DateTime):
+        value = parse_time(text, tz)
+        return (value.isoformat(timespec="seconds"), None) if value else (text, t("v.bad_time"))
+    if isinstance(rule, Date):
+        return (text, None) if rule.check(text) is None else (text, t("v.bad_date"))
+    if isinstance(rule, Ref):
+        return (text, None) if rule.check(text) is None else (text, t("v.unknown_record"))
+    return text, None

@@ -1,0 +1,84 @@
+"""The field UI's blueprint ``bp`` and what every view shares: the language, the store, the clock.
+
+The views themselves live in ``pages`` (home, sync, places, search), ``capture`` (visit and
+concern forms) and ``attention`` (rejected changes, conflicts, office notes); they import ``bp``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from flask import Blueprint, current_app, redirect, request, url_for
+from werkzeug.wrappers import Response
+
+from field_client.web import i18n
+
+__all__ = ["WebState", "bp", "lang", "now", "safe_next", "state", "store", "t", "L"]
+
+bp = Blueprint("field", __name__)
+LANG_COOKIE = "fieldsync_lang"
+
+
+@dataclass
+class WebState:
+    """What the app keeps for its lifetime: the device store, the clock, the sync job."""
+
+    home: Any
+    store: Any
+    now: Callable[[], dt.datetime]
+    tz: dt.tzinfo | None
+    jobs: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def state() -> WebState:
+    """Return the app's WebState."""
+    return current_app.extensions["fieldsync_web"]  # type: ignore[no-any-return]
+
+
+def store() -> Any:
+    """Return the device's LocalStore."""
+    return state().store
+
+
+def now() -> dt.datetime:
+    """Return the injected current time (aware, local offset)."""
+    return state().now()
+
+
+def lang() -> str:
+    """Return the page language: the cookie, else Simplified Chinese."""
+    code = request.cookies.get(LANG_COOKIE, i18n.DEFAULT_LANG)
+    return code if code in i18n.LANGS else i18n.DEFAULT_LANG
+
+
+def t(key: str, **values: Any) -> str:
+    """Translate ``key`` into the page language."""
+    return i18n.translate(lang(), key, **values)
+
+
+def L(group: str, value: Any) -> str:  # noqa: N802 - short name used all over the templates
+    """Return the label of an enum value in the page language."""
+    return i18n.enum_label(lang(), group, value)
+
+
+def safe_next(default: str) -> str:
+    """Return the form's ``next`` when it is a local path, else ``default``."""
+    target = request.values.get("next") or ""
+    parsed = urlparse(target)
+    if target.startswith("/") and not target.startswith("//") and not parsed.netloc:
+        return target
+    return default
+
+
+@bp.get("/lang/<code>")
+def set_lang(code: str) -> Response:
+    """Switch the page language and go back where the representative was."""
+    response = redirect(safe_next(url_for("field.home")))
+    if code in i18n.LANGS:
+        response.set_cookie(LANG_COOKIE, code, max_age=3600 * 24 * 365, samesite="Lax")
+    return response

@@ -1,0 +1,221 @@
+"""The device API at /api/v1 (PROTOCOL.md): parse (wire) -> service or store -> dump.
+
+Every route but ``healthz`` and ``openapi.json`` needs ``Fieldsync-Protocol: 1``; every route but
+those and ``enroll`` needs a device's bearer token. Request bodies may be gzipped (decompressed
+under the same 5 MiB limit, so a small bomb cannot grow past it); responses are gzipped when the
+client accepts it and the body is big enough to gain.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from server import auth, openapi, services, store
+from sync import ErrorCode, ProtocolError
+from sync.wire import (
+    PROTOCOL_HEADER,
+    SUPPORTED_PROTOCOLS,
+    EnrollRequestSchema,
+    PullQuerySchema,
+)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+# Routes that anyone may call without the protocol header (monitoring, documentation).
+NO_PROTOCOL_HEADER = {"api.healthz", "api.openapi_document"}
+JSON_TYPES = ("application/json",)
+_READ_CHUNK = 64 * 1024
+
+
+def now_ms() -> int:
+    """Return the server's clock in epoch milliseconds (injected through config NOW_MS)."""
+    return int(current_app.config["NOW_MS"]())
+
+
+@bp.before_request
+def require_protocol_version() -> None:
+    """Refuse requests that do not speak a protocol version this server supports."""
+    if request.endpoint in NO_PROTOCOL_HEADER:
+        return
+    sent = request.headers.get(PROTOCOL_HEADER, "").strip()
+    if sent not in {str(v) for v in SUPPORTED_PROTOCOLS}:
+        shown = repr(sent[:20]) if sent else "none"
+        raise ProtocolError(
+            ErrorCode.UNSUPPORTED_PROTOCOL,
+            f"This server speaks protocol version 1 ({PROTOCOL_HEADER}: 1); the request sent "
+            f"{shown}.",
+            extra={"supported": list(SUPPORTED_PROTOCOLS)},
+        )
+
+
+@bp.after_request
+def compress_response(response: Response) -> Response:
+    """Gzip the response when the client accepts it and it is big enough to matter."""
+    response.headers.add("Vary", "Accept-Encoding")
+    if (
+        response.direct_passthrough
+        or response.is_streamed
+        or "Content-Encoding" in response.headers
+        or request.accept_encodings["gzip"] <= 0
+    ):
+        return response
+    data = response.get_data()
+    if len(data) < current_app.config["GZIP_MIN_BYTES"]:
+        return response
+    response.set_data(gzip.compress(data, compresslevel=5))
+    response.headers["Content-Encoding"] = "gzip"
+    return response
+
+
+# -- request bodies --
+
+
+def _invalid(detail: str, status: int = 400) -> ProtocolError:
+    return ProtocolError(ErrorCode.INVALID_REQUEST, detail, status=status)
+
+
+def _too_large(limit: int) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        f"The request body is over {limit} bytes (uncompressed); split the push.",
+    )
+
+
+def _read_limited(limit: int) -> bytes:
+    """Read the raw body, refusing to hold more than ``limit`` bytes of it."""
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise _too_large(limit)
+    return data
+
+
+def _gunzip_limited(data: bytes, limit: int) -> bytes:
+    """Decompress a gzip body chunk by chunk, stopping as soon as it passes ``limit``."""
+    inflater = zlib.decompressobj(wbits=31)
+    out = bytearray()
+    pending = data
+    try:
+        while pending:
+            out += inflater.decompress(pending, limit + 1 - len(out))
+            if len(out) > limit:
+                raise _too_large(limit)
+            pending = inflater.unconsumed_tail
+        out += inflater.flush()
+    except zlib.error as exc:
+        raise _invalid("The body says Content-Encoding: gzip but is not valid gzip.") from exc
+    if len(out) > limit:
+        raise _too_large(limit)
+    if not inflater.eof:
+        raise _invalid("The gzip body is truncated.")
+    return bytes(out)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def read_json(limit: int) -> Any:
+    """Return the request's JSON body, enforcing content type, encoding and size limit."""
+    if request.mimetype not in JSON_TYPES:
+        raise _invalid(
+            f"The body must be JSON (Content-Type: application/json), not "
+            f"{request.mimetype or 'none'!r}.",
+            status=415,
+        )
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("identity", "gzip", ""):
+        raise _invalid(f"Content-Encoding {encoding!r} is not supported; use gzip.", 415)
+    # A gzip body is bounded too: compressed data never legitimately exceeds the plain limit much.
+    data = _read_limited(limit + 64 * 1024 if encoding == "gzip" else limit)
+    if encoding == "gzip":
+        data = _gunzip_limited(data, limit)
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise _invalid("The body is not valid UTF-8 JSON.") from exc
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """Return a JSON response (UTF-8, Chinese kept readable)."""
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return Response(data, status=status, mimetype="application/json")
+
+
+# -- routes --
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Answer whether the server and its database are up (no authentication)."""
+    services.check_database()
+    return json_response({"status": "ok", "server_time": services.server_time(now_ms())})
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    """Return the OpenAPI document, generated from the wire schemas."""
+    return json_response(openapi.document(current_app))
+
+
+@bp.post("/enroll")
+def enroll() -> Response:
+    """Exchange an enrollment code for a device id and token."""
+    now = now_ms()
+    auth.check_enroll_rate(now / 1000)
+    body = EnrollRequestSchema().load(_object(read_json(64 * 1024)))
+    try:
+        result = services.enroll(body["code"], body["device_name"], now=now)
+    except ProtocolError as exc:
+        if exc.code is ErrorCode.UNAUTHORIZED:
+            auth.record_enroll_failure(now / 1000)
+        raise
+    return json_response(result, 201)
+
+
+@bp.get("/device")
+@auth.device_required
+def device() -> Response:
+    """Describe the calling device: user, workspace, last sync, open conflicts."""
+    return json_response(services.device_info(auth.current_device(), now=now_ms()))
+
+
+@bp.post("/sync/push")
+@auth.device_required
+def push() -> Response:
+    """Apply a batch of changes (PROTOCOL.md section 5)."""
+    body = read_json(current_app.config["PUSH_MAX_BYTES"])
+    result = store.push(
+        auth.current_device(),
+        body,
+        now_ms=now_ms(),
+        max_skew_ms=current_app.config["MAX_SKEW_MS"],
+    )
+    return json_response(result)
+
+
+@bp.get("/sync/pull")
+@auth.device_required
+def pull() -> Response:
+    """Return the next page of changed records (PROTOCOL.md section 6)."""
+    query = PullQuerySchema().load(request.args.to_dict(flat=True))
+    limit = min(query["limit"], current_app.config["PULL_MAX_LIMIT"])
+    device, now = auth.current_device(), now_ms()
+    data = store.pull_json(device.workspace_id, query["cursor"] or None, limit, now_ms=now)
+    services.note_pull(device, now=now)
+    return Response(data, mimetype="application/json")
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise _invalid("The body must be a JSON object.", 422)
+    return body
+
+
+from server import blob_api  # noqa: E402, F401  (its routes, PROTOCOL.md section 7, join bp)

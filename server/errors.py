@@ -1,0 +1,215 @@
+"""Every error rendered once: problem+json on API paths, a readable page on office pages.
+
+The server's error tree::
+
+    sync.SyncError
+    └── sync.ProtocolError        a request the protocol refuses (carries an ErrorCode)
+        └── services.ServiceError a use case refused (adds a message key for the CLI)
+
+Foreign errors are translated here, at the edge: werkzeug's HTTP errors (404, 405, 413, ...),
+marshmallow's ValidationError, a busy database (503) and anything unexpected (500, logged
+without request data, so no names or phone numbers reach the log).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from flask import Flask, Response, json, render_template, request
+from marshmallow import ValidationError
+from peewee import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from sync import ErrorCode, ProtocolError, problem
+
+log = logging.getLogger("fieldsync.server")
+
+PROBLEM_JSON = "application/problem+json"
+
+CODE_OF_STATUS = {
+    400: ErrorCode.INVALID_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    422: ErrorCode.INVALID_REQUEST,
+    426: ErrorCode.UNSUPPORTED_PROTOCOL,
+    429: ErrorCode.RATE_LIMITED,
+    503: ErrorCode.UNAVAILABLE,
+}
+
+# Office error pages: Simplified Chinese by default, English on request.
+PAGE_TEXT = {
+    "zh": {
+        400: ("请求有误", "提交的内容无法处理，请检查后重试。"),
+        401: ("需要登录", "请先登录。"),
+        403: ("无权访问", "您没有权限查看此页面。"),
+        404: ("页面不存在", "找不到您要的页面，请检查地址。"),
+        405: ("不支持的操作", "此页面不支持这种操作。"),
+        413: ("内容过大", "提交的内容太大。"),
+        429: ("操作过于频繁", "请稍后再试。"),
+        500: ("服务器出错", "服务器遇到问题，已记录下来。请稍后再试。"),
+        503: ("服务器繁忙", "服务器暂时繁忙，请稍后再试。"),
+        "other": ("出错了", "无法完成请求。"),
+        "home": "返回首页",
+        "lang": "zh-CN",
+    },
+    "en": {
+        400: ("Bad request", "The submitted data could not be processed. Check it and retry."),
+        401: ("Sign-in needed", "Please sign in first."),
+        403: ("Forbidden", "You are not allowed to see this page."),
+        404: ("Page not found", "There is no such page. Check the address."),
+        405: ("Not allowed", "This page does not support that action."),
+        413: ("Too large", "What you submitted is too large."),
+        429: ("Too many requests", "Please try again later."),
+        500: ("Server error", "The server ran into a problem; it has been logged. Try again."),
+        503: ("Server busy", "The server is busy. Try again shortly."),
+        "other": ("Something went wrong", "The request could not be completed."),
+        "home": "Back to the start page",
+        "lang": "en",
+    },
+}
+
+
+def is_api_request() -> bool:
+    """Whether the current request is for the API (problem+json) rather than an office page."""
+    path = request.path
+    return path.startswith("/api/") or path in ("/api", "/healthz") or request.blueprint == "api"
+
+
+def problem_response(
+    code: ErrorCode,
+    detail: str,
+    *,
+    status: int,
+    errors: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """Return a problem+json response."""
+    body = problem(code, detail, status=status, errors=errors, **extra)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def validation_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Flatten marshmallow's nested messages into field path -> list of messages."""
+    if isinstance(messages, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(validation_messages(value, name))
+        return flat
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix or "_schema": list(messages)}
+    return {prefix or "_schema": [str(messages)]}
+
+
+def _language() -> str:
+    try:
+        from flask_babel import get_locale
+
+        locale = get_locale()
+    except Exception:  # Babel not set up (H3's office registers it): the default language
+        locale = None
+    return "en" if locale is not None and str(locale).startswith("en") else "zh"
+
+
+def page_response(status: int) -> Response:
+    """Return the office's HTML error page for a status."""
+    text = PAGE_TEXT[_language()]
+    title, message = text.get(status, text["other"])
+    try:
+        html = render_template(
+            "error.html", status=status, title=title, message=message, text=text
+        )
+    except Exception:  # a broken template must not hide the original error
+        log.exception("error page template failed")
+        html = f"<!doctype html><title>{status}</title><h1>{status} {title}</h1><p>{message}</p>"
+    return Response(html, status=status, mimetype="text/html")
+
+
+def handle_protocol_error(exc: ProtocolError) -> Response:
+    if not is_api_request():
+        return page_response(exc.status)
+    headers = {}
+    if exc.code is ErrorCode.RATE_LIMITED and "retry_after" in exc.extra:
+        headers["Retry-After"] = str(exc.extra["retry_after"])
+    return problem_response(
+        exc.code, exc.detail, status=exc.status, errors=exc.errors, headers=headers, **exc.extra
+    )
+
+
+def handle_validation_error(exc: ValidationError) -> Response:
+    if not is_api_request():
+        return page_response(400)
+    return problem_response(
+        ErrorCode.INVALID_REQUEST,
+        "The request does not follow the schema.",
+        status=422,
+        errors=validation_messages(exc.messages),
+    )
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    if not is_api_request():
+        return page_response(status)
+    code = CODE_OF_STATUS.get(status, ErrorCode.INVALID_REQUEST if status < 500 else None)
+    if code is None:
+        code = ErrorCode.INTERNAL
+    detail = exc.description or "The request failed."
+    if status == 413:
+        detail = "The request body is too large."
+    response = problem_response(code, detail, status=status)
+    if status == 405 and exc.get_response().headers.get("Allow"):
+        response.headers["Allow"] = exc.get_response().headers["Allow"]
+    return response
+
+
+def handle_database_busy(exc: OperationalError) -> Response:
+    # Only the exception's class goes to the log: its message may quote data.
+    log.warning("database unavailable (%s) on %s %s", type(exc).__name__, request.method, _where())
+    if not is_api_request():
+        return page_response(503)
+    return problem_response(
+        ErrorCode.UNAVAILABLE,
+        "The database is busy or unreachable. Retry shortly.",
+        status=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+def handle_unexpected(exc: Exception) -> Response:
+    # Where it failed (file, line, function), never the message, source text or request: those
+    # may quote personal data.
+    frames = "\n".join(
+        f"  {frame.filename}:{frame.lineno} in {frame.name}"
+        for frame in traceback.extract_tb(exc.__traceback__)
+    )
+    log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, _where(), frames)
+    if not is_api_request():
+        return page_response(500)
+    return problem_response(
+        ErrorCode.INTERNAL, "The server failed; the failure is logged.", status=500
+    )
+
+
+def _where() -> str:
+    return request.url_rule.rule if request.url_rule is not None else "(no route)"
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers on the app (they cover every blueprint)."""
+    app.register_error_handler(ProtocolError, handle_protocol_error)
+    app.register_error_handler(ValidationError, handle_validation_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(OperationalError, handle_database_busy)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,111 @@
+"""Schema creation and ordered migrations, recorded in ``ServerState.schema_version``.
+
+A fresh database gets every table from ``models.ALL_MODELS`` and is stamped with the latest
+version: the models always describe the newest schema. An existing database runs, in order and
+each in its own transaction, the migrations above its recorded version.
+
+To change a table in a later release:
+
+1. change the model in ``models.py`` (what fresh databases get);
+2. append ``(N, _vN)`` to ``MIGRATIONS`` with a function that brings a version N-1 database to
+   the same shape with ``playhouse.migrate`` (``add_column``, ``add_index``, ...) and, where
+   needed, copies data over; existing rows must survive.
+
+``tests/store/test_migrations.py`` shows such a migration on a version 1 database.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+
+from peewee import Database, DatabaseProxy
+from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
+
+from server.db import database, is_postgres, write_transaction
+from server.models import ALL_MODELS, ServerState
+
+__all__ = ["MIGRATIONS", "LATEST", "Migration", "new_epoch", "schema_version", "upgrade"]
+
+Migration = Callable[[Database, SchemaMigrator], None]
+
+
+def _v1(db: Database, migrator: SchemaMigrator) -> None:
+    """Version 1: the initial schema (only ever created fresh, by ``upgrade``)."""
+
+
+MIGRATIONS: Sequence[tuple[int, Migration]] = ((1, _v1),)
+LATEST = MIGRATIONS[-1][0]
+
+
+def _target(db: Database | DatabaseProxy | None) -> Database:
+    target = db if db is not None else database
+    if isinstance(target, DatabaseProxy):
+        target = target.obj
+    if target is None:
+        raise RuntimeError("no database: call server.db.open_database(url) first")
+    return target
+
+
+def migrator_for(db: Database) -> SchemaMigrator:
+    """Return the playhouse.migrate migrator for this database."""
+    return PostgresqlMigrator(db) if is_postgres(db) else SqliteMigrator(db)
+
+
+def schema_version(db: Database | DatabaseProxy | None = None) -> int:
+    """Return the database's recorded schema version (0 when it has no tables yet)."""
+    target = _target(db)
+    if not target.table_exists(ServerState._meta.table_name):
+        return 0
+    row = target.execute_sql("SELECT schema_version FROM server_state WHERE id = 1").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def new_node_id() -> str:
+    """Return a fresh node id for the server's own (office) stamps."""
+    return f"office-{secrets.token_hex(4)}"
+
+
+def upgrade(
+    db: Database | DatabaseProxy | None = None,
+    *,
+    migrations: Sequence[tuple[int, Migration]] = MIGRATIONS,
+) -> int:
+    """Create or migrate every table and the ServerState row; return the schema version.
+
+    Safe to run any number of times and from several processes (each step is one transaction
+    holding the write lock). ``migrations`` is for tests of future versions.
+    """
+    target = _target(db)
+    latest = migrations[-1][0]
+    with target.bind_ctx(ALL_MODELS):
+        with write_transaction(target):
+            if schema_version(target) == 0:
+                target.create_tables(ALL_MODELS, safe=True)
+                if not ServerState.select().where(ServerState.id == 1).exists():
+                    ServerState.create(
+                        id=1,
+                        epoch=uuid.uuid4().hex,
+                        node_id=new_node_id(),
+                        seq=0,
+                        last_stamp="",
+                        schema_version=latest,
+                    )
+                return latest
+        for version, migrate in migrations:
+            with write_transaction(target):
+                if version <= schema_version(target):
+                    continue
+                migrate(target, migrator_for(target))
+                ServerState.update(schema_version=version).where(ServerState.id == 1).execute()
+        return schema_version(target)
+
+
+def new_epoch(db: Database | DatabaseProxy | None = None) -> str:
+    """Give the database a new epoch (after a restore): every device cursor then resyncs."""
+    target = _target(db)
+    epoch = uuid.uuid4().hex
+    with target.bind_ctx(ALL_MODELS), write_transaction(target):
+        ServerState.update(epoch=epoch).where(ServerState.id == 1).execute()
+    return epoch

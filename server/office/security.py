@@ -1,0 +1,135 @@
+"""Who may use the office pages: sessions, roles and the login throttle.
+
+Only ``staff`` and ``admin`` users may sign in; representatives use their field devices. Every
+office page needs a signed-in user (checked once, in ``bp.before_request``); admin pages add
+``admin_required``. Wrong passwords are throttled per username and client address.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from flask import Flask, abort, current_app, redirect, request, url_for
+from flask_login import LoginManager, UserMixin, current_user
+
+from server.office import bp, queries
+
+OFFICE_ROLES = frozenset({"staff", "admin"})
+PUBLIC_ENDPOINTS = frozenset({"office.login", "office.set_language", "office.static"})
+
+login_manager = LoginManager()
+
+
+@dataclass(frozen=True)
+class OfficeUser(UserMixin):
+    """The signed-in office user, detached from the database row."""
+
+    id: str
+    username: str
+    display_name: str
+    role: str
+    workspace_id: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.username
+
+
+def office_user(row: Any) -> OfficeUser:
+    """Wrap a ``server.models.User`` row."""
+    return OfficeUser(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name or "",
+        role=row.role,
+        workspace_id=row.workspace_id,
+    )
+
+
+def init_login(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "office.login"
+    login_manager.session_protection = "strong"
+    app.extensions["office_throttle"] = LoginThrottle()
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> OfficeUser | None:
+    row = queries.active_user(user_id)
+    if row is None or row.role not in OFFICE_ROLES:
+        return None
+    return office_user(row)
+
+
+@login_manager.unauthorized_handler
+def unauthorized() -> Any:
+    return redirect(url_for("office.login", next=request.full_path.rstrip("?")))
+
+
+@bp.before_request
+def require_office_user() -> Any:
+    """Every office page except login, language and assets needs a staff or admin session."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Refuse the page with 403 unless the signed-in user is an admin."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def now_ms() -> int:
+    """The app's clock in epoch milliseconds (injectable through the ``NOW_MS`` setting)."""
+    clock = current_app.config.get("NOW_MS")
+    return int(clock()) if callable(clock) else int(time.time() * 1000)
+
+
+class LoginThrottle:
+    """Counts failed logins per (username, address); too many lock that pair for a while."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failures: dict[tuple[str, str], list[int]] = {}
+
+    def locked_for(self, key: tuple[str, str], now: int, limit: int, lock_ms: int) -> int:
+        """Milliseconds the pair is still locked out (0 when it may try)."""
+        with self._lock:
+            recent = [t for t in self._failures.get(key, []) if now - t < lock_ms]
+            if recent:
+                self._failures[key] = recent
+            else:
+                self._failures.pop(key, None)
+            if len(recent) < limit:
+                return 0
+            return lock_ms - (now - recent[-limit])
+
+    def fail(self, key: tuple[str, str], now: int) -> None:
+        with self._lock:
+            self._failures.setdefault(key, []).append(now)
+
+    def clear(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+def throttle() -> LoginThrottle:
+    return current_app.extensions["office_throttle"]  # type: ignore[no-any-return]

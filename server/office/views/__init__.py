@@ -1,0 +1,1 @@
+"""The office pages, one module per area; each registers its routes on ``server.office.bp``."""

@@ -1,0 +1,115 @@
+"""Users and devices (admins only): create users, issue enrollment codes, revoke devices."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import segno
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup
+
+from server import services
+from server.office import bp, queries
+from server.office.security import admin_required, now_ms
+from server.office.views.common import workspace_id
+from server.services import ServiceError
+
+ROLE_CHOICES = ("representative", "staff", "admin")
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@admin_required
+def admin_users() -> Any:
+    ws = workspace_id()
+    form: dict[str, str] = {}
+    error = None
+    status = 200
+    if request.method == "POST":
+        form = {k: request.form.get(k, "").strip() for k in ("username", "display_name", "role")}
+        password = request.form.get("password", "") or None
+        try:
+            services.create_user(form["username"], ws, form["role"], password,
+                                 form["display_name"])  # fmt: skip
+        except ServiceError as exc:
+            error, status = _service_message(exc), 422
+        else:
+            flash(_("User %(name)s created.", name=form["username"]), "success")
+            return redirect(url_for("office.admin_users"))
+    return render_template(
+        "office/admin/users.html",
+        users=queries.users(ws),
+        roles=ROLE_CHOICES,
+        form=form,
+        error=error,
+    ), status
+
+
+def _service_message(exc: ServiceError) -> str:
+    messages = {
+        "bad_username": _("A username has 1-100 letters, digits or . _ @ -."),
+        "bad_role": _("Choose a role."),
+        "short_password": _("A password needs at least 8 characters."),
+        "user_exists": _("That username is taken."),
+        "long_display_name": _("A display name has at most 200 characters."),
+        "user_inactive": _("That user is deactivated."),
+        "no_user": _("No such user."),
+        "no_device": _("No such device."),
+    }
+    return str(messages.get(exc.key, exc.detail))
+
+
+@bp.route("/admin/users/<user_id>/code", methods=["POST"])
+@admin_required
+def admin_enrollment_code(user_id: str) -> Any:
+    """Issue a single-use enrollment code: shown once, as text and as a QR code."""
+    user = next((u for u in queries.users(workspace_id()) if u.id == user_id), None)
+    if user is None:
+        flash(_("No such user."), "error")
+        return redirect(url_for("office.admin_users"))
+    try:
+        code = services.create_enrollment_code(user.username, created_by=current_user.id,
+                                               now=now_ms())  # fmt: skip
+    except ServiceError as exc:
+        flash(_service_message(exc), "error")
+        return redirect(url_for("office.admin_users"))
+    server_url = request.host_url.rstrip("/")
+    payload = f"fieldsync://enroll?server={server_url}&code={code}"
+    return render_template(
+        "office/admin/code.html",
+        user=user,
+        code=code,
+        pretty=f"{code[:5]}-{code[5:]}",
+        server_url=server_url,
+        qr=qr_svg(payload),
+    )
+
+
+def qr_svg(text: str) -> Markup:
+    """An inline SVG QR code (segno) that a tablet's camera can read."""
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(
+        buffer, kind="svg", scale=6, border=2, xmldecl=False, svgns=True, dark="#111827"
+    )
+    return Markup(buffer.getvalue().decode("utf-8"))
+
+
+@bp.route("/admin/devices")
+@admin_required
+def admin_devices() -> Any:
+    return render_template("office/admin/devices.html", devices=queries.devices(workspace_id()))
+
+
+@bp.route("/admin/devices/<device_id>/revoke", methods=["POST"])
+@admin_required
+def admin_revoke(device_id: str) -> Any:
+    known = {d["device"].id: d["device"] for d in queries.devices(workspace_id())}
+    if device_id not in known:
+        flash(_("No such device."), "error")
+    else:
+        services.revoke_device(device_id, current_user.id, now=now_ms())
+        flash(_("Device %(name)s revoked: its next sync is refused.", name=known[device_id].name),
+              "success")  # fmt: skip
+    return redirect(url_for("office.admin_devices"))

@@ -1,0 +1,107 @@
+"""Helpers shared by the office views: reading filters from the query string, today's date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import abort, current_app, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from server.office import queries
+from server.office.security import now_ms
+from server.office.templating import office_tz
+from sync.records import RECORD_TYPES, Choice
+
+
+def today() -> dt.date:
+    """Today in the office's time zone, by the app's (injectable) clock."""
+    return dt.datetime.fromtimestamp(now_ms() / 1000, office_tz()).date()
+
+
+def workspace_id() -> str:
+    return str(current_user.workspace_id)
+
+
+def parse_date(name: str, errors: list[str]) -> dt.date | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        if len(raw) != 10:
+            raise ValueError(raw)
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        errors.append(_("“%(value)s” is not a date like 2024-05-31; it was ignored.", value=raw))
+        return None
+
+
+def parse_page(errors: list[str]) -> int:
+    raw = request.args.get("page", "1").strip() or "1"
+    if raw.isdigit() and 0 < int(raw) < 1_000_000:
+        return int(raw)
+    errors.append(_("“%(value)s” is not a page number; showing the first page.", value=raw[:40]))
+    return 1
+
+
+def parse_filter(record_type: str) -> queries.RecordFilter:
+    """Read a list's filters; anything malformed is ignored with a message, never an error."""
+    errors: list[str] = []
+    rules = RECORD_TYPES[record_type].rules
+    f = queries.RecordFilter(errors=errors)
+    f.search = request.args.get("q", "").strip()[:100]
+    for arg, attr, name in (
+        ("status", "status", "status"),
+        ("category", "category", "category"),
+        ("kind", "kind", "kind"),
+        ("review", "review", "review_status"),
+    ):
+        value = request.args.get(arg, "").strip()
+        rule = rules.get(name)
+        if not value or rule is None:
+            continue
+        if isinstance(rule, Choice) and value in rule.values:
+            setattr(f, attr, value)
+        else:
+            errors.append(_("Unknown filter value “%(value)s” was ignored.", value=value[:40]))
+    f.place_id = _ref_arg("place", errors)
+    f.created_by = _user_arg(errors)
+    f.since = parse_date("since", errors)
+    f.until = parse_date("until", errors)
+    if f.since and f.until and f.since > f.until:
+        errors.append(_("The period ends before it starts; the dates were swapped."))
+        f.since, f.until = f.until, f.since
+    f.page = parse_page(errors)
+    return f
+
+
+def _ref_arg(name: str, errors: list[str]) -> str:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return ""
+    if len(value) == 36 and queries.get(workspace_id(), value, name) is not None:
+        return value
+    errors.append(_("Unknown place “%(value)s” was ignored.", value=value[:40]))
+    return ""
+
+
+def _user_arg(errors: list[str]) -> str:
+    value = request.args.get("rep", "").strip()
+    if not value:
+        return ""
+    if value in queries.user_labels(workspace_id()):
+        return value
+    errors.append(_("Unknown representative “%(value)s” was ignored.", value=value[:40]))
+    return ""
+
+
+def record_or_404(record_type: str, record_id: str) -> dict[str, Any]:
+    record = queries.get(workspace_id(), record_id, record_type)
+    if record is None:
+        abort(404)
+    return record
+
+
+def page_size() -> int:
+    return int(current_app.config["OFFICE_PAGE_SIZE"])

@@ -1,0 +1,155 @@
+"""The OpenAPI document of /api/v1, generated from the marshmallow schemas in ``sync.wire`` and
+the record types' field rules in ``sync.records``: one definition for code and documentation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+from marshmallow import Schema
+
+from sync import RECORD_TYPES
+from sync.wire import (
+    MAX_PULL_LIMIT,
+    PROTOCOL_HEADER,
+    DeviceSchema,
+    EnrollRequestSchema,
+    EnrollResponseSchema,
+    ProblemSchema,
+    PullResponseSchema,
+    PushRequestSchema,
+    PushResponseSchema,
+)
+
+PROBLEM = "Problem"
+ERRORS_OF = {
+    "enroll": ("400", "401", "413", "415", "422", "426", "429"),
+    "device": ("401", "403", "426"),
+    "push": ("400", "401", "403", "409", "413", "415", "422", "426"),
+    "pull": ("401", "403", "409", "422", "426"),
+}
+
+
+def _field_schema(name: str) -> type[Schema]:
+    rtype = RECORD_TYPES[name]
+    fields = {field: rule.to_marshmallow() for field, rule in rtype.rules.items()}
+    title = "".join(part.capitalize() for part in name.split("_"))
+    return Schema.from_dict(fields, name=f"{title}Fields")
+
+
+def _json(ref: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+
+
+def _op(summary: str, ok: str, body: str, errors: str, **extra: Any) -> dict[str, Any]:
+    responses: dict[str, Any] = {ok: {"description": "OK", "content": _json(body)}}
+    responses.update({status: PROBLEM for status in ERRORS_OF[errors]})
+    op: dict[str, Any] = {
+        "summary": summary,
+        "parameters": ["Protocol"],
+        "security": [{"bearer": []}],
+        "responses": responses,
+    }
+    op.update(extra)
+    return op
+
+
+def build() -> dict[str, Any]:
+    """Build the OpenAPI 3.0 document as a dict."""
+    spec = APISpec(
+        title="Fieldsync device API",
+        version="1",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={"description": "Field sync protocol, version 1 (docs/protocol.md)."},
+    )
+    for name, schema in (
+        ("Problem", ProblemSchema),
+        ("EnrollRequest", EnrollRequestSchema),
+        ("EnrollResponse", EnrollResponseSchema),
+        ("Device", DeviceSchema),
+        ("PushRequest", PushRequestSchema),
+        ("PushResponse", PushResponseSchema),
+        ("PullResponse", PullResponseSchema),
+    ):
+        spec.components.schema(name, schema=schema)
+    for name in RECORD_TYPES:
+        schema = _field_schema(name)
+        spec.components.schema(schema.__name__, schema=schema)
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.parameter(
+        "Protocol",
+        "header",
+        {"name": PROTOCOL_HEADER, "required": True, "schema": {"type": "string", "enum": ["1"]}},
+    )
+    spec.components.response(
+        "Problem",
+        {
+            "description": "An error, as RFC 9457 problem details with a stable code.",
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        },
+    )
+    _paths(spec)
+    return spec.to_dict()
+
+
+def _paths(spec: APISpec) -> None:
+    health = {
+        "type": "object",
+        "properties": {"status": {"type": "string"}, "server_time": {"type": "string"}},
+    }
+    spec.path(
+        "/api/v1/healthz",
+        operations={
+            "get": {
+                "summary": "Whether the server and its database are up.",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {"application/json": {"schema": health}},
+                    }
+                },
+            }
+        },
+    )
+    enroll_body = {"required": True, "content": _json("EnrollRequest")}
+    enroll = _op(
+        "Exchange an enrollment code for a token.", "201", "EnrollResponse", "enroll",
+        requestBody=enroll_body,
+    )  # fmt: skip
+    enroll["security"] = []
+    spec.path("/api/v1/enroll", operations={"post": enroll})
+    spec.path(
+        "/api/v1/device",
+        operations={"get": _op("Describe the calling device.", "200", "Device", "device")},
+    )
+    push_body = {"required": True, "content": _json("PushRequest")}
+    push = _op(
+        "Push a batch of field changes.", "200", "PushResponse", "push", requestBody=push_body
+    )
+    spec.path("/api/v1/sync/push", operations={"post": push})
+    pull = _op("Pull the next page of changed records.", "200", "PullResponse", "pull")
+    pull["parameters"] = [
+        *pull["parameters"],
+        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PULL_LIMIT},
+        },
+    ]
+    spec.path("/api/v1/sync/pull", operations={"get": pull})
+
+
+def document(app: Flask) -> dict[str, Any]:
+    """Return the app's OpenAPI document (built once)."""
+    cached = app.extensions.get("fieldsync_openapi")
+    if cached is None:
+        cached = app.extensions["fieldsync_openapi"] = build()
+    return cached

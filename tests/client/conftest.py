@@ -1,0 +1,50 @@
+"""Fixtures of the field-client tests: an enrolled device store with a manual clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from field_client.store import LocalStore
+
+START_MS = 1_780_000_000_000
+
+
+class ManualClock:
+    """A wall clock in epoch ms that tests move by hand."""
+
+    def __init__(self, ms: int = START_MS) -> None:
+        self.ms = ms
+
+    def __call__(self) -> int:
+        return self.ms
+
+    def advance(self, seconds: float) -> None:
+        self.ms += int(seconds * 1000)
+
+
+def enrolled_store(home: Path, clock: ManualClock, device_id: str = "dev-a") -> LocalStore:
+    """Open a store in ``home`` and give it credentials as an enrollment would."""
+    store = LocalStore(home, now=clock)
+    answer = {
+        "device_id": device_id,
+        "token": "secret-token",
+        "user": {"username": "wang", "display_name": "王芳"},
+        "workspace": {"id": "w1", "name": "庄泉社区"},
+        "server_time": f"{clock.ms:013d}-000000-server",
+    }
+    store.save_enrollment("http://127.0.0.1:9", answer, "平板")
+    return store
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: ManualClock) -> LocalStore:
+    s = enrolled_store(tmp_path / "device", clock)
+    yield s
+    s.close()

@@ -1,0 +1,149 @@
+"""The HTTP transport against a real local HTTP server: headers, gzip, retries, error mapping."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from field_client.errors import Offline, ProtocolError, ServerError
+from field_client.syncer import sync_once
+from field_client.transport import HttpTransport
+from sync import ErrorCode
+
+
+class Script:
+    """The answers the stub server gives, in order, and the requests it saw."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.seen: list[dict] = []
+
+
+def make_handler(script: Script):
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            self.seen_request(body)
+            status, headers, payload = script.answers.pop(0)
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            self.send_response(status)
+            for key, value in {"Content-Type": "application/json", **headers}.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def seen_request(self, body: bytes) -> None:
+            script.seen.append({"path": self.path, "headers": dict(self.headers), "body": body})
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def stub():
+    servers = []
+
+    def start(*answers):
+        script = Script(answers)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(script))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}", script
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+OK = (200, {}, {"batch_id": "b", "applied": 1, "conflicts": [], "rejected": []})
+PROBLEM = {"type": "t", "title": "t", "status": 503, "detail": "busy", "code": "unavailable"}
+
+
+def test_push_is_gzipped_with_protocol_header_and_token(stub):
+    url, script = stub(OK)
+    HttpTransport(url, "tok").push({"batch_id": "b", "changes": [{"title": "污水"}]})
+    [request] = script.seen
+    assert request["path"] == "/api/v1/sync/push"
+    assert request["headers"]["Fieldsync-Protocol"] == "1"
+    assert request["headers"]["Authorization"] == "Bearer tok"
+    assert request["headers"]["Content-Encoding"] == "gzip"
+    assert "gzip" in request["headers"]["Accept-Encoding"]
+    assert json.loads(gzip.decompress(request["body"]))["changes"] == [{"title": "污水"}]
+
+
+def test_5xx_is_retried_with_growing_backoff_and_the_same_body(stub):
+    url, script = stub((503, {}, PROBLEM), (502, {}, b"bad gateway"), (500, {}, PROBLEM), OK)
+    sleeps: list[float] = []
+    transport = HttpTransport(url, "tok", backoff=1.0, sleep=sleeps.append)
+    assert transport.push({"batch_id": "same-batch", "changes": []})["applied"] == 1
+    bodies = {r["body"] for r in script.seen}
+    assert len(script.seen) == 4 and len(bodies) == 1  # the very same batch each time
+    assert len(sleeps) == 3
+    assert 0.5 <= sleeps[0] <= 1.0 and 1.0 <= sleeps[1] <= 2.0 and 2.0 <= sleeps[2] <= 4.0
+
+
+def test_429_honours_retry_after(stub):
+    url, _ = stub((429, {"Retry-After": "7"}, {**PROBLEM, "code": "rate_limited"}), OK)
+    sleeps: list[float] = []
+    HttpTransport(url, "tok", sleep=sleeps.append).push({"batch_id": "b", "changes": []})
+    assert sleeps == [7.0]
+
+
+def test_retries_give_up_with_a_server_error(stub):
+    url, script = stub(*[(503, {}, b"<html>down</html>")] * 3)
+    sleeps: list[float] = []
+    with pytest.raises(ServerError):
+        HttpTransport(url, "tok", retries=2, sleep=sleeps.append).pull(None, 10)
+    assert len(script.seen) == 3 and len(sleeps) == 2
+
+
+def test_problem_json_becomes_a_protocol_error_with_its_code(stub):
+    revoked = {
+        "type": "t",
+        "title": "t",
+        "status": 401,
+        "detail": "revoked",
+        "code": "device_revoked",
+    }
+    url, script = stub((401, {"Content-Type": "application/problem+json"}, revoked))
+    sleeps: list[float] = []
+    with pytest.raises(ProtocolError) as caught:
+        HttpTransport(url, "tok", sleep=sleeps.append).pull("c", 10)
+    assert caught.value.code == ErrorCode.DEVICE_REVOKED and caught.value.status == 401
+    assert sleeps == [] and len(script.seen) == 1  # not retried
+
+
+def test_a_web_page_instead_of_the_api_is_a_server_error(stub):
+    url, _ = stub((404, {"Content-Type": "text/html"}, b"<html>Not Found</html>"))
+    with pytest.raises(ServerError):
+        HttpTransport(url).enroll("CODE", "pad")
+
+
+def test_no_server_is_offline_after_retries():
+    sleeps: list[float] = []
+    with pytest.raises(Offline):
+        HttpTransport("http://127.0.0.1:9", "tok", retries=3, sleep=sleeps.append).pull(None, 1)
+    assert len(sleeps) == 3
+
+
+def test_offline_sync_is_a_normal_report_and_keeps_the_outbox(store):
+    store.create("place", {"kind": "shop", "name": "早餐店"})
+    transport = HttpTransport("http://127.0.0.1:9", "tok", retries=1, sleep=lambda s: None)
+    report = sync_once(store, transport, store.clock)
+    assert report.offline and not report.ok and report.error is None
+    assert report.pending == 1 and store.status()["pending"] == 1
+    # the batch was persisted before sending: the next sync re-sends the same batch id
+    [entry] = {e["batch_id"] for e in store.pending()}
+    assert entry is not None
+    assert store.next_batch()[0] == entry

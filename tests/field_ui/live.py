@@ -1,0 +1,143 @@
+"""Real parts for the browser tests: an office server process, enrolled device homes, the field
+UI on a loopback port, and Chromium (Debian's, never a downloaded one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from field_client.store import LocalStore
+from field_client.syncer import sync_once
+from field_client.transport import HttpTransport
+
+BIN = Path(sys.executable).parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    """Return a loopback port that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Start Debian's Chromium, or skip (fail with FIELDSYNC_REQUIRE_BROWSER=1) without it."""
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} is not installed: the browser tests need Debian's chromium"
+        if os.environ.get("FIELDSYNC_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+class Office:
+    """``fieldsync-server`` on a temp SQLite file, on one fixed port so it can be restarted."""
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "FIELDSYNC_DATABASE_URL": f"sqlite:///{root / 'office.db'}",
+            "FIELDSYNC_INSTANCE_PATH": str(root / "instance"),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.foreign_place = ""  # a place of another workspace (tests set it up)
+
+    def cli(self, *args: str) -> Any:
+        """Run ``fieldsync-server ARGS --json``; return its JSON answer."""
+        done = subprocess.run(
+            [str(BIN / "fieldsync-server"), *args, "--json"],
+            env=self.env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr + done.stdout
+        return json.loads(done.stdout)
+
+    def start(self) -> Office:
+        """Start serving and wait until the API answers."""
+        self.process = subprocess.Popen(
+            [str(BIN / "fieldsync-server"), "run", "--port", str(self.port)],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/api/v1/healthz", timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise AssertionError("the office server did not start")
+
+    def stop(self) -> None:
+        """Stop the server (the device then finds nobody at its address)."""
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def enroll(self, home: Path, username: str) -> LocalStore:
+        """Enroll a device home for a user with a fresh code (through the client's own API)."""
+        code = self.cli("enroll-code", username)["code"]
+        store = LocalStore(home)
+        transport = HttpTransport(self.url, retries=0)
+        try:
+            store.save_enrollment(self.url, transport.enroll(code, f"{username}的平板"), "平板")
+        finally:
+            transport.close()
+        return store
+
+    def records(self, store: LocalStore) -> dict[str, dict[str, Any]]:
+        """Return what the server holds for the device's workspace, by id (through its API)."""
+        token = store.credentials()["token"]
+        headers = {"Authorization": f"Bearer {token}", "Fieldsync-Protocol": "1"}
+        answer = requests.get(
+            self.url + "/api/v1/sync/pull", params={"limit": 5000}, headers=headers, timeout=10
+        )
+        assert answer.status_code == 200, answer.text
+        return {r["id"]: r for r in answer.json()["records"]}
+
+
+def sync(store: LocalStore, url: str) -> Any:
+    """Sync a device home with the server (not through the UI)."""
+    transport = HttpTransport(url, store.credentials()["token"], retries=0)
+    try:
+        return sync_once(store, transport)
+    finally:
+        transport.close()
+
+
+class FieldUI:
+    """The field UI app on a free loopback port, in a thread of this process."""
+
+    def __init__(self, app: Any) -> None:
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

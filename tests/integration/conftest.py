@@ -1,0 +1,136 @@
+"""Fixtures of the integration tests: the only tests that import both the server and the client.
+
+In-process: a server app on a fresh SQLite file and a transport that calls its Flask test client
+(the same answer checks as the HTTP transport). Real processes: see ``live.py``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from field_client.store import LocalStore
+from field_client.transport import API, check_answer
+from server import create_app, services
+
+START_MS = 1_780_000_000_000
+
+
+class ManualClock:
+    """Epoch ms that tests move by hand (shared by the server and the devices)."""
+
+    def __init__(self, ms: int = START_MS) -> None:
+        self.ms = ms
+
+    def __call__(self) -> int:
+        return self.ms
+
+    def advance(self, seconds: float) -> None:
+        self.ms += int(seconds * 1000)
+
+
+class FlaskTransport:
+    """The client's transport over the Flask test client: same requests, same error mapping."""
+
+    def __init__(self, app: Flask, token: str | None = None) -> None:
+        self.client = app.test_client()
+        self.headers = {"Fieldsync-Protocol": "1", "Accept-Encoding": "gzip"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        self.calls: list[str] = []
+
+    def _answer(self, response: Any) -> dict[str, Any]:
+        data = response.get_data()
+        if response.headers.get("Content-Encoding") == "gzip":
+            data = gzip.decompress(data)
+        return check_answer(response.status_code, response.content_type or "", data)
+
+    def _post(self, path: str, body: dict[str, Any] | str) -> dict[str, Any]:
+        self.calls.append(path)
+        text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+        raw = gzip.compress(text.encode())
+        headers = {**self.headers, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+        return self._answer(self.client.post(API + path, data=raw, headers=headers))
+
+    def enroll(self, code: str, device_name: str) -> dict[str, Any]:
+        return self._post("/enroll", {"code": code, "device_name": device_name})
+
+    def push(self, body: dict[str, Any] | str) -> dict[str, Any]:
+        return self._post("/sync/push", body)
+
+    def pull(self, cursor: str | None, limit: int) -> dict[str, Any]:
+        self.calls.append("/sync/pull")
+        query = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        return self._answer(
+            self.client.get(API + "/sync/pull", query_string=query, headers=self.headers)
+        )
+
+    def device(self) -> dict[str, Any]:
+        self.calls.append("/device")
+        return self._answer(self.client.get(API + "/device", headers=self.headers))
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def app(tmp_path: Path, clock: ManualClock) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'server.db'}",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "SECRET_KEY": "test-secret",
+            "NOW_MS": clock,
+            "AUTO_UPGRADE": True,
+            "TESTING": True,
+            "OFFICE_PAGES": False,
+        }
+    )
+    with app.app_context():
+        space = services.create_workspace("庄泉社区")
+        services.create_user("wang", space, "representative", display_name="王芳")
+        services.create_user("zhao", space, "representative", display_name="赵强")
+    yield app
+    db = app.extensions["fieldsync_db"]
+    if not db.is_closed():
+        db.close()
+
+
+class Device:
+    """One enrolled field device: its store and its transport to the in-process server."""
+
+    def __init__(self, app: Flask, home: Path, clock: ManualClock, username: str) -> None:
+        with app.app_context():
+            code = services.create_enrollment_code(username, now=clock.ms)
+        self.store = LocalStore(home, now=clock)
+        answer = FlaskTransport(app).enroll(code, home.name)
+        self.store.save_enrollment("http://in-process", answer, home.name)
+        self.transport = FlaskTransport(app, answer["token"])
+        self.id = answer["device_id"]
+
+    def sync(self, **kwargs: Any) -> Any:
+        from field_client.syncer import sync_once
+
+        return sync_once(self.store, self.transport, self.store.clock, **kwargs)
+
+
+@pytest.fixture
+def make_device(app: Flask, tmp_path: Path, clock: ManualClock):
+    made: list[Device] = []
+
+    def make(name: str = "pad", username: str = "wang") -> Device:
+        device = Device(app, tmp_path / name, clock, username)
+        made.append(device)
+        return device
+
+    yield make
+    for device in made:
+        device.store.close()

@@ -1,0 +1,128 @@
+"""A big initial pull with a real server and client processes: progress, flat memory, and a
+``kill -9`` in the middle that the next sync resumes from the saved cursor."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from field_client.store import LocalStore
+from field_client.syncer import sync_once
+from field_client.transport import HttpTransport
+from tests.integration.live import DeviceHome, LiveServer, wait_for
+
+# VmHWM is this process's own peak RSS (ru_maxrss would include the forking parent's).
+PEAK_RSS = """
+import sys
+from field_client.cli import main
+try:
+    main(sys.argv[2:])
+except SystemExit:
+    pass
+finally:
+    with open("/proc/self/status") as status, open(sys.argv[1], "w") as out:
+        line = next(x for x in status if x.startswith("VmHWM:"))
+        out.write(line.split()[1])
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    live = LiveServer(tmp_path_factory.mktemp("big")).setup("wang", "zhao")
+    live.start()
+    yield live
+    live.stop()
+
+
+def seed(server, home, count: int) -> None:
+    """Record ``count`` visits on a seeding device and push them."""
+    store = LocalStore(home)
+    if not store.enrolled:
+        answer = HttpTransport(server.url).enroll(server.code("wang"), "seed")
+        store.save_enrollment(server.url, answer, "seed")
+    store.create_many(
+        "visit",
+        [
+            {"kind": "home_visit", "title": f"走访记录 {n}", "summary": "居民反映" * 20}
+            for n in range(count)
+        ],
+    )
+    creds = store.credentials()
+    report = sync_once(store, HttpTransport(server.url, creds["token"]), store.clock)
+    assert report.ok and report.sent == count
+    store.close()
+
+
+def client_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "FIELDSYNC_LANG": "en", **extra}
+
+
+def pull_with_peak_rss(server, home, tmp_path) -> tuple[int, dict, str]:
+    """Enroll a fresh device home and run its first sync in a subprocess; return (peak RSS
+    in KiB, the sync report, the progress lines)."""
+    DeviceHome(home).run("init", "--server", server.url, "--code", server.code("zhao"))
+    out = tmp_path / f"{home.name}.rss"
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, str(out), "--home", str(home), "sync", "--json"],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = json.loads(done.stdout)
+    return int(out.read_text()), report, done.stderr
+
+
+def test_big_initial_pull_shows_progress_and_keeps_memory_flat(server, tmp_path):
+    seed(server, tmp_path / "seed", 5_000)
+    small_rss, small, _ = pull_with_peak_rss(server, tmp_path / "pad-5k", tmp_path)
+    assert small["received"] == 5_000
+    seed(server, tmp_path / "seed", 15_000)
+    big_rss, big, progress = pull_with_peak_rss(server, tmp_path / "pad-20k", tmp_path)
+    assert big["received"] == 20_000 and big["ok"]
+    lines = [line for line in progress.splitlines() if line.startswith("Receiving")]
+    assert len(lines) >= 20 and lines[-1] == "Receiving 20000"
+    # four times the records, (almost) the same peak: pages are streamed, not accumulated
+    assert big_rss - small_rss < 8 * 1024, (small_rss, big_rss)
+    print(
+        f"peak RSS: 5,000 records {small_rss / 1024:.1f} MiB, "
+        f"20,000 records {big_rss / 1024:.1f} MiB"
+    )
+
+    # kill -9 in the middle of a pull; the next sync resumes from the saved cursor
+    home = tmp_path / "pad-killed"
+    DeviceHome(home).run("init", "--server", server.url, "--code", server.code("zhao"))
+    db_path = home / "fieldsync.db"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "field_client", "--home", str(home), "sync"],
+        env=client_env(FIELDSYNC_PULL_LIMIT="200"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def pulled() -> int:
+        db = sqlite3.connect(db_path, timeout=5)
+        try:
+            return db.execute("SELECT COUNT(*) FROM record").fetchone()[0]
+        finally:
+            db.close()
+
+    wait_for(lambda: pulled() >= 2_000, timeout=60)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    kept = pulled()
+    assert 2_000 <= kept < 20_000 and kept % 200 == 0  # whole pages only
+    cursor = sqlite3.connect(db_path).execute("SELECT cursor FROM device_state").fetchone()[0]
+    assert cursor
+    started = time.monotonic()
+    report = DeviceHome(home).json("sync")
+    assert report["received"] == 20_000 - kept  # nothing pulled twice
+    assert pulled() == 20_000
+    assert time.monotonic() - started < 30

@@ -1,0 +1,184 @@
+"""The syncer against an in-process server: convergence, conflicts, rejections, batches."""
+
+from __future__ import annotations
+
+import json
+
+from field_client.syncer import Stage
+from server import services
+
+
+def replica(device) -> dict[str, tuple]:
+    """A device's records as comparable data (type, fields, deleted)."""
+    out = {}
+    for rtype in ("place", "party", "visit", "concern", "project", "follow_up"):
+        for record in device.store.list(rtype, include_deleted=True):
+            out[record["id"]] = (rtype, record["fields"], record["deleted"], record["stamps"])
+    return out
+
+
+def test_offline_edits_on_two_devices_converge(make_device, clock):
+    a, b = make_device("pad-a"), make_device("pad-b", "zhao")
+    place = a.store.create("place", {"kind": "compound", "name": "百盛家园"})
+    a.store.create("concern", {"title": "污水管道破裂", "place_id": place})
+    b.store.create("visit", {"kind": "forum", "title": "快递小哥座谈会", "attendee_count": 12})
+    clock.advance(1)
+    first = a.sync()
+    assert (first.sent, first.conflicts, first.rejected) == (2, 0, 0)
+    assert first.ok and a.store.status()["pending"] == 0
+    b.sync()
+    a.sync()
+    assert replica(a) == replica(b)
+    assert len(replica(a)) == 3
+    assert a.store.status()["last_sync"] is not None
+
+
+def test_concurrent_edit_gives_one_conflict_reported_on_the_device(make_device, clock, app):
+    a, b = make_device("pad-a"), make_device("pad-b", "zhao")
+    cid = a.store.create("concern", {"title": "没有物业", "status": "new"})
+    a.sync()
+    b.sync()
+    clock.advance(1)
+    a.store.update("concern", cid, {"status": "accepted"})
+    clock.advance(1)
+    b.store.update("concern", cid, {"status": "deferred"})
+    a.sync()
+    report = b.sync()
+    assert report.conflicts == 1
+    [conflict] = b.store.conflicts()
+    assert conflict["field"] == "status"
+    assert {conflict["kept"]["value"], conflict["other"]["value"]} == {"accepted", "deferred"}
+    a.sync()
+    assert replica(a) == replica(b)  # both show the value the server kept
+    with app.app_context():
+        assert len(services.device_info(services.get_device(b.id))["open_conflicts"]) == 1
+
+
+def test_a_device_losing_a_conflict_shows_the_kept_value(make_device, clock):
+    a, b = make_device("pad-a"), make_device("pad-b", "zhao")
+    cid = a.store.create("concern", {"title": "路灯不亮", "priority": "normal"})
+    a.sync()
+    b.sync()
+    clock.advance(1)
+    b.store.update("concern", cid, {"priority": "low"})  # older stamp
+    clock.advance(1)
+    a.store.update("concern", cid, {"priority": "urgent"})  # newer stamp: wins
+    a.sync()
+    b.sync()
+    assert b.store.get("concern", cid)["fields"]["priority"] == "urgent"
+    assert b.store.status()["conflicts"] == 1
+
+
+def test_pushes_go_in_batches_of_at_most_500(make_device):
+    a = make_device("pad-a")
+    for n in range(1203):
+        a.store.create("visit", {"kind": "home_visit", "title": f"走访 {n}"})
+    sizes = []
+    original = a.transport.push
+    a.transport.push = lambda body: (
+        sizes.append(len(json.loads(body)["changes"])) or original(body)
+    )
+    report = a.sync()
+    assert sizes == [500, 500, 203]
+    assert report.sent == 1203
+    b = make_device("pad-b", "zhao")
+    stages = []
+    b.sync(progress=lambda stage, done, total: stages.append((stage, done)))
+    assert b.store.count("visit") == 1203
+    assert (Stage.PULL, 1203) in stages
+
+
+def test_rejected_change_is_kept_with_reasons_and_can_be_fixed(make_device, app, clock):
+    a = make_device("pad-a")
+    with app.app_context():
+        other = services.create_workspace("别的社区")
+        services.create_user("sun", other, "representative")
+    c = make_device("pad-c", "sun")
+    foreign = c.store.create("place", {"kind": "shop", "name": "别人的店"})
+    c.sync()
+    # a record id that belongs to another workspace: the server refuses the change
+    a.store.create("place", {"kind": "shop", "name": "冒名"}, record_id=foreign)
+    good = a.store.create("place", {"kind": "shop", "name": "正常的店"})
+    report = a.sync()
+    assert report.rejected == 1 and report.sent == 1
+    [rejection] = a.store.rejected()
+    assert rejection["record_id"] == foreign and rejection["errors"]
+    assert a.store.get("place", good)["pending"] == []
+    a.store.fix_rejected(rejection["id"], {"name": "改过了"})
+    assert a.store.rejected() == []
+    assert len(a.store.rejected(include_fixed=True)) == 1  # never deleted
+    assert a.store.status()["pending"] == 1
+
+
+def test_a_batch_answer_lost_is_resent_with_the_same_id(make_device):
+    a = make_device("pad-a")
+    a.store.create("place", {"kind": "shop", "name": "早餐店"})
+    batch_id, body = a.store.next_batch()
+    a.transport.push(body)  # the server applied it, but the answer never came back
+    report = a.sync()
+    assert report.sent == 1
+    assert a.store.status()["pending"] == 0
+    b = make_device("pad-b", "zhao")
+    b.sync()
+    assert b.store.count("place") == 1
+
+
+def test_clock_skew_stops_then_restamps_after_the_clock_is_fixed(make_device, clock):
+    a = make_device("pad-a")
+    real = clock.ms
+    clock.ms = real + 3 * 3600 * 1000  # the device's clock ran 3 hours fast during the edit
+    a.store.create("place", {"kind": "shop", "name": "早餐店"})
+    clock.ms = real  # (the server shares this clock: it never ran fast)
+    report = a.sync()
+    assert report.error == "clock_skew" and not report.ok
+    assert a.store.status()["pending"] == 1
+    report = a.sync()  # the clock is right now: pending edits get fresh stamps
+    assert report.ok and report.restamped == 1 and report.sent == 1
+    assert a.store.status()["pending"] == 0
+
+
+def test_revoked_device_stops_and_keeps_its_data(make_device, app):
+    a = make_device("pad-a")
+    a.store.create("place", {"kind": "shop", "name": "早餐店"})
+    with app.app_context():
+        services.revoke_device(a.id)
+    report = a.sync()
+    assert report.error == "device_revoked"
+    assert a.store.status()["pending"] == 1
+    assert a.store.count("place") == 1
+
+
+def test_resync_required_pulls_from_the_start(make_device):
+    a = make_device("pad-a")
+    a.store.create("place", {"kind": "shop", "name": "早餐店"})
+    a.sync()
+    a.store.set_state(cursor="MTpvdGhlci1lcG9jaDo1")  # "1:other-epoch:5"
+    report = a.sync()
+    assert report.ok and report.received == 1
+
+
+def test_unpushed_edit_survives_a_pull(make_device, clock):
+    a, b = make_device("pad-a"), make_device("pad-b", "zhao")
+    cid = a.store.create("concern", {"title": "路灯不亮", "status": "new", "priority": "low"})
+    a.sync()
+    b.sync()
+    clock.advance(1)
+    b.store.update("concern", cid, {"priority": "high"})
+    b.sync()
+    clock.advance(1)
+    a.store.update("concern", cid, {"status": "accepted"})
+    report = a.sync()  # push first, then pull: the pull must not undo anything
+    assert report.ok
+    fields = a.store.get("concern", cid)["fields"]
+    assert fields["status"] == "accepted" and fields["priority"] == "high"
+
+
+def test_incremental_sync_is_cheap(make_device):
+    a = make_device("pad-a")
+    for n in range(50):
+        a.store.create("visit", {"kind": "home_visit", "title": f"走访 {n}"})
+    a.sync()
+    a.transport.calls.clear()
+    report = a.sync()
+    assert report.sent == 0 and report.received == 0
+    assert a.transport.calls == ["/sync/pull"]  # one round trip when nothing changed

@@ -1,0 +1,63 @@
+"""Users and devices: administrators only."""
+
+from __future__ import annotations
+
+import re
+
+from server.models import Device, User
+from tests.office import data
+from tests.office.conftest import CSRF_RE, csrf_token
+
+
+def test_admin_creates_a_user(admin, seeded):
+    token = csrf_token(admin, "/admin/users")
+    form = {"username": "zhao", "display_name": "赵强", "role": "representative"}
+    response = admin.post("/admin/users", data={"csrf_token": token, **form})
+    assert response.status_code == 302
+    user = User.get(User.username == "zhao")
+    assert user.role == "representative" and user.workspace_id == seeded.workspace_id
+    assert "赵强" in admin.get("/admin/users").get_data(as_text=True)
+
+
+def test_bad_user_input_is_explained(admin, seeded):
+    token = csrf_token(admin, "/admin/users")
+    response = admin.post("/admin/users", data={"csrf_token": token, "username": "wang",
+                                                "role": "staff"})  # fmt: skip
+    assert response.status_code == 422
+    assert "该用户名已被使用" in response.get_data(as_text=True)
+    response = admin.post("/admin/users", data={"csrf_token": token, "username": "x y",
+                                                "role": "staff"})  # fmt: skip
+    assert response.status_code == 422
+
+
+def test_enrollment_code_as_text_and_qr(admin, seeded):
+    token = csrf_token(admin, "/admin/users")
+    response = admin.post(f"/admin/users/{seeded.users['li'].id}/code", data={"csrf_token": token})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    code = re.search(r'data-code="([A-Z0-9]+)"', page)[1]
+    assert len(code) == 10 and "<svg" in page and "李明" in page
+    from server import services
+
+    enrolled = services.enroll(code, "新平板", now=data.NOW_MS + 120_000)
+    assert enrolled["user"]["username"] == "li"
+
+
+def test_devices_page_lists_last_sync_and_conflicts_and_revokes(admin, seeded, clock):
+    data.make_conflict(seeded, clock)
+    page = admin.get("/admin/devices").get_data(as_text=True)
+    assert "李明的平板" in page
+    row = re.search(r"李明的平板.*?</tr>", page, re.S)[0]
+    assert '<td class="num">1</td>' in row  # the open conflict
+    assert "2024-06-30 12:0" in row  # its last sync (push), in the office's time zone
+    token = CSRF_RE.search(page)[1]
+    response = admin.post(f"/admin/devices/{seeded.device.id}/revoke", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert Device.get_by_id(seeded.device.id).revoked_at is not None
+    assert "已吊销" in admin.get("/admin/devices").get_data(as_text=True)
+
+
+def test_revoking_an_unknown_device_changes_nothing(admin, seeded):
+    token = csrf_token(admin, "/admin/devices")
+    response = admin.post("/admin/devices/nope/revoke", data={"csrf_token": token})
+    assert "找不到该设备" in admin.get(response.headers["Location"]).get_data(as_text=True)

@@ -1,0 +1,71 @@
+"""CSV and XLSX exports of exactly the filtered concern list."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import openpyxl
+
+from tests.office import data
+
+
+def read_csv(response) -> list[list[str]]:
+    raw = response.get_data()
+    assert raw.startswith("\ufeff".encode()), "Excel needs the BOM to read UTF-8"
+    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+def test_csv_has_a_bom_and_exactly_the_filtered_rows(staff, seeded):
+    response = staff.get(
+        f"/concerns/export.csv?category=infrastructure&place={seeded.ids['baisheng']}"
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = read_csv(response)
+    assert rows[0][:3] == ["编号", "标题", "状态"]
+    assert [r[1] for r in rows[1:]] == ["污水管道反复堵塞", "雨水井盖松动"]
+    assert rows[1][2] == "已回访" and rows[1][5] == "百盛家园" and rows[1][6] == "张阿姨"
+    assert data.PHONE not in response.get_data(as_text=True)
+
+
+def test_csv_of_the_whole_list_and_of_a_search(staff, seeded):
+    assert len(read_csv(staff.get("/concerns/export.csv"))) == 1 + 6
+    rows = read_csv(staff.get("/concerns/export.csv?q=骑手"))
+    assert [r[1] for r in rows[1:]] == ["外卖骑手充电难"]
+
+
+def test_xlsx_opens_with_the_same_rows(staff, seeded, tmp_path):
+    response = staff.get("/concerns/export.xlsx?since=2024-01-01&until=2024-06-30")
+    assert response.status_code == 200
+    path = tmp_path / "export.xlsx"
+    path.write_bytes(response.get_data())
+    sheet = openpyxl.load_workbook(path, read_only=True).active
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert rows[0][1] == "标题"
+    assert sorted(r[1] for r in rows[1:]) == sorted(
+        ["暑期托管需求", "楼道照明损坏", "外卖骑手充电难", "小区无物业管理", "污水管道反复堵塞"]
+    )
+
+
+def test_an_export_over_the_cap_is_refused_with_a_message(app, staff, seeded):
+    app.config["OFFICE_EXPORT_CAP"] = 3
+    for kind in ("csv", "xlsx"):
+        response = staff.get(f"/concerns/export.{kind}?since=2024-01-01")
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/concerns?since=2024-01-01")
+        page = staff.get(response.headers["Location"]).get_data(as_text=True)
+        assert "超过导出上限 3 条" in page
+    assert len(read_csv(staff.get("/concerns/export.csv?category=infrastructure"))) == 3
+
+
+def test_an_export_with_malformed_filters_still_works(staff, seeded):
+    rows = read_csv(staff.get("/concerns/export.csv?since=nonsense&status=zzz"))
+    assert len(rows) == 1 + 6
+
+
+def test_the_csv_is_streamed(staff, seeded):
+    response = staff.get("/concerns/export.csv", buffered=False)
+    assert response.is_streamed
+    response.close()

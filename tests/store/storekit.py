@@ -1,0 +1,100 @@
+"""Helpers for the store tests: devices, a manual clock, push bodies, a statement counter."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from peewee import Database
+
+from server.models import Device, User, Workspace
+from sync import Clock
+
+NOW = 1_780_000_000_000  # a fixed epoch-ms "now"; tests move it by hand
+SKEW = 15 * 60 * 1000
+
+
+def make_device(workspace_name: str = "东湖街道") -> Device:
+    """Create a workspace (if needed), a representative and an enrolled device."""
+    workspace, _ = Workspace.get_or_create(name=workspace_name)
+    user = User.create(
+        workspace=workspace, username=f"rep-{uuid.uuid4().hex[:8]}", role="representative"
+    )
+    return Device.create(
+        id=f"dev-{uuid.uuid4().hex[:12]}",
+        user=user,
+        workspace=workspace,
+        name="phone",
+        token_hash=uuid.uuid4().hex,
+    )
+
+
+@dataclass
+class Tick:
+    """A manual clock in epoch milliseconds."""
+
+    now: int = NOW
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@dataclass
+class Writer:
+    """Builds push bodies stamped by one device's HLC."""
+
+    device: Device
+    tick: Tick = field(default_factory=Tick)
+
+    def __post_init__(self) -> None:
+        self.clock = Clock(self.tick, self.device.id)
+
+    def stamp(self) -> str:
+        return str(self.clock.tick())
+
+    def change(
+        self, rtype: str, rid: str, values: dict[str, Any], bases: dict[str, str | None] | None
+    ) -> dict[str, Any]:
+        stamp = self.stamp()
+        bases = bases or {}
+        return {
+            "type": rtype,
+            "id": rid,
+            "set": {
+                k: {"value": v, "stamp": stamp, "base": bases.get(k)} for k, v in values.items()
+            },
+        }
+
+    def body(self, *changes: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "batch_id": str(uuid.uuid4()),
+            "device_time": self.stamp(),
+            "changes": list(changes),
+        }
+
+
+class StatementCounter:
+    """Counts SQL statements sent through ``Database.execute_sql`` while active."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.statements: list[str] = []
+
+    def __enter__(self) -> StatementCounter:
+        original: Callable[..., Any] = self.db.execute_sql
+
+        def counting(sql: str, *args: Any, **kwargs: Any) -> Any:
+            self.statements.append(sql[:60])
+            return original(sql, *args, **kwargs)
+
+        self.db.execute_sql = counting  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del self.db.execute_sql
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
