@@ -290,17 +290,38 @@ def upload_missing(
     return report
 
 
-def fetch(store: LocalStore, transport: BlobTransport, sha256: str) -> Path:
+class _LimitedSink:
+    """A file that refuses to grow past ``limit`` bytes (a broken server cannot fill the disk)."""
+
+    def __init__(self, out: BinaryIO, limit: int) -> None:
+        self.out, self.limit = out, limit
+
+    def write(self, data: bytes) -> int:
+        if self.out.tell() + len(data) > self.limit:
+            raise ServerError("blob larger than the limit", limit=self.limit)
+        return self.out.write(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.out.seek(offset, whence)
+
+    def truncate(self, size: int | None = None) -> int:
+        return self.out.truncate(size)
+
+
+def fetch(
+    store: LocalStore, transport: BlobTransport, sha256: str, *, limit: int = BLOB_LIMIT
+) -> Path:
     """Return the path of blob ``sha256``, downloading it first when this device lacks it.
 
-    The download is checked against the hash before it takes its name. Raises ProtocolError
-    ``not_found`` when the server has no such blob for this workspace (not uploaded yet).
+    The download (at most ``limit`` bytes) is checked against the hash before it takes its
+    name. Raises ProtocolError ``not_found`` when the server has no such blob for this
+    workspace (not uploaded yet), ServerError when the bytes are too many or wrong.
     """
     target = blob_path(store.home, sha256)
     if target.is_file():
         return target
     with _temp_in(target.parent) as (out, temp):
-        transport.download_blob(sha256, out)
+        transport.download_blob(sha256, _LimitedSink(out, limit))
         out.flush()
         if _hash_file(temp) != sha256:
             raise ServerError("blob damaged in transit", sha256=sha256)

@@ -15,7 +15,7 @@ PRAGMAS = {
     "busy_timeout": 5_000,
     "foreign_keys": 1,
     "synchronous": "normal",  # with WAL: a killed process never corrupts or loses a commit
-    "cache_size": -16_000,
+    "cache_size": -4_000,  # 4 MB: the page cache is the one thing that grows with the data
 }
 
 

@@ -7,8 +7,10 @@ database, so several device homes can live in one process (tests, the demo).
   HLC's last stamp, the pull cursor, the last sync, the re-stamp flag.
 - ``Record``: one row per record: fields and per-field stamps as JSON, tombstone flag, server meta.
 - ``OutboxEntry``: one unpushed field edit per (record, field): coalesced value, latest stamp,
-  the base of the first edit; ``batch_id`` while it sits in a persisted, unacknowledged batch.
-- ``PushBatch``: a batch's id and body, persisted before it is sent, deleted when acknowledged.
+  the base of the first edit.
+- ``PushBatch``: a batch's id, body, record ids and ``device_time``, persisted before it is sent,
+  deleted when acknowledged. Its device_time was ticked when it was made, so the outbox entries
+  it carries are exactly those of its records stamped before it (a later edit stamps after).
 - ``Rejection``: a change the server refused, with its reasons; never deleted (``fixed_ms``).
 - ``Conflict``: a conflict the server reported on a field this device wrote.
 """
@@ -20,6 +22,7 @@ from types import SimpleNamespace
 from peewee import (
     AutoField,
     BigIntegerField,
+    BlobField,
     BooleanField,
     CharField,
     Database,
@@ -70,7 +73,6 @@ class OutboxEntry(_Base):
     value = TextField(null=True)  # JSON
     stamp = CharField(max_length=100)
     base = CharField(max_length=100, null=True)
-    batch_id = CharField(max_length=36, null=True, index=True)
 
     class Meta:
         indexes = ((("record_id", "field"), True),)
@@ -78,8 +80,10 @@ class OutboxEntry(_Base):
 
 class PushBatch(_Base):
     id = CharField(primary_key=True, max_length=36)
-    body = TextField()
+    body = BlobField()  # the JSON body, gzipped: sent as it is, again on every retry
     size = IntegerField(default=0)  # number of changes in the body
+    record_ids = TextField(default="[]")  # JSON list
+    device_time = CharField(max_length=100, default="")
     created_ms = BigIntegerField()
 
 

@@ -7,6 +7,7 @@ pull must fit in a fraction of a second.
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -30,19 +31,20 @@ __all__ = [
 MAX_BATCH_BYTES = 4 * 1024 * 1024  # under the server's 5 MiB, leaving room for the envelope
 
 
-def next_batch(store: LocalStore, max_changes: int = 500) -> tuple[str, str] | None:
-    """Return the oldest unacknowledged batch (id, JSON body), or persist a new one from the
-    outbox. The body is assembled from the stored JSON values as text: no decode/encode."""
+def next_batch(store: LocalStore, max_changes: int = 500) -> tuple[str, bytes] | None:
+    """Return the oldest unacknowledged batch (id, gzipped JSON body), or persist a new one
+    from the outbox. The body is assembled from the stored JSON values as text (no decoding)
+    and kept gzipped: the bytes sent, and sent again on a retry, are the bytes stored."""
     waiting = store.db.execute_sql(
         "SELECT id, body FROM push_batch ORDER BY created_ms, id LIMIT 1"
     ).fetchone()
     if waiting is not None:  # sent before but never acknowledged: re-send it unchanged
-        return waiting[0], waiting[1]
+        return waiting[0], bytes(waiting[1])
     if store.db.execute_sql("SELECT 1 FROM outbox_entry LIMIT 1").fetchone() is None:
         return None  # nothing to push: no write transaction at all
     B = store.m.PushBatch  # noqa: N806
     with store.write():
-        # No batch is waiting, so no outbox entry belongs to one: every entry is up for grabs.
+        # No batch is waiting, so every outbox entry is up for grabs.
         ids = _pick_records(store, max_changes)
         if not ids:
             return None
@@ -67,19 +69,26 @@ def next_batch(store: LocalStore, max_changes: int = 500) -> tuple[str, str] | N
             for rid in ids
             if rid in changes
         ]
+        device_time = store.tick()  # after every stamp in the batch, before any later edit
         body = (
-            f'{{"batch_id":"{batch_id}","device_time":"{store.tick()}",'
+            f'{{"batch_id":"{batch_id}","device_time":"{device_time}",'
             f'"changes":[{",".join(parts)}]}}'
         )
-        for chunk in _chunks(ids, 500):
-            store.db.execute_sql(
-                "UPDATE outbox_entry SET batch_id = ? WHERE record_id IN ({marks})".format(
-                    marks=",".join("?" * len(chunk))
-                ),
-                [batch_id, *chunk],
-            )
-        B.insert(id=batch_id, body=body, size=len(parts), created_ms=store.now()).execute()
-    return batch_id, body
+        packed = gzip.compress(body.encode(), compresslevel=3)
+        B.insert(
+            id=batch_id,
+            body=packed,
+            size=len(parts),
+            record_ids=dumps(ids),
+            device_time=device_time,
+            created_ms=store.now(),
+        ).execute()
+    return batch_id, packed
+
+
+def unpack(body: bytes) -> dict[str, Any]:
+    """Return a stored batch body as data."""
+    return dict(json.loads(gzip.decompress(body)))
 
 
 def _pick_records(store: LocalStore, max_changes: int) -> list[str]:
@@ -113,20 +122,24 @@ def apply_push_response(
         rejected = response.get("rejected") or []
         conflicts = response.get("conflicts") or []
         # Decode the body only when the answer names changes in it (rare): keeps acks cheap.
-        changes = json.loads(batch.body)["changes"] if rejected or conflicts else []
+        changes = unpack(batch.body)["changes"] if rejected or conflicts else []
         for item in rejected:
-            _reject(store, batch_id, changes, item)
+            _reject(store, batch, changes, item)
         pushed = {(c["id"], name): w["stamp"] for c in changes for name, w in c["set"].items()}
-        acked = store.db.execute_sql(
-            "SELECT MAX(stamp) FROM outbox_entry WHERE batch_id = ?", (batch_id,)
-        ).fetchone()[0]
-        store.db.execute_sql("DELETE FROM outbox_entry WHERE batch_id = ?", (batch_id,))
-        if acked:
+        # The batch carried its records' entries stamped before its device_time; entries
+        # edited since have later stamps and stay queued.
+        for chunk in _chunks(json.loads(batch.record_ids), 500):
             store.db.execute_sql(
-                "UPDATE device_state SET max_acked = ? WHERE id = 1"
-                " AND (max_acked IS NULL OR max_acked < ?)",
-                (acked, acked),
+                "DELETE FROM outbox_entry WHERE record_id IN ({marks}) AND stamp < ?".format(
+                    marks=",".join("?" * len(chunk))
+                ),
+                [*chunk, batch.device_time],
             )
+        store.db.execute_sql(
+            "UPDATE device_state SET max_acked = ? WHERE id = 1"
+            " AND (max_acked IS NULL OR max_acked < ?)",
+            (batch.device_time, batch.device_time),
+        )
         store_conflicts(store, conflicts, pushed=pushed)
         B.delete().where(B.id == batch_id).execute()
         store.observe(response.get("server_time"))
@@ -137,7 +150,7 @@ def apply_push_response(
     }
 
 
-def _reject(store: LocalStore, batch_id: str, changes: list[dict[str, Any]], item: Any) -> None:
+def _reject(store: LocalStore, batch: Any, changes: list[dict[str, Any]], item: Any) -> None:
     """Move a refused change from the outbox to the rejections, and give its fields back the
     stamps the server holds (their bases), so that a fix is judged against those."""
     index = item.get("index") if isinstance(item, dict) else None
@@ -146,7 +159,7 @@ def _reject(store: LocalStore, batch_id: str, changes: list[dict[str, Any]], ite
     change = changes[index]
     writes = change["set"]
     store.m.Rejection.insert(
-        batch_id=batch_id,
+        batch_id=batch.id,
         record_type=change["type"],
         record_id=change["id"],
         values=dumps({k: w["value"] for k, w in writes.items()}),
@@ -155,7 +168,8 @@ def _reject(store: LocalStore, batch_id: str, changes: list[dict[str, Any]], ite
         created_ms=store.now(),
     ).execute()
     store.db.execute_sql(
-        "DELETE FROM outbox_entry WHERE batch_id = ? AND record_id = ?", (batch_id, change["id"])
+        "DELETE FROM outbox_entry WHERE record_id = ? AND stamp < ?",
+        (change["id"], batch.device_time),
     )
     row = store.m.Record.get_or_none(store.m.Record.id == change["id"])
     if row is None:
@@ -298,6 +312,33 @@ def _pulled_row(store: LocalStore, record: dict[str, Any], mine: set[str] | None
     )
 
 
+def requeue_own_writes(store: LocalStore) -> int:
+    """Queue again every field value this device wrote (its own stamp), for a server restored
+    from a backup (``resync_required``): the server ignores what it already holds (same node,
+    not newer) and takes what it lost. Pending edits stay as they are. Returns the count."""
+    node = store.clock.node_id
+    suffix = f"-{node}"
+    with store.write():
+        rows = store.db.execute_sql("SELECT id, type, fields, stamps, deleted FROM record")
+        entries = []
+        for rid, rtype, fields_text, stamps_text, deleted in rows:
+            if suffix not in stamps_text:
+                continue
+            fields, stamps = json.loads(fields_text), json.loads(stamps_text)
+            for name, stamp in stamps.items():
+                if Stamp.node_of(stamp) == node:
+                    value = bool(deleted) if name == DELETED else fields.get(name)
+                    entries.append((rtype, rid, name, dumps(value), stamp, None))
+        store.db.cursor().executemany(
+            "INSERT OR IGNORE INTO outbox_entry (record_type, record_id, field, value, stamp,"
+            " base) VALUES (?, ?, ?, ?, ?, ?)",
+            entries,
+        )
+        store.db.execute_sql("DELETE FROM push_batch")  # answers from the lost epoch: moot
+        store.db.execute_sql("UPDATE device_state SET cursor = NULL WHERE id = 1")
+    return len(entries)
+
+
 def restamp_pending(store: LocalStore, server_time: str | None = None) -> int:
     """Give every pending edit a fresh stamp from the (fixed) wall clock and forget any unsent
     batch: after ``clock_skew`` nothing of it was applied. The new stamps still sort after every
@@ -313,7 +354,6 @@ def restamp_pending(store: LocalStore, server_time: str | None = None) -> int:
         if top_base:
             floor.append(Stamp.parse(top_base))
         clock.last = max(floor)
-        store.db.execute_sql("UPDATE outbox_entry SET batch_id = NULL")
         store.db.execute_sql("DELETE FROM push_batch")
         ids = store.db.execute_sql("SELECT DISTINCT record_id FROM outbox_entry").fetchall()
         for (rid,) in ids:

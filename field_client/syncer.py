@@ -7,18 +7,21 @@
               sent, so a retry (even after a crash) re-sends the same batch id
     PULL      pages until ``more`` is false; each page is applied and its cursor saved in one
               transaction, so an interrupted pull resumes where it stopped
-    CONFLICTS the server's list of open conflicts on this device's records
+    CONFLICTS the server's list of open conflicts on this device's records (asked when some
+              are open here, or when others' writes came in)
     DONE
 
 Being offline is a normal result (``SyncReport.offline``), not an exception. ``device_revoked``,
-``unsupported_protocol`` and ``clock_skew`` stop the sync with a message; ``resync_required``
-pulls again from the start.
+``unsupported_protocol`` and ``clock_skew`` stop the sync with a message. ``resync_required``
+(the server was restored from a backup) queues this device's own writes again, pushes them
+(the server ignores what it holds and takes what it lost) and pulls from the start.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -62,6 +65,7 @@ class SyncReport:
     message: str | None = None
     stage: Stage = Stage.DONE
     pending: int = 0
+    server_time: str | None = None  # the server's clock, from a clock_skew answer
 
     @property
     def ok(self) -> bool:
@@ -104,10 +108,10 @@ def sync_once(
         report.stage = Stage.PUSH
         _push(store, transport, report, notify, push_limit)
         report.stage = Stage.PULL
-        _pull(store, transport, report, notify, pull_limit)
+        foreign = _pull(store, transport, report, notify, pull_limit, push_limit)
         report.stage = Stage.CONFLICTS
         notify(Stage.CONFLICTS, 0, None)
-        if report.conflicts or store.open_conflict_count():
+        if foreign or report.conflicts or store.open_conflict_count():
             _refresh_conflicts(store, transport)
         report.stage = Stage.DONE
         store.set_state(last_sync_ms=store.now())
@@ -132,7 +136,7 @@ def _push(
 ) -> None:
     total = store.pending_count()
     notify(Stage.PUSH, 0, total)
-    while (batch := store.next_batch_text(limit)) is not None:
+    while (batch := store.next_batch_wire(limit)) is not None:
         batch_id, body = batch
         answer = transport.push(body)
         counts = store.apply_push_response(batch_id, answer)
@@ -143,23 +147,47 @@ def _push(
 
 
 def _pull(
-    store: LocalStore, transport: Transport, report: SyncReport, notify: Progress, limit: int
-) -> None:
+    store: LocalStore,
+    transport: Transport,
+    report: SyncReport,
+    notify: Progress,
+    limit: int,
+    push_limit: int,
+) -> bool:
+    """Pull until up to date; return whether any pulled record was last written by another
+    node (then a conflict may involve this device's writes: worth asking the server)."""
     notify(Stage.PULL, 0, None)
-    restarted = False
-    while True:
-        try:
-            page = transport.pull(store.cursor, limit)
-        except ProtocolError as exc:
-            if exc.code != ErrorCode.RESYNC_REQUIRED or restarted:
-                raise
-            restarted = True  # the server's epoch changed (restored backup): start over
-            store.set_state(cursor=None)
-            continue
-        report.received += store.apply_pull_page(page)
-        notify(Stage.PULL, report.received, page.get("total"))
-        if not page.get("more"):
-            return
+    restarted, foreign = False, False
+    node = "-" + store.clock.node_id
+    # One page is fetched while the previous one is applied: the server's work and the
+    # device's overlap. Still at most two pages in memory, and each cursor is saved only with
+    # its page, so an interruption resumes exactly where the applied pages end.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldsync-pull") as fetcher:
+        coming = fetcher.submit(transport.pull, store.cursor, limit)
+        while True:
+            try:
+                page = coming.result()
+            except ProtocolError as exc:
+                if exc.code != ErrorCode.RESYNC_REQUIRED or restarted:
+                    raise
+                # The server was restored from a backup (a new epoch): give it back what it
+                # lost of this device's writes, then pull everything from the start.
+                restarted = True
+                store.requeue_own_writes()
+                _push(store, transport, report, notify, push_limit)
+                coming = fetcher.submit(transport.pull, store.cursor, limit)
+                continue
+            more = bool(page.get("more"))
+            if more:
+                coming = fetcher.submit(transport.pull, page.get("cursor"), limit)
+            records = page.get("records") or []
+            foreign = foreign or any(
+                not max(r.get("stamps") or {"": node}.values()).endswith(node) for r in records
+            )
+            report.received += store.apply_pull_page(page)
+            notify(Stage.PULL, report.received, page.get("total"))
+            if not more:
+                return foreign
 
 
 def _refresh_conflicts(store: LocalStore, transport: Transport) -> None:
@@ -177,6 +205,7 @@ def _refresh_conflicts(store: LocalStore, transport: Transport) -> None:
 def _stop(store: LocalStore, report: SyncReport, exc: ProtocolError) -> None:
     report.error = str(exc.code)
     report.message = exc.detail
+    report.server_time = exc.body.get("server_time")
     if exc.code == ErrorCode.CLOCK_SKEW:
         # Nothing of that push was applied; the next sync re-stamps the pending edits.
         store.set_state(restamp_needed=True)

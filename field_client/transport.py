@@ -36,8 +36,9 @@ class Transport(Protocol):
         """Enroll this device with a one-time code; return the server's answer."""
         ...
 
-    def push(self, body: dict[str, Any] | str) -> dict[str, Any]:
-        """Send one push batch (a dict, or its JSON text); return the server's answer."""
+    def push(self, body: dict[str, Any] | str | bytes) -> dict[str, Any]:
+        """Send one push batch (a dict, its JSON text, or that text gzipped); return the
+        server's answer."""
         ...
 
     def pull(self, cursor: str | None, limit: int) -> dict[str, Any]:
@@ -127,9 +128,9 @@ class HttpTransport:
         """Enroll this device with a one-time code (never retried: the code is single use)."""
         return self._call("POST", "/enroll", {"code": code, "device_name": device_name}, 0)
 
-    def push(self, body: dict[str, Any] | str) -> dict[str, Any]:
-        """Send one push batch (a dict, or its JSON text); a retry re-sends the same bytes
-        (the same batch id)."""
+    def push(self, body: dict[str, Any] | str | bytes) -> dict[str, Any]:
+        """Send one push batch (a dict, its JSON text, or that text gzipped as the store keeps
+        it); a retry re-sends the same bytes (the same batch id)."""
         return self._call("POST", "/sync/push", body, self.retries)
 
     def pull(self, cursor: str | None, limit: int) -> dict[str, Any]:
@@ -209,15 +210,17 @@ class HttpTransport:
         self,
         method: str,
         path: str,
-        body: dict[str, Any] | str | None,
+        body: dict[str, Any] | str | bytes | None,
         retries: int,
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         data, headers = None, {}
-        if body is not None:
+        if isinstance(body, bytes):  # already gzipped JSON (a push batch as the store keeps it)
+            data = body
+        elif body is not None:
             text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-            raw = text.encode()
-            data = gzip.compress(raw, compresslevel=5)
+            data = gzip.compress(text.encode(), compresslevel=5)
+        if body is not None:
             headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         attempt = 0
         while True:

@@ -20,7 +20,9 @@ from sync import ErrorCode, ProtocolError
 from sync.wire import (
     PROTOCOL_HEADER,
     SUPPORTED_PROTOCOLS,
+    DeviceSchema,
     EnrollRequestSchema,
+    EnrollResponseSchema,
     PullQuerySchema,
 )
 
@@ -176,14 +178,15 @@ def enroll() -> Response:
         if exc.code is ErrorCode.UNAUTHORIZED:
             auth.record_enroll_failure(now / 1000)
         raise
-    return json_response(result, 201)
+    return json_response(EnrollResponseSchema().dump(result), 201)
 
 
 @bp.get("/device")
 @auth.device_required
 def device() -> Response:
     """Describe the calling device: user, workspace, last sync, open conflicts."""
-    return json_response(services.device_info(auth.current_device(), now=now_ms()))
+    info = services.device_info(auth.current_device(), now=now_ms())
+    return json_response(DeviceSchema().dump(info))
 
 
 @bp.post("/sync/push")

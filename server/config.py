@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "ENROLL_RATE_LIMIT": 10,  # failed enrollment attempts per address ...
     "ENROLL_RATE_WINDOW": 600,  # ... per this many seconds
     "GZIP_MIN_BYTES": 1024,  # smaller responses are not worth compressing
+    "TRUSTED_PROXIES": 0,  # reverse proxies in front (nginx: 1), so rate limits see the client
     "AUTO_UPGRADE": False,  # tests and demos only: run migrations in create_app
     "OFFICE_PAGES": True,  # False: serve the device API only
     "LANG": "zh",

@@ -30,7 +30,11 @@ ERRORS_OF = {
     "device": ("401", "403", "426"),
     "push": ("400", "401", "403", "409", "413", "415", "422", "426"),
     "pull": ("401", "403", "409", "422", "426"),
+    "blobs_missing": ("400", "401", "403", "413", "415", "422", "426"),
+    "put_blob": ("400", "401", "403", "413", "415", "422", "426"),
+    "get_blob": ("401", "403", "404", "426"),
 }
+SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 
 
 def _field_schema(name: str) -> type[Schema]:
@@ -95,7 +99,22 @@ def build() -> dict[str, Any]:
         },
     )
     _paths(spec)
-    return spec.to_dict()
+    document = spec.to_dict()
+    _problem_extensions(document["components"]["schemas"]["Problem"])
+    return document
+
+
+def _problem_extensions(schema: dict[str, Any]) -> None:
+    """Allow RFC 9457 extension members, and describe the ones this server sends."""
+    schema["additionalProperties"] = True
+    schema["properties"].update(
+        {
+            "supported": {"type": "array", "items": {"type": "integer"}},
+            "server_time": {"type": "string", "description": "with clock_skew"},
+            "reason": {"type": "string", "enum": ["unknown", "used", "expired"]},
+            "retry_after": {"type": "integer", "description": "with rate_limited (seconds)"},
+        }
+    )
 
 
 def _paths(spec: APISpec) -> None:
@@ -145,6 +164,60 @@ def _paths(spec: APISpec) -> None:
         },
     ]
     spec.path("/api/v1/sync/pull", operations={"get": pull})
+    _blob_paths(spec)
+
+
+def _blob_paths(spec: APISpec) -> None:
+    """PROTOCOL.md section 7: which blobs to upload, upload one, fetch one."""
+    sha_param = {"name": "sha256", "in": "path", "required": True, "schema": SHA256}
+    missing_request = {
+        "type": "object",
+        "required": ["sha256"],
+        "properties": {"sha256": {"type": "array", "items": SHA256, "maxItems": 1000}},
+    }
+    missing_response = {
+        "type": "object",
+        "properties": {
+            "missing": {"type": "array", "items": SHA256},
+            "limit": {"type": "integer"},
+            "server_time": {"type": "string"},
+        },
+    }
+    missing = _op("Say which blobs the server lacks.", "200", "", "blobs_missing")
+    missing["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": missing_request}},
+    }
+    missing["responses"]["200"]["content"] = {"application/json": {"schema": missing_response}}
+    spec.path("/api/v1/blobs/missing", operations={"post": missing})
+    saved = {
+        "type": "object",
+        "properties": {
+            "sha256": SHA256,
+            "size": {"type": "integer"},
+            "created": {"type": "boolean"},
+            "server_time": {"type": "string"},
+        },
+    }
+    put = _op("Upload a blob (raw bytes; the name is their SHA-256).", "201", "", "put_blob")
+    put["responses"]["201"]["content"] = {"application/json": {"schema": saved}}
+    put["responses"]["200"] = {
+        "description": "Already there",
+        "content": {"application/json": {"schema": saved}},
+    }
+    put["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+        },
+    }
+    get = _op("Fetch a blob an attachment of the device's workspace names.", "200", "", "get_blob")
+    get["responses"]["200"]["content"] = {
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+    }
+    for op in (put, get):
+        op["parameters"] = [*op["parameters"], sha_param]
+    spec.path("/api/v1/blobs/{sha256}", operations={"put": put, "get": get})
 
 
 def document(app: Flask) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,7 +104,6 @@ def _invalid(detail: str, errors: dict[str, list[str]] | None = None) -> Protoco
 # Only these exact forms pass the slower checks below, so the two paths accept the same input.
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CANONICAL_STAMP_RE = re.compile(r"[0-9]{13}-[0-9]{6}-[A-Za-z0-9_.:\-]{1,64}")
-_WRITE_KEYS = frozenset({"value", "stamp", "base"})
 _CHANGE_KEYS = frozenset({"type", "id", "set"})
 
 
@@ -111,13 +111,20 @@ def _is_uuid(value: Any) -> bool:
     return type(value) is str and _UUID_RE.fullmatch(value) is not None
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_canonical_stamp(text: str) -> bool:
+    # Cached: the writes of one change usually share a stamp, and bases repeat.
+    return _CANONICAL_STAMP_RE.fullmatch(text) is not None
+
+
 def _parse_write(name: str, raw: Any, errors: dict[str, list[str]]) -> Incoming | None:
-    if type(raw) is dict and "value" in raw and raw.keys() <= _WRITE_KEYS:
+    # Keys are value and stamp, and maybe base (a missing stamp fails the type check below).
+    if type(raw) is dict and "value" in raw and (len(raw) == 2 or len(raw) == 3 and "base" in raw):
         stamp, base = raw.get("stamp"), raw.get("base")
         if (
             type(stamp) is str
-            and _CANONICAL_STAMP_RE.fullmatch(stamp)
-            and (base is None or (type(base) is str and _CANONICAL_STAMP_RE.fullmatch(base)))
+            and _is_canonical_stamp(stamp)
+            and (base is None or (type(base) is str and _is_canonical_stamp(base)))
             and (base is None or stamp > base)
         ):
             return Incoming(raw["value"], stamp, base)
@@ -153,7 +160,8 @@ def _parse_change(index: int, raw: Any) -> Change | Rejection:
         return Rejection(index, None, None, {"change": ["must be an object"]})
     rtype, rid, writes = raw.get("type"), raw.get("id"), raw.get("set")
     errors: dict[str, list[str]] = {}
-    extra = () if raw.keys() <= _CHANGE_KEYS else set(raw) - _CHANGE_KEYS
+    usual = len(raw) == 3 and "type" in raw and "id" in raw and "set" in raw
+    extra = () if usual else set(raw) - _CHANGE_KEYS
     if extra:
         errors["change"] = ["unknown keys: " + ", ".join(sorted(map(str, extra)))]
     if not isinstance(rtype, str) or rtype not in RECORD_TYPES:
@@ -165,9 +173,10 @@ def _parse_change(index: int, raw: Any) -> Change | Rejection:
         writes = {}
     parsed: dict[str, Incoming] = {}
     for name, write in writes.items():
-        incoming = _parse_write(str(name), write, errors)
+        name = str(name)
+        incoming = _parse_write(name, write, errors)
         if incoming is not None:
-            parsed[str(name)] = incoming
+            parsed[name] = incoming
     if errors:
         return Rejection(index, rtype, rid, errors)
     return Change(index, str(rtype), str(rid), parsed)

@@ -10,6 +10,7 @@ representative opens could otherwise post to a server on localhost.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 import sys
 import threading
@@ -20,6 +21,7 @@ from typing import Any
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
 
 from field_client import config as client_config
 from field_client.errors import ClientError, NotEnrolled, Offline, ProtocolError, ServerError
@@ -29,7 +31,8 @@ from field_client.web.syncjob import Reachability, SyncJob
 
 __all__ = ["create_app", "serve"]
 
-CHECK_TIMEOUT = 1.5  # seconds for the home page's "is the server there" check
+CHECK_TIMEOUT = 3.0
+SECRET_FILE = "web-secret"  # seconds for the home page's "is the server there" check
 
 
 def _local_now() -> dt.datetime:
@@ -60,7 +63,7 @@ def create_app(
     settings = client_config.load(home)
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=secret_key or secrets.token_hex(32),
+        SECRET_KEY=secret_key or _secret_key(home),
         WTF_CSRF_TIME_LIMIT=None,  # a form may stay open for a whole visit
         SESSION_COOKIE_SAMESITE="Strict",
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
@@ -71,6 +74,7 @@ def create_app(
     web = WebState(home=home, store=store, now=now or _local_now, tz=tz)
     web.jobs = SyncJob(runner or _http_runner(store, settings))
     web.extra["reach"] = Reachability(check or _http_check(store))
+    web.extra["lang"] = settings.lang  # FIELDSYNC_LANG; the page's toggle overrides it
     app.extensions["fieldsync_web"] = web
     app.register_blueprint(bp)
 
@@ -86,8 +90,34 @@ def create_app(
             count = 0
         return {"_": t, "L": L, "lang": lang(), "attention_count": count, "fmt_time": format_local}
 
+    @app.teardown_request
+    def close_connection(exc: BaseException | None) -> None:
+        # Each request runs in its own thread; give its SQLite connection back at once.
+        if not store.db.in_transaction():
+            store.close()
+
     _register_errors(app)
     return app
+
+
+def _secret_key(home: Path) -> str:
+    """Return the UI's session key, kept in the device home (0600) so that a form left open
+    across a restart still posts."""
+    path = home / SECRET_FILE
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+        if len(key) >= 32:
+            return key
+    except OSError:
+        pass
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(key)
+    except OSError:
+        pass  # a read-only home: sessions then last as long as this process
+    return key
 
 
 def _register_errors(app: Flask) -> None:
@@ -103,6 +133,11 @@ def _register_errors(app: Flask) -> None:
             "error.html", title=t("error.not_found_title"), message=t("error.not_found")
         )
         return body, 404
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[str, int]:
+        message = t("error.request")
+        return render_template("error.html", title=message, message=message), exc.code or 400
 
     @app.errorhandler(ClientError)
     def store_failed(exc: ClientError) -> tuple[str, int]:
@@ -134,6 +169,7 @@ def _http_runner(store: LocalStore, settings: Any) -> Callable[..., dict[str, An
             return {"failed": True, "reason_key": f"sync.error.{exc.key}", "reason": exc.detail}
         finally:
             transport.close()
+            store.close()  # this thread's connection
         return report_dict(report.to_json())
 
     return run

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from field_client.errors import ClientError
 from field_client.web import i18n, queries
 from field_client.web.capture import flash_form_errors, store_errors
-from field_client.web.forms import coerce_field, format_local
+from field_client.web.forms import coerce_field, format_local, to_input
 from field_client.web.views import bp, lang, state, store, t
 from sync.records import RECORD_TYPES, Choice, DateTime, Ref, RefList, Text
 
@@ -48,6 +48,9 @@ def show_value(value: Any, rtype: str = "", name: str = "") -> str:
         return i18n.enum_label(lang(), group, value)
     if isinstance(value, str):
         return format_local(value) if "T" in value and value[:4].isdigit() else value
+    if isinstance(value, list):  # record ids (people at a visit): show their names
+        names = [queries.record_label(store().get(None, str(v))) or str(v)[:8] for v in value]
+        return "、".join(names)
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -74,11 +77,13 @@ def fix_fields(rejection: dict[str, Any]) -> list[dict[str, Any]]:
             widget = "fixed"
         elif isinstance(rule, Text) and rule.max > 500:
             widget = "textarea"
+        elif isinstance(rule, DateTime):
+            widget = "datetime"
         else:
             widget = "text"
         text = value if isinstance(value, str) else ("" if value is None else str(value))
         if isinstance(rule, DateTime) and isinstance(value, str):
-            text = value[:16] if len(value) >= 16 else value
+            text = to_input(value, state().tz)
         rows.append(
             {
                 "name": name,
@@ -90,6 +95,7 @@ def fix_fields(rejection: dict[str, Any]) -> list[dict[str, Any]]:
                 "max": getattr(rule, "max", None),
             }
         )
+    rows.sort(key=lambda row: not row["reasons"])  # what the server refused comes first
     return rows
 
 

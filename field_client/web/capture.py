@@ -15,6 +15,7 @@ from field_client.web.forms import (
     PRIORITIES,
     VisitInput,
     parse_visit,
+    to_input,
 )
 from field_client.web.views import bp, lang, now, state, store, t
 from sync.records import GROUPS, VISIT_KINDS
@@ -31,7 +32,10 @@ def store_errors(exc: ClientError) -> dict[str, str]:
     errors = getattr(exc, "errors", None)
     if not errors:
         return {"_": t("error.store", detail=exc.detail or exc.key)}
-    return {k: "; ".join(i18n.server_message(lang(), m) for m in v) for k, v in errors.items()}
+    found = {k: "；".join(i18n.server_message(lang(), m) for m in v) for k, v in errors.items()}
+    # a field the form does not show still gets named at the top of the page
+    found["_"] = "；".join(f"{i18n.enum_label(lang(), 'field', k)}：{m}" for k, m in found.items())
+    return found
 
 
 def flash_form_errors(errors: dict[str, str]) -> None:
@@ -39,14 +43,20 @@ def flash_form_errors(errors: dict[str, str]) -> None:
     flash(errors.get("_") or t("error.form"), "error")
 
 
-def _local_input_value(iso: str | None) -> str:
-    return (iso or "")[:16]
-
-
 def _rows(form: Any, names: tuple[str, ...], minimum: int) -> list[dict[str, str]]:
     lists = {n: form.getlist(n) for n in names} if form else {n: [] for n in names}
     length = max([minimum] + [len(v) for v in lists.values()])
     return [{n: (v[i] if i < len(v) else "") for n, v in lists.items()} for i in range(length)]
+
+
+def _repeated_names(places: list[dict[str, Any]]) -> set[str]:
+    """Names shared by several places (their chips then show the address too)."""
+    seen: set[str] = set()
+    repeated = set()
+    for place in places:
+        name = place.get("name") or ""
+        (repeated if name in seen else seen).add(name)
+    return repeated
 
 
 def _visit_context(
@@ -68,6 +78,7 @@ def _visit_context(
         "values": values,
         "errors": errors,
         "recent_places": recent,
+        "same_names": _repeated_names(places),
         "all_places": places,
         "parties": parties[:24],
         "selected_parties": set(values.get("party_ids") or []),
@@ -118,7 +129,11 @@ def create_visit() -> Response | tuple[str, int]:
         except ClientError as exc:
             parsed.errors.update(store_errors(exc))
         else:
-            flash(t("visit.saved", n=len(parsed.concerns)) + " "
+            voices = sum(1 for row in parsed.concerns if row.support_of)
+            saved = t("visit.saved", n=len(parsed.concerns) - voices)
+            if voices:
+                saved = t("visit.saved_with_support", n=len(parsed.concerns) - voices, m=voices)
+            flash(saved + " "
                   + t("common.saved_pending", n=store().status()["pending"]))  # fmt: skip
             return redirect(url_for("field.visit", visit_id=visit_id))
     values = _typed_values(request.form)
@@ -195,8 +210,9 @@ def edit_visit(visit_id: str) -> str:
     if record is None or record["deleted"]:
         abort(404)
     row = queries.flat(record)
-    values = dict(row, started_at=_local_input_value(row.get("started_at")),
-                  ended_at=_local_input_value(row.get("ended_at")))  # fmt: skip
+    tz = state().tz
+    values = dict(row, started_at=to_input(row.get("started_at"), tz),
+                  ended_at=to_input(row.get("ended_at"), tz))  # fmt: skip
     return render_template("visit_form.html", **_visit_context(values, {}, edit=row))
 
 

@@ -25,7 +25,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "common.update": ("更新", "Update"),
     "common.all": ("全部", "All"),
     "common.open": ("未办结", "Open"),
-    "common.more": ("查看", "Open"),
     "common.unknown_place": ("未指定地点", "No place"),
     "common.never": ("从未同步", "Never"),
     "common.untitled": ("（无标题）", "(untitled)"),
@@ -42,6 +41,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "This device is not enrolled yet, so nothing can be saved. Run fieldsync init first.",
     ),
     "error.not_found": ("找不到这条记录。", "That record was not found."),
+    "error.request": (
+        "这个请求无法处理，请回到首页重试。",
+        "That request could not be handled; go home and retry.",
+    ),
     "error.not_found_title": ("找不到页面", "Not found"),
     "error.form": ("请检查标红的内容。", "Please check the fields marked in red."),
     "error.store": (
@@ -72,8 +75,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "home.new_visit_hint": ("一分钟记完，离线也可以。", "Takes a minute, works offline."),
     "home.attention": ("待处理事项", "Needs attention"),
     "home.attention_count": ("{n} 项需要您处理", "{n} items need you"),
+    "home.places": ("进门之前看一看：最近的地点", "Before you walk in: recent places"),
     "home.recent_visits": ("最近走访", "Recent visits"),
-    "home.conflicts_open": ("办公室正在处理的冲突", "Conflicts the office is reviewing"),
+    "home.conflicts_count": ("另有 {n} 处冲突由办公室处理", "{n} conflicts are with the office"),
     # sync stages and results
     "sync.stage.starting": ("准备中", "Starting"),
     "sync.stage.push": ("正在发送", "Sending"),
@@ -119,7 +123,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Field UI running at {url}  (Ctrl+C to stop)",
     ),
     "serve.stopped": ("现场界面已停止。", "Field UI stopped."),
-    "sync.counts": ("{done} / {total}", "{done} / {total}"),
     "sync.result": (
         "已发送 {sent} 条，收到 {received} 条，{conflicts} 处冲突交由办公室处理，"
         "{rejected} 条需要修改。",
@@ -149,6 +152,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "visit.place": ("地点", "Place"),
     "visit.recent_places": ("最近的地点", "Recent places"),
     "visit.place_other": ("其他地点，或新地点名称", "Another place, or a new place's name"),
+    "visit.place_typed": (
+        "地点名称（已有的自动找到，没有的新建）",
+        "Place name (found, or created)",
+    ),
     "visit.place_other_ph": ("输入名称查找或新建", "Type a name to find or create"),
     "visit.new_place_kind": ("新地点类型", "Kind of new place"),
     "visit.place_choose": (
@@ -175,13 +182,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Place and date are filled in for you.",
     ),
     "visit.add_concern": ("+ 再加一条诉求", "+ Add a concern"),
-    "visit.remove_row": ("移除", "Remove"),
     "visit.save": ("保存走访", "Save visit"),
     "visit.saved": (
         "走访已保存，另有 {n} 条诉求。",
         "Visit saved, with {n} concerns.",
     ),
-    "visit.page_title": ("走访记录", "Visit"),
+    "visit.saved_with_support": (
+        "走访已保存，另有 {n} 条新诉求、{m} 条附议。",
+        "Visit saved, with {n} new concerns and {m} further voices.",
+    ),
     "visit.again": ("再记一次走访", "Record another visit"),
     "visit.concerns_here": ("本次诉求", "Concerns from this visit"),
     "visit.follow_ups": ("附议与跟进", "Support and follow-ups"),
@@ -268,19 +277,16 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "attention.fix": ("修改", "Fix"),
     "attention.kept": ("现在的值", "Kept value"),
     "attention.other": ("另一个值", "Other value"),
-    "attention.field": ("字段", "Field"),
     "attention.fix_title": ("修改被退回的记录", "Fix a returned change"),
     "attention.fixed": ("已修改，将在下次同步时发送。", "Fixed; it goes out with the next sync."),
     "attention.reason": ("原因", "Reason"),
-    "attention.discard": ("放弃这条修改", "Discard this change"),
-    "attention.discarded": ("已放弃这条修改。", "Change discarded."),
-    "attention.gone": ("这条修改已经处理过了。", "That change was already dealt with."),
     # form validation (ours, shown next to fields)
     "v.required": ("必填", "Required"),
     "v.too_long": ("最多 {n} 个字", "At most {n} characters"),
     "v.bad_choice": ("请选择一项", "Please pick one"),
     "v.bad_time": ("时间格式不对，例如 2024-05-31 09:30", "Not a time, e.g. 2024-05-31 09:30"),
     "v.bad_date": ("日期格式不对，例如 2024-05-31", "Not a date, e.g. 2024-05-31"),
+    "v.bad_decimal": ("请输入有效的数字", "Enter a valid number"),
     "v.end_before_start": ("结束时间早于开始时间", "The end is before the start"),
     "v.bad_number": ("请输入 0 或更大的整数", "Enter a whole number, 0 or more"),
     "v.place_ambiguous": (

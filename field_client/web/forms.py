@@ -12,7 +12,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync.records import GROUPS, RECORD_TYPES, VISIT_KINDS, Choice, Date, DateTime, Int, Ref, Text
+from sync.records import (
+    GROUPS,
+    RECORD_TYPES,
+    VISIT_KINDS,
+    Choice,
+    Date,
+    DateTime,
+    Float,
+    Int,
+    Ref,
+    Text,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -28,6 +39,7 @@ __all__ = [
     "parse_time",
     "parse_visit",
     "resolve_place",
+    "to_input",
 ]
 
 Translate = Callable[..., str]
@@ -101,6 +113,11 @@ def _choice(value: str | None, choices: Sequence[str], default: str | None) -> s
     return value if value in choices else default
 
 
+def _whole(text: str) -> int | None:
+    """Read a whole number typed with ASCII digits (not "¹" or "١", which isdigit accepts)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
+
+
 def parse_time(text: str, tz: dt.tzinfo | None) -> dt.datetime | None:
     """Parse a typed or picked time; a time without offset is local (``tz``, else the system's)."""
     text = (text or "").strip().replace(" ", "T", 1)
@@ -127,6 +144,19 @@ def format_local(value: str | None, with_offset: bool = False) -> str:
     if with_offset and parsed.tzinfo is not None:
         text += " " + parsed.strftime("%z")[:3] + ":" + parsed.strftime("%z")[3:]
     return text
+
+
+def to_input(value: str | None, tz: dt.tzinfo | None) -> str:
+    """Show an ISO time in a datetime-local input, converted to the device's time zone."""
+    if not value:
+        return ""
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(tz) if tz is not None else parsed.astimezone()
+    return parsed.strftime("%Y-%m-%dT%H:%M")
 
 
 def resolve_place(
@@ -238,8 +268,9 @@ def parse_visit(
     fields.update(_times(form, t, errors, tz))
     count = (form.get("attendee_count") or "").strip()
     if count:
-        if count.isdigit() and int(count) <= 1_000_000:
-            fields["attendee_count"] = int(count)
+        number = _whole(count)
+        if number is not None and number <= 1_000_000:
+            fields["attendee_count"] = number
         else:
             errors["attendee_count"] = t("v.bad_number")
     place = resolve_place(form, places, t)
@@ -299,8 +330,15 @@ def coerce_field(
     if isinstance(rule, Choice):
         return (text, None) if text in rule.values else (text, t("v.bad_choice"))
     if isinstance(rule, Int):
-        ok = text.isdigit() and rule.check(int(text)) is None
-        return (int(text), None) if ok else (text, t("v.bad_number"))
+        number = _whole(text)
+        ok = number is not None and rule.check(number) is None
+        return (number, None) if ok else (text, t("v.bad_number"))
+    if isinstance(rule, Float):
+        try:
+            number = float(text)
+        except ValueError:
+            return text, t("v.bad_decimal")
+        return (number, None) if rule.check(number) is None else (text, t("v.bad_decimal"))
     if isinstance(rule, DateTime):
         value = parse_time(text, tz)
         return (value.isoformat(timespec="seconds"), None) if value else (text, t("v.bad_time"))

@@ -1,8 +1,8 @@
 """The field UI's words in Simplified Chinese (default) and English: a plain dict catalogue.
 
-``translate(lang, key, **values)`` looks a key up and fills ``{name}`` placeholders. Enum values
-(record kinds, statuses, categories) live under ``enum.<group>.<value>``. ``server_message`` turns
-the protocol's fixed English validation messages into Chinese where it knows them.
+``translate(lang, key, **values)`` looks a key up in ``CATALOGUE`` and fills ``{name}``
+placeholders; ``enum_label`` names record kinds, statuses, categories and fields (``ENUMS``);
+``server_message`` turns the protocol's fixed English validation messages into Chinese.
 """
 
 from __future__ import annotations

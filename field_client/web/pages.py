@@ -97,6 +97,7 @@ def home() -> str:
         status=status_payload(),
         job=_job_payload(),
         visits=queries.visit_rows(store(), limit=5),
+        places=queries.place_rows(store())[:6],
         conflicts=len(store().conflicts()),
     )
 

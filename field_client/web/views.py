@@ -51,9 +51,10 @@ def now() -> dt.datetime:
 
 
 def lang() -> str:
-    """Return the page language: the cookie, else Simplified Chinese."""
-    code = request.cookies.get(LANG_COOKIE, i18n.DEFAULT_LANG)
-    return code if code in i18n.LANGS else i18n.DEFAULT_LANG
+    """Return the page language: the cookie, else the device setting (Simplified Chinese)."""
+    default = state().extra.get("lang", i18n.DEFAULT_LANG)
+    code = request.cookies.get(LANG_COOKIE, default)
+    return code if code in i18n.LANGS else default
 
 
 def t(key: str, **values: Any) -> str:

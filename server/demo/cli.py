@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import sys
@@ -178,6 +179,9 @@ def demo(
         raise click.ClickException(str(exc)) from None
     except (ClientError, ProtocolError, RuntimeError) as exc:
         detail = getattr(exc, "detail", "") or str(exc)
-        raise click.ClickException(f"the demo stopped: {detail}") from None
+        raise click.ClickException(say(lang, "failed", detail=detail)) from None
+    except BrokenPipeError:  # the reader went away (`... | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None
     except OSError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None

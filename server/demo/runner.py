@@ -27,14 +27,14 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from field_client.syncer import SyncReport
-from server import create_app, migrations, reports, services
+from server import create_app, migrations, services
 from server import store as office_store
 from server.demo.devices import FieldDevice, Served, diverging_records, local_records
+from server.demo.report import office_report_lines
 from server.demo.story import OFFICE, Entry, Story, resolve_refs
 from server.demo.text import (
     count_list,
     field_name,
-    report_lines,
     say,
     stage_name,
     type_name,
@@ -249,6 +249,7 @@ class Demo:
         for edit in self.story.offline_edits:
             entry = self.story.entry(edit["record"])
             device = self.devices[edit["device"]]
+            time.sleep(0.02)  # edits in story order: a later edit has a later stamp, so it wins
             device.local.update(entry.type, self.ids[entry.key], self._values(entry, edit["set"]))
             for name, value in edit["set"].items():
                 self.line(
@@ -281,10 +282,12 @@ class Demo:
         """Print the office's report for the story's period and the open conflicts."""
         until = dt.date.today()
         since = self.story.since
-        figures = reports.office_report(self.workspace_id, since, until)
         conflicts = len(self.open_conflict_rows())
         self.act("step_report", since=since.isoformat() if since else "…", until=until)
-        for text in report_lines(self.lang, figures, conflicts, self.story.quote):
+        figures, lines = office_report_lines(
+            self.lang, self.workspace_id, since, until, conflicts, self.story.quote
+        )
+        for text in lines:
             self.line(text)
         return figures, conflicts
 

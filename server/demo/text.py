@@ -7,10 +7,9 @@ from typing import Any
 __all__ = [
     "MESSAGES",
     "TYPE_NAMES",
+    "choice_text",
     "count_list",
     "field_name",
-    "percent",
-    "report_lines",
     "say",
     "stage_name",
     "type_name",
@@ -110,6 +109,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "接待、座谈活动：{sessions} 场（接待 {reception}，座谈 {forum}）",
         "Reception and forum sessions: {sessions} ({reception} reception, {forum} forum)",
     ),
+    "project_line": ("{mark} {title}（{status}{dates}）", "{mark} {title} ({status}{dates})"),
+    "session_line": (
+        "{day} {title} · {place} · {count} 人",
+        "{day} {title} · {place} · {count} people",
+    ),
     "report_visits": ("走访总数：{total} 次", "Visits in all: {total}"),
     "report_conflicts": (
         "待办公室处理的冲突：{count} 条",
@@ -135,6 +139,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "端口 {port} 已被其他程序占用：换一个 --port，或用 --port 0 自动选择。",
         "Port {port} is taken by another program: choose another --port, or --port 0.",
     ),
+    "failed": ("演示中断：{detail}", "The demo stopped: {detail}"),
     "stopped": ("演示已结束。", "The demo has ended."),
     "kept": ("数据保留在 {path}", "The data stays in {path}"),
     "elapsed": ("（用时 {seconds:.1f} 秒）", " (took {seconds:.1f} s)"),
@@ -161,6 +166,10 @@ FIELD_NAMES: dict[str, tuple[str, str]] = {
 }
 
 VALUE_NAMES: dict[str, str] = {
+    "proposed": "提议",
+    "approved": "已立项",
+    "completed": "已完成",
+    "cancelled": "已取消",
     "low": "低",
     "normal": "一般",
     "high": "高",
@@ -168,7 +177,7 @@ VALUE_NAMES: dict[str, str] = {
     "new": "待核实",
     "accepted": "已受理",
     "referred": "已转办",
-    "in_progress": "办理中",
+    "in_progress": "进行中",
     "resolved": "已办结",
     "confirmed": "已回访",
     "duplicate": "重复",
@@ -211,6 +220,11 @@ def value_text(lang: str, value: object) -> str:
     return str(value)
 
 
+def choice_text(lang: str, value: str) -> str:
+    """Return a choice value as people read it (unquoted)."""
+    return value.replace("_", " ") if lang == "en" else VALUE_NAMES.get(value, value)
+
+
 def stage_name(lang: str, stage: str) -> str:
     """Return the people's word for a sync stage (the stage itself when unknown)."""
     zh, en = STAGE_NAMES.get(stage, (stage, stage))
@@ -222,50 +236,3 @@ def count_list(lang: str, counts: dict[str, int]) -> str:
     if lang == "en":
         return ", ".join(f"{n} {type_name(lang, t)}" for t, n in counts.items())
     return "、".join(f"{type_name(lang, t)} {n}" for t, n in counts.items())
-
-
-def percent(rate: float | None) -> str:
-    """Return a rate (0..1) as a percentage with one decimal, or a dash when there is none."""
-    return "—" if rate is None else f"{rate * 100:.1f}%"
-
-
-def report_lines(lang: str, figures: dict[str, Any], conflicts: int, quote: str) -> list[str]:
-    """Return the lines of the office's report (figures from ``server.reports.office_report``)."""
-    lines = [
-        say(
-            lang,
-            "report_concerns",
-            collected=figures["concerns_collected"],
-            resolved=figures["concerns_resolved"],
-            rate=percent(figures.get("resolution_rate")),
-        )
-    ]
-    if figures.get("median_days_to_resolve") is not None:
-        lines.append(say(lang, "report_median", days=f"{figures['median_days_to_resolve']:g}"))
-    rated = figures.get("satisfaction", {}).get("rated", 0)
-    if rated:
-        rate = percent(figures.get("satisfaction_rate"))
-        lines.append(say(lang, "report_satisfaction", rate=rate, rated=rated))
-    lines.append(
-        say(
-            lang,
-            "report_projects",
-            total=figures["projects_total"],
-            completed=figures["projects_completed"],
-        )
-    )
-    kinds = figures.get("sessions_by_kind", {})
-    lines.append(
-        say(
-            lang,
-            "report_sessions",
-            sessions=figures["sessions"],
-            reception=kinds.get("reception", 0),
-            forum=kinds.get("forum", 0),
-        )
-    )
-    lines.append(say(lang, "report_visits", total=figures.get("visits_total", 0)))
-    lines.append(say(lang, "report_conflicts", count=conflicts))
-    if quote:
-        lines.append(say(lang, "quote", quote=quote))
-    return lines

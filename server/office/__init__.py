@@ -43,6 +43,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OFFICE_LOGIN_MAX_FAILURES", 5)
     app.config.setdefault("OFFICE_LOGIN_LOCK_SECONDS", 300)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a form may stay open all day
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     csrf.init_app(app)
     _exempt_api(app)
     i18n.babel.init_app(

@@ -28,7 +28,7 @@ def bars(items: Sequence[tuple[str, int]], title: str, *, color: str = PALETTE[0
     for i, (label, n) in enumerate(items):
         y = i * row + 5
         w = 0 if n == 0 else max(2.0, (width - label_w - 50) * n / top)
-        short = label if len(label) <= 12 else label[:11] + "…"
+        short = _fit(label, 22)
         parts.append(
             f'<text x="{label_w - 8}" y="{y + 17}" font-size="13" text-anchor="end" '
             f'fill="#374151">{escape(short)}</text>'
@@ -39,6 +39,17 @@ def bars(items: Sequence[tuple[str, int]], title: str, *, color: str = PALETTE[0
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _fit(label: str, room: int) -> str:
+    """Shorten a label to about ``room`` half-width units (CJK characters count two)."""
+    used, out = 0, []
+    for char in label:
+        used += 2 if ord(char) > 0x2E80 else 1
+        if used > room:
+            return "".join(out[:-1]) + "…"
+        out.append(char)
+    return label
 
 
 def ring(rate: float | None, caption: str, *, color: str = PALETTE[1]) -> Markup:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from peewee import fn
+from peewee import SQL, fn
 
 from server import reports
 from server.models import Change, Conflict, Device, Record, User
@@ -188,6 +188,8 @@ class RecordFilter:
     place_id: str = ""
     created_by: str = ""
     review: str = ""
+    deleted: bool = False  # the tombstones instead of the live records
+    stale_before: dt.date | None = None  # only concerns still open and raised before this day
     since: dt.date | None = None
     until: dt.date | None = None
     page: int = 1
@@ -203,6 +205,8 @@ class RecordFilter:
             "place": self.place_id,
             "rep": self.created_by,
             "review": self.review,
+            "deleted": "1" if self.deleted else "",
+            "overdue": "1" if self.stale_before else "",
             "since": self.since.isoformat() if self.since else "",
             "until": self.until.isoformat() if self.until else "",
         }
@@ -211,7 +215,14 @@ class RecordFilter:
 
 def filtered(workspace_id: str, record_type: str, f: RecordFilter) -> Any:
     """The query of a filtered list, newest first."""
-    query = reports.live(workspace_id, record_type)
+    if f.deleted:
+        query = Record.select().where(
+            Record.workspace == workspace_id,
+            Record.type == record_type,
+            Record.deleted == True,  # noqa: E712
+        )
+    else:
+        query = reports.live(workspace_id, record_type)
     if f.search:
         matches = [contains(jfield(name), f.search) for name in SEARCH_FIELDS[record_type]]
         query = query.where(_any(matches))
@@ -225,6 +236,11 @@ def filtered(workspace_id: str, record_type: str, f: RecordFilter) -> Any:
             query = query.where(jfield(name) == value)
     if f.created_by:
         query = query.where(Record.created_by == f.created_by)
+    if f.stale_before and record_type == "concern":
+        status = fn.COALESCE(jfield("status"), SQL("'new'"))
+        query = query.where(
+            status.in_(reports.OPEN_STATUSES), concern_day() < f.stale_before.isoformat()
+        )
     if f.review and "review_status" in RECORD_TYPES[record_type].rules:
         review = jfield("review_status")
         if f.review == "pending":

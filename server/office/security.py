@@ -122,8 +122,12 @@ class LoginThrottle:
                 return 0
             return lock_ms - (now - recent[-limit])
 
-    def fail(self, key: tuple[str, str], now: int) -> None:
+    def fail(self, key: tuple[str, str], now: int, keep_ms: int = 3_600_000) -> None:
         with self._lock:
+            if len(self._failures) > 10_000:  # many names tried: forget the stale ones
+                self._failures = {
+                    k: times for k, times in self._failures.items() if now - times[-1] < keep_ms
+                }
             self._failures.setdefault(key, []).append(now)
 
     def clear(self, key: tuple[str, str]) -> None:

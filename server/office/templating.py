@@ -25,7 +25,7 @@ def office_tz() -> ZoneInfo:
     return ZoneInfo(current_app.config.get("OFFICE_TIMEZONE", "Asia/Shanghai"))
 
 
-def local_time(value: Any) -> str:
+def local_time(value: Any, seconds: bool = False) -> str:
     """Format a naive-UTC datetime (how tables store time) or ISO text in the office's zone."""
     if value is None or value == "":
         return EMPTY
@@ -37,7 +37,8 @@ def local_time(value: Any) -> str:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(office_tz()).strftime("%Y-%m-%d %H:%M")
+        pattern = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+        return value.astimezone(office_tz()).strftime(pattern)
     return str(value)
 
 
@@ -49,7 +50,7 @@ def stamp_time(stamp: str | None) -> str:
         wall = Stamp.wall_of(stamp)
     except ValueError:
         return EMPTY
-    return local_time(dt.datetime.fromtimestamp(wall / 1000, dt.UTC))
+    return local_time(dt.datetime.fromtimestamp(wall / 1000, dt.UTC), seconds=True)
 
 
 def mask_phone(phone: Any) -> str:

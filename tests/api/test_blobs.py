@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 from typing import Any
 
 import pytest
 
 from server import services
+from server.blobs import BlobStore, Saved
 from tests.api.conftest import Api, assert_problem, enroll, make_app, new_id, push_body
 
 PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40  # a small "JPEG"
@@ -184,3 +186,36 @@ def test_blobs_need_a_device_token_and_the_protocol_header(device, anonymous):
     )
     assert_problem(no_header, 426, "unsupported_protocol")
     assert missing(device, PHOTO_SHA).json["missing"] == [PHOTO_SHA]  # nothing was stored
+
+
+def test_concurrent_uploads_of_one_blob_leave_one_whole_file(tmp_path):
+    blob_store = BlobStore(tmp_path / "blobs")
+    results: list[Saved] = []
+
+    def upload() -> None:
+        saved = blob_store.save(PHOTO_SHA, io.BytesIO(PHOTO), limit=10**6, length=len(PHOTO))
+        results.append(saved)
+
+    threads = [threading.Thread(target=upload) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 8 and any(saved.created for saved in results)
+    assert {saved.size for saved in results} == {len(PHOTO)}
+    assert [p.name for p in (tmp_path / "blobs").rglob("*")] == [PHOTO_SHA[:2], PHOTO_SHA]
+    with blob_store.open_blob(PHOTO_SHA) as handle:
+        assert handle.read() == PHOTO
+
+
+def test_sweep_removes_only_stale_temporary_files(tmp_path):
+    blob_store = BlobStore(tmp_path)
+    blob_store.save(PHOTO_SHA, io.BytesIO(PHOTO), limit=10**6)
+    shard = tmp_path / PHOTO_SHA[:2]
+    stale, fresh = shard / ".upload-died", shard / ".upload-running"
+    stale.write_bytes(b"half a photo")
+    fresh.write_bytes(b"half a photo")
+    now = fresh.stat().st_mtime
+    os.utime(stale, (now - 2 * 86400, now - 2 * 86400))
+    assert blob_store.sweep(older_than_s=86400, now_s=now) == 1
+    assert not stale.exists() and fresh.exists() and blob_store.exists(PHOTO_SHA)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from server import services
@@ -135,3 +137,40 @@ def test_every_api_call_needs_protocol_version_1(app, workspace, clock, version)
     assert_problem(client.get("/api/v1/device", headers=headers), 426, "unsupported_protocol")
     response = client.get("/api/v1/sync/pull", headers=headers)
     assert_problem(response, 426, "unsupported_protocol")
+
+
+def test_a_code_is_single_use_under_concurrent_attempts(app, workspace, clock):
+    code = code_for(app, "wang", clock)
+    barrier = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def attempt(n: int) -> None:
+        client = Api(app.test_client())
+        barrier.wait()
+        response = client.post("/api/v1/enroll", json={"code": code, "device_name": f"d{n}"})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [201, 401, 401, 401]
+    with app.app_context():
+        assert Device.select().count() == 1
+
+
+@sqlite_only
+def test_behind_a_trusted_proxy_the_limit_is_per_client(database_url, tmp_path, clock):
+    from tests.api.conftest import make_app
+
+    app = make_app(database_url, tmp_path, clock, TRUSTED_PROXIES=1, ENROLL_RATE_LIMIT=2)
+    client = Api(app.test_client())
+
+    def attempt(address: str) -> int:
+        headers = {"X-Forwarded-For": address}
+        body = {"code": "ZZZZZZZZZZ", "device_name": "a"}
+        return client.post("/api/v1/enroll", json=body, headers=headers).status_code
+
+    assert [attempt("10.0.0.1") for _ in range(3)] == [401, 401, 429]
+    assert attempt("10.0.0.2") == 401  # the proxy's other clients are not held back

@@ -235,22 +235,25 @@ def test_stamps_of_another_node_are_forbidden(app, device, clock):
 
 
 def test_concurrent_edits_are_conflicts_shown_on_the_device(app, device, clock):
-    other = enroll(app, "wang", clock, name="第二台")
+    editors = [enroll(app, "wang", clock, name=f"编辑{n}") for n in (1, 2)]
+    bystander = enroll(app, "wang", clock, name="旁观")
     created = visit_change(device, clock.ms)
     device.push(push_body(created))
     base = created["set"]["title"]["stamp"]
-    edits = []
-    for n, who in enumerate((device, other), start=1):
+    results = []
+    for n, who in enumerate(editors, start=1):
         stamp = who.stamp(clock.ms + n)
         edit = {"type": "visit", "id": created["id"], "set": {
             "title": {"value": f"标题{n}", "stamp": stamp, "base": base}}}  # fmt: skip
-        edits.append(who.push(push_body(edit)).json)
-    assert edits[0]["conflicts"] == [] and len(edits[1]["conflicts"]) == 1
-    conflict = edits[1]["conflicts"][0]
+        results.append(who.push(push_body(edit)).json)
+    assert results[0]["conflicts"] == [] and len(results[1]["conflicts"]) == 1
+    conflict = results[1]["conflicts"][0]
     assert conflict["record_id"] == created["id"] and conflict["field"] == "title"
-    info = device.get("/api/v1/device").json
-    assert [c["id"] for c in info["open_conflicts"]] == [conflict["id"]]
-    assert info["last_sync"] is not None
+    for who in (*editors, device):  # the two editors, and the device that created the record
+        info = who.get("/api/v1/device").json
+        assert [c["id"] for c in info["open_conflicts"]] == [conflict["id"]]
+        assert info["last_sync"] is not None
+    assert bystander.get("/api/v1/device").json["open_conflicts"] == []
 
 
 def test_pull_pages_through_everything_in_order(device, clock):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import click
 import pytest
@@ -140,3 +141,38 @@ def test_sync_needs_enrollment(tmp_path):
     result = CliRunner().invoke(main, ["--home", str(tmp_path / "new"), "--lang", "en", "sync"])
     assert result.exit_code == 1
     assert "not enrolled" in result.output
+
+
+def test_rejected_changes_are_listed_and_fixed(cli, home, clock):
+    from field_client.store import LocalStore
+
+    pid = cli("place", "add", "早餐店", "--kind", "shop").stdout.strip()
+    store = LocalStore(home, now=clock)
+    batch_id, _ = store.next_batch()
+    store.apply_push_response(
+        batch_id,
+        {
+            "rejected": [
+                {"index": 0, "type": "place", "id": pid, "errors": {"name": ["该名称已被使用"]}}
+            ]
+        },
+    )
+    store.close()
+    [item] = json.loads(cli("rejected", "--json").stdout)
+    assert item["record_id"] == pid and item["errors"] == {"name": ["该名称已被使用"]}
+    assert "该名称已被使用" in cli("rejected").stdout
+    assert json.loads(cli("status", "--json").stdout)["rejected"] == 1
+    cli("rejected", "--fix", str(item["id"]), "--set", 'name="早餐店（东）"')
+    status = json.loads(cli("status", "--json").stdout)
+    assert status["rejected"] == 0 and status["pending"] == 1
+    assert json.loads(cli("place", "list", "--json").stdout)[0]["fields"]["name"] == "早餐店（东）"
+
+
+def test_clock_skew_summary_names_the_server_time():
+    from field_client.cli import App, summary
+    from field_client.config import Config
+    from field_client.syncer import SyncReport
+
+    report = SyncReport(error="clock_skew", message="ahead", server_time="1780000000000-000000-s")
+    text = summary(App(Config(home=Path("/nonexistent"), lang="en")), report)
+    assert "clock" in text and "2026-05-2" in text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import stat
@@ -17,7 +16,7 @@ from field_client.errors import (
     ValidationError,
 )
 from field_client.store import LocalStore
-from tests.client.conftest import ManualClock, enrolled_store
+from tests.client.conftest import enrolled_store
 
 
 def test_create_and_get_keep_values_and_stamps(store):
@@ -193,7 +192,7 @@ def test_edit_is_atomic_when_the_outbox_write_fails(store):
     with pytest.raises(StoreError):
         store.update("place", pid, {"name": "B"})
     assert store.get("place", pid) == before
-    assert json.loads(json.dumps(store.pending()))[1]["value"] == "A"
+    assert {e["field"]: e["value"] for e in store.pending()} == {"kind": "shop", "name": "A"}
 
 
 def test_review_notes_show_office_feedback(store, clock):
@@ -223,3 +222,21 @@ def test_review_notes_show_office_feedback(store, clock):
     assert [n["fields"]["review_note"] for n in notes] == ["请补充参会人数"]
     # the device's own unpushed edits survived the pull
     assert store.get("visit", vid)["pending"] == ["kind", "title"]
+
+
+def test_an_edit_made_while_a_batch_is_in_flight_stays_queued(store, clock):
+    cid = store.create("concern", {"title": "路灯不亮", "status": "new"})
+    batch_id, body = store.next_batch()
+    assert [c["id"] for c in body["changes"]] == [cid]
+    clock.advance(1)
+    store.update("concern", cid, {"status": "accepted"})  # during the push
+    assert store.next_batch()[0] == batch_id  # the unacknowledged batch is re-sent unchanged
+    store.apply_push_response(batch_id, {"conflicts": [], "rejected": []})
+    [entry] = store.pending()
+    assert (entry["field"], entry["value"], entry["batch_id"]) == ("status", "accepted", None)
+    assert entry["base"] is None  # still the base of the first unpushed edit
+    batch_id2, body2 = store.next_batch()
+    assert batch_id2 != batch_id
+    assert body2["changes"][0]["set"] == {
+        "status": {"value": "accepted", "stamp": entry["stamp"], "base": None}
+    }

@@ -16,10 +16,11 @@ import requests
 from click.testing import CliRunner
 
 from field_client.store import LocalStore
+from server import store as office_store
 from server.cli import main
 from server.db import open_database
 from server.demo.devices import diverging_records
-from server.demo.runner import Demo
+from server.demo.runner import Demo, wall_ms
 from server.demo.story import StoryError, load_story
 from server.models import Conflict, Record, Workspace
 from sync import RECORD_TYPES, RESOLVED_STATUSES
@@ -59,6 +60,8 @@ def test_demo_prints_the_report_figures(played):
     assert "问题：收集 27 条，已解决 24 条" in output
     assert "民生实事项目：3 个，已完成 2 个" in output
     assert "接待、座谈活动：5 场" in output
+    assert "2023-02-22 “听新声 商圈说”专题座谈会 · 常发大厦 · 18 人" in output
+    assert "✓ 百盛家园雨污分流改造工程（已完成" in output
     assert "待办公室处理的冲突：1 条" in output
     assert re.search(r"办公室网页：http://127\.0\.0\.1:\d+/", output)
     assert "演示登录：用户名 zhouxy  密码 zhuangquan2023" in output
@@ -128,6 +131,13 @@ def test_demo_refuses_a_data_dir_in_use(tmp_path):
             '[[user]]\nusername = "u"\nrole = "staff"\n'
             '[[concern]]\nkey = "c"\non = "office"\ntitle = "t"\nstatus = "done"\n',
             "status: must be one of",
+        ),
+        (
+            '[workspace]\nname = "x"\n[office]\nuser = "u"\nlogin = "u"\n'
+            '[[user]]\nusername = "u"\nrole = "staff"\n'
+            '[[place]]\nkey = "a"\non = "office"\nkind = "other"\nname = "A"\nparent_id = "b"\n'
+            '[[place]]\nkey = "b"\non = "office"\nkind = "other"\nname = "B"\nparent_id = "a"\n',
+            "in a circle",
         ),
     ],
 )
@@ -209,3 +219,24 @@ def test_a_port_in_use_is_one_clear_error():
     assert result.exit_code == 1
     assert f"端口 {port} 已被其他程序占用" in result.output
     assert "Traceback" not in result.output
+
+
+def test_settling_the_demos_conflict_reaches_both_devices(tmp_path):
+    demo = Demo(load_story(), tmp_path, echo=lambda line: None)
+    try:
+        result = demo.run()
+        (conflict,) = demo.open_conflict_rows()
+        clerk = demo.users[demo.story.office_user].id
+        settled = office_store.resolve_conflict(
+            result.workspace_id, conflict.id, clerk, "high", now_ms=wall_ms()
+        )
+        assert settled.ok and demo.open_conflict_rows() == []
+        for device in result.devices.values():
+            assert demo.sync(device, show=False).ok
+        for device in result.devices.values():
+            record = device.local.get("concern", conflict.record_id)
+            assert record is not None and record["fields"]["priority"] == "high"
+            assert diverging_records(device.local, result.workspace_id) == []
+            assert device.local.status()["conflicts"] == 0
+    finally:
+        demo.close()

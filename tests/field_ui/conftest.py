@@ -41,6 +41,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture(autouse=True)
+def chinese_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages speak the default language unless a test says otherwise."""
+    monkeypatch.delenv("FIELDSYNC_LANG", raising=False)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> LocalStore:
     """An enrolled device store whose server address has nothing listening."""

@@ -64,6 +64,7 @@ class Office:
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.foreign_place = ""  # a place of another workspace (tests set it up)
+        self.codes: list[str] = []  # unused enrollment codes
 
     def cli(self, *args: str) -> Any:
         """Run ``fieldsync-server ARGS --json``; return its JSON answer."""
@@ -96,13 +97,12 @@ class Office:
             self.process.wait(timeout=10)
             self.process = None
 
-    def enroll(self, home: Path, username: str) -> LocalStore:
-        """Enroll a device home for a user with a fresh code (through the client's own API)."""
-        code = self.cli("enroll-code", username)["code"]
+    def enroll(self, home: Path, code: str) -> LocalStore:
+        """Enroll a device home with an enrollment code (through the client's own API)."""
         store = LocalStore(home)
         transport = HttpTransport(self.url, retries=0)
         try:
-            store.save_enrollment(self.url, transport.enroll(code, f"{username}的平板"), "平板")
+            store.save_enrollment(self.url, transport.enroll(code, home.name), home.name)
         finally:
             transport.close()
         return store

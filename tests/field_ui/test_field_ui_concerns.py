@@ -132,6 +132,10 @@ def test_unknown_concerns_places_and_visits_are_404_pages_not_errors(client):
         assert response.status_code == 404
         assert "找不到" in page_text(response)
     assert client.post("/concerns/nope/status", data={"status": "new"}).status_code == 404
+    wrong = client.delete("/concerns")
+    assert wrong.status_code == 405 and "请回到首页重试" in page_text(wrong)
+    big = client.post("/places", data={"name": "大" * (3 * 1024 * 1024), "kind": "shop"})
+    assert big.status_code == 413 and "请回到首页重试" in page_text(big)
 
 
 def test_a_concern_can_be_edited_after_a_note_from_the_office(client, store):

@@ -187,6 +187,15 @@ def test_a_refused_reference_is_fixed_by_picking_a_local_place(client, store):
     assert store.rejected() == []
 
 
+def test_store_refusals_are_named_next_to_the_field_and_at_the_top(app):
+    from field_client.errors import ValidationError
+    from field_client.web.capture import store_errors
+
+    with app.test_request_context("/"):
+        found = store_errors(ValidationError("invalid", {"lat": ["must be a number"]}))
+    assert found == {"lat": "必须是数字", "_": "纬度：必须是数字"}
+
+
 def test_conflicts_and_office_notes_are_listed(client, store):
     cid = store.create("concern", {"title": "没有物业", "status": "resolved"})
     vid = store.create("visit", {"kind": "forum", "title": "骑手座谈会"})
@@ -219,6 +228,14 @@ def test_language_switch_translates_the_pages(client, store):
     assert "记录走访" in page_text(client.get("/visits/new"))
 
 
+def test_the_device_language_setting_is_the_default(store, monkeypatch):
+    monkeypatch.setenv("FIELDSYNC_LANG", "en")
+    client = create_app(store.home, store=store, check=lambda: False).test_client()
+    assert "Sync now" in page_text(client.get("/"))
+    client.set_cookie("fieldsync_lang", "zh")
+    assert "立即同步" in page_text(client.get("/"))
+
+
 def test_forms_need_the_page_token(store):
     app = create_app(store.home, store=store, now=lambda: NOW, tz=TZ, check=lambda: False)
     client = app.test_client()
@@ -230,6 +247,17 @@ def test_forms_need_the_page_token(store):
     data = {"name": "常发大厦", "kind": "building", "csrf_token": token}
     assert client.post("/places", data=data).status_code == 302
     assert client.post("/sync", headers={"Accept": "application/json"}).status_code == 400
+
+
+def test_a_form_still_posts_after_the_ui_restarts(store):
+    first = create_app(store.home, store=store, check=lambda: False).test_client()
+    html = first.get("/places").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    second = create_app(store.home, store=store, check=lambda: False).test_client()
+    second.set_cookie("session", first.get_cookie("session").value)
+    data = {"name": "常发大厦", "kind": "building", "csrf_token": token}
+    assert second.post("/places", data=data).status_code == 302
+    assert (store.home / "web-secret").stat().st_mode & 0o777 == 0o600
 
 
 def test_an_unenrolled_device_says_how_to_enroll_instead_of_failing(tmp_path):

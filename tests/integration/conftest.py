@@ -51,17 +51,20 @@ class FlaskTransport:
             data = gzip.decompress(data)
         return check_answer(response.status_code, response.content_type or "", data)
 
-    def _post(self, path: str, body: dict[str, Any] | str) -> dict[str, Any]:
+    def _post(self, path: str, body: dict[str, Any] | str | bytes) -> dict[str, Any]:
         self.calls.append(path)
-        text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-        raw = gzip.compress(text.encode())
+        if isinstance(body, bytes):  # already gzipped, as the store keeps push batches
+            raw = body
+        else:
+            text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+            raw = gzip.compress(text.encode())
         headers = {**self.headers, "Content-Type": "application/json", "Content-Encoding": "gzip"}
         return self._answer(self.client.post(API + path, data=raw, headers=headers))
 
     def enroll(self, code: str, device_name: str) -> dict[str, Any]:
         return self._post("/enroll", {"code": code, "device_name": device_name})
 
-    def push(self, body: dict[str, Any] | str) -> dict[str, Any]:
+    def push(self, body: dict[str, Any] | str | bytes) -> dict[str, Any]:
         return self._post("/sync/push", body)
 
     def pull(self, cursor: str | None, limit: int) -> dict[str, Any]:

@@ -35,6 +35,7 @@ class LiveServer:
         }
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
+        self.made_code = False
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(
@@ -56,7 +57,19 @@ class LiveServer:
         return self
 
     def code(self, username: str) -> str:
-        return str(json.loads(self.cli("enroll-code", username, "--json"))["code"])
+        """A fresh enrollment code: the first through ``enroll-code --json``, later ones from
+        the same service in this process (a CLI start costs seconds on a busy machine)."""
+        if not self.made_code:
+            self.made_code = True
+            return str(json.loads(self.cli("enroll-code", username, "--json"))["code"])
+        from server import services
+        from server.db import open_database
+
+        db = open_database(self.env["FIELDSYNC_DATABASE_URL"])
+        try:
+            return services.create_enrollment_code(username)
+        finally:
+            db.close()
 
     def start(self) -> LiveServer:
         self.process = subprocess.Popen(

@@ -14,7 +14,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from field_client import blobs
-from field_client.errors import ProtocolError
+from field_client.errors import ProtocolError, ServerError
 from field_client.store import LocalStore
 from field_client.syncer import sync_once
 from field_client.transport import API, HttpTransport
@@ -76,9 +76,13 @@ def test_a_photo_goes_up_before_its_record_and_reaches_another_device(make_devic
     assert b.sync().ok
     assert b.store.get("attachment", attachment)["fields"]["caption"] == "井盖"
     assert not blobs.has_blob(b.store, PHOTO_SHA)  # pulled records do not download blobs
+    with pytest.raises(ServerError):
+        blobs.fetch(b.store, b.transport, PHOTO_SHA, limit=len(PHOTO) - 1)
+    assert not blobs.has_blob(b.store, PHOTO_SHA)
     assert blobs.fetch(b.store, b.transport, PHOTO_SHA).read_bytes() == PHOTO
     assert blobs.fetch(b.store, b.transport, PHOTO_SHA).read_bytes() == PHOTO
-    assert b.transport.calls.count("GET /blobs") == 1  # the second time it was on the device
+    assert b.transport.calls.count("GET /blobs") == 2  # the second fetch found it on the device
+    assert [p for p in (b.store.home / "blobs").rglob(".part-*")] == []
 
     a.transport.calls.clear()
     blobs.attach(a.store, "concern", concern, PHOTO, "同一张照片")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import sqlite3
 
 from field_client.syncer import Stage
 from server import services
@@ -50,6 +52,7 @@ def test_concurrent_edit_gives_one_conflict_reported_on_the_device(make_device, 
     assert {conflict["kept"]["value"], conflict["other"]["value"]} == {"accepted", "deferred"}
     a.sync()
     assert replica(a) == replica(b)  # both show the value the server kept
+    assert a.store.status()["conflicts"] == 1  # A's value lost: A learns it from the server
     with app.app_context():
         assert len(services.device_info(services.get_device(b.id))["open_conflicts"]) == 1
 
@@ -76,7 +79,7 @@ def test_pushes_go_in_batches_of_at_most_500(make_device):
     sizes = []
     original = a.transport.push
     a.transport.push = lambda body: (
-        sizes.append(len(json.loads(body)["changes"])) or original(body)
+        sizes.append(len(json.loads(gzip.decompress(body))["changes"])) or original(body)
     )
     report = a.sync()
     assert sizes == [500, 500, 203]
@@ -155,6 +158,30 @@ def test_resync_required_pulls_from_the_start(make_device):
     a.store.set_state(cursor="MTpvdGhlci1lcG9jaDo1")  # "1:other-epoch:5"
     report = a.sync()
     assert report.ok and report.received == 1
+
+
+def test_a_server_restored_from_backup_gets_back_what_it_lost(make_device, app, tmp_path):
+    a = make_device("pad-a")
+    kept = a.store.create("place", {"kind": "shop", "name": "早餐店"})
+    a.sync()
+    server_db = tmp_path / "server.db"
+    backup = sqlite3.connect(tmp_path / "backup.db")
+    with sqlite3.connect(server_db) as live:
+        live.backup(backup)  # the office's nightly backup
+    lost = a.store.create("concern", {"title": "路灯不亮", "place_id": kept})
+    a.store.update("place", kept, {"name": "早餐店（新）"})
+    assert a.sync().sent == 2
+    with sqlite3.connect(server_db) as live:  # the server's disk dies; the backup comes back
+        backup.backup(live)
+        live.execute("UPDATE server_state SET epoch = 'restored-epoch' WHERE id = 1")
+    backup.close()
+    report = a.sync()
+    assert report.ok, report
+    b = make_device("pad-b", "zhao")
+    b.sync()
+    assert b.store.get("concern", lost)["fields"]["title"] == "路灯不亮"
+    assert b.store.get("place", kept)["fields"]["name"] == "早餐店（新）"
+    assert replica(a) == replica(b)
 
 
 def test_unpushed_edit_survives_a_pull(make_device, clock):

@@ -204,3 +204,30 @@ def test_unknown_records_are_404(staff, seeded):
         staff.get(f"/concerns/{seeded.ids['zhang']}").status_code == 404
     )  # a party, not a concern
     assert staff.get("/records/nonsense/x/edit").status_code == 404
+
+
+def test_delete_and_restore_a_record(staff, seeded):
+    riders = seeded.ids["riders"]
+    page = staff.get(f"/concerns/{riders}").get_data(as_text=True)
+    token = CSRF_RE.search(page)[1]
+    base = store.get_record(seeded.workspace_id, riders)["stamps"].get("_deleted", "")
+    form = {"csrf_token": token, "action": "delete", "base___deleted": base or ""}
+    assert staff.post(f"/records/concern/{riders}/delete", data=form).status_code == 302
+    assert store.get_record(seeded.workspace_id, riders)["deleted"] is True
+    assert riders not in listed(staff)
+    assert listed(staff, "?deleted=1") == [riders, seeded.ids["gone"]]
+    page = staff.get(f"/concerns/{riders}").get_data(as_text=True)
+    assert "此记录已删除" in page
+    stale = staff.post(f"/records/concern/{riders}/delete", data={**form, "action": "restore"})
+    assert "期间有人修改了此记录" in staff.get(stale.headers["Location"]).get_data(as_text=True)
+    base = store.get_record(seeded.workspace_id, riders)["stamps"]["_deleted"]
+    restore = {**form, "action": "restore", "base___deleted": base}
+    assert staff.post(f"/records/concern/{riders}/delete", data=restore).status_code == 302
+    assert store.get_record(seeded.workspace_id, riders)["deleted"] is False
+
+
+def test_the_dashboards_overdue_figure_links_to_those_concerns(staff, seeded):
+    page = staff.get("/?since=2024-01-01&until=2024-06-30").get_data(as_text=True)
+    assert "/concerns?overdue=1&amp;since=2024-01-01&amp;until=2024-06-30" in page
+    assert listed(staff, "?overdue=1&since=2024-01-01&until=2024-06-30") == [seeded.ids["riders"]]
+    assert listed(staff, "?overdue=1") == [seeded.ids["riders"]]

@@ -69,3 +69,17 @@ def test_the_csv_is_streamed(staff, seeded):
     response = staff.get("/concerns/export.csv", buffered=False)
     assert response.is_streamed
     response.close()
+
+
+def test_text_that_looks_like_a_formula_stays_text(staff, seeded, clock, tmp_path):
+    data.edit(
+        seeded, clock, "concern", {"title": '=HYPERLINK("http://x")', "raised_on": "2024-06-01"}
+    )
+    rows = read_csv(staff.get("/concerns/export.csv?since=2024-06-01&until=2024-06-01"))
+    assert rows[1][1] == '\'=HYPERLINK("http://x")'
+    path = tmp_path / "export.xlsx"
+    path.write_bytes(
+        staff.get("/concerns/export.xlsx?since=2024-06-01&until=2024-06-01").get_data()
+    )
+    cell = openpyxl.load_workbook(path).active["B2"]
+    assert cell.value == '=HYPERLINK("http://x")' and cell.data_type == "s"

@@ -10,20 +10,21 @@ from typing import Any
 from peewee import Database
 
 from server.models import Device, User, Workspace
+from server.store import sql as store_sql
 from sync import Clock
 
 NOW = 1_780_000_000_000  # a fixed epoch-ms "now"; tests move it by hand
 SKEW = 15 * 60 * 1000
 
 
-def make_device(workspace_name: str = "东湖街道") -> Device:
+def make_device(workspace_name: str = "东湖街道", device_id: str | None = None) -> Device:
     """Create a workspace (if needed), a representative and an enrolled device."""
     workspace, _ = Workspace.get_or_create(name=workspace_name)
     user = User.create(
         workspace=workspace, username=f"rep-{uuid.uuid4().hex[:8]}", role="representative"
     )
     return Device.create(
-        id=f"dev-{uuid.uuid4().hex[:12]}",
+        id=device_id or f"dev-{uuid.uuid4().hex[:12]}",
         user=user,
         workspace=workspace,
         name="phone",
@@ -76,7 +77,8 @@ class Writer:
 
 
 class StatementCounter:
-    """Counts SQL statements sent through ``Database.execute_sql`` while active."""
+    """Counts SQL statements sent through ``Database.execute_sql`` and the store's bulk insert
+    (``server.store.sql.executemany``: one statement run for many rows) while active."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -89,11 +91,19 @@ class StatementCounter:
             self.statements.append(sql[:60])
             return original(sql, *args, **kwargs)
 
+        def counting_many(db: Database, sql: str, rows: Any) -> None:
+            self.statements.append("many: " + sql[:54])
+            original_many(db, sql, rows)
+
+        original_many = store_sql.executemany
         self.db.execute_sql = counting  # type: ignore[method-assign]
+        store_sql.executemany = counting_many  # type: ignore[assignment]
+        self._original_many = original_many
         return self
 
     def __exit__(self, *exc: object) -> None:
         del self.db.execute_sql
+        store_sql.executemany = self._original_many  # type: ignore[assignment]
 
     @property
     def count(self) -> int:

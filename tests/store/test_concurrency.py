@@ -23,7 +23,7 @@ from server.models import Device, Record
 from sync import Clock
 from tests.store.storekit import NOW, SKEW, make_device
 
-PUSHERS, PULLERS, BATCHES, PER_BATCH = 4, 3, 30, 4
+PUSHERS, PULLERS, BATCHES, PER_BATCH = 4, 3, 60, 4
 
 
 @pytest.fixture

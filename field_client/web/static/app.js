@@ -185,11 +185,14 @@
       btn.type = "button";
       btn.className = "btn";
       btn.textContent = data.action;
-      btn.addEventListener("click", function () {
-        if (hidden) hidden.value = s.id;
-        $all("li", list).forEach(function (x) { x.classList.remove("chosen"); });
-        btn.textContent = data.chosen;
-        btn.classList.add("primary");
+      btn.addEventListener("click", function () {  // tap again to keep it a new concern
+        var chosen = hidden && hidden.value === s.id;
+        $all("button", list).forEach(function (b) {
+          b.textContent = data.action;
+          b.classList.remove("primary");
+        });
+        if (hidden) hidden.value = chosen ? "" : s.id;
+        if (!chosen) { btn.textContent = data.chosen; btn.classList.add("primary"); }
       });
       li.appendChild(text);
       li.appendChild(btn);

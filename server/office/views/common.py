@@ -12,6 +12,7 @@ from flask_login import current_user
 from server.office import queries
 from server.office.security import now_ms
 from server.office.templating import office_tz
+from server.reports import STALE_DAYS
 from sync.records import RECORD_TYPES, Choice
 
 
@@ -51,6 +52,9 @@ def parse_filter(record_type: str) -> queries.RecordFilter:
     rules = RECORD_TYPES[record_type].rules
     f = queries.RecordFilter(errors=errors)
     f.search = request.args.get("q", "").strip()[:100]
+    f.deleted = request.args.get("deleted") == "1"
+    if request.args.get("overdue") == "1":  # open for more than 30 days (as on the dashboard)
+        f.stale_before = today() - dt.timedelta(days=STALE_DAYS)
     for arg, attr, name in (
         ("status", "status", "status"),
         ("category", "category", "category"),

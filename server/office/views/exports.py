@@ -24,11 +24,13 @@ from flask import (
 )
 from flask_babel import gettext as _
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from server.office import bp, labels, queries
 from server.office.views.common import parse_filter, today, workspace_id
 
 BATCH = 500
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets may run as a formula
 COLUMNS = (
     "id", "title", "status", "category", "priority", "place_id", "party_id", "raised_by_group",
     "raised_on", "responsible_unit", "resolved_on", "resolution", "satisfaction",
@@ -95,7 +97,7 @@ def export_csv() -> Any:
         writer.writerow(header())
         yield "\ufeff" + _drain(buffer)
         for row in rows(ws, query, cap):
-            writer.writerow(row)
+            writer.writerow([_inert(value) for value in row])
             if buffer.tell() > 64_000:
                 yield _drain(buffer)
         yield _drain(buffer)
@@ -108,6 +110,21 @@ def export_csv() -> Any:
             "Content-Type": "text/csv; charset=utf-8",
         },
     )
+
+
+def _inert(value: Any) -> Any:
+    """Text that a spreadsheet would read as a formula gets a leading apostrophe (CSV)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _text_cell(sheet: Any, value: Any) -> Any:
+    """An XLSX cell that always holds text as text, never as a formula."""
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
 
 
 def _drain(buffer: io.StringIO) -> str:
@@ -128,7 +145,7 @@ def export_xlsx() -> Any:
     sheet = book.create_sheet(_("Concerns"))
     sheet.append(header())
     for row in rows(ws, query, cap):
-        sheet.append(row)
+        sheet.append([_text_cell(sheet, value) for value in row])
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     book.save(spool)
     spool.seek(0)

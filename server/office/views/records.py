@@ -265,6 +265,24 @@ def conflict_page(
     ), 409
 
 
+@bp.route("/records/<record_type>/<record_id>/delete", methods=["POST"])
+def record_delete(record_type: str, record_id: str) -> Any:
+    """Delete a record (a tombstone that syncs to devices) or restore a deleted one."""
+    record_type = _edit_type(record_type)
+    record = record_or_404(record_type, record_id)
+    restore = request.form.get("action") == "restore"
+    base = request.form.get("base___deleted") or None
+    if (record["stamps"].get("_deleted") or None) != base:
+        flash(_("Someone changed this record meanwhile; look again before deleting."), "warning")
+        return redirect(detail_url(record))
+    store.office_edit(
+        workspace_id(), current_user.id, record_type, record_id, {"_deleted": not restore},
+        {"_deleted": base}, now_ms=now_ms(),
+    )  # fmt: skip
+    flash(_("Restored.") if restore else _("Deleted. Staff can restore it from here."), "success")
+    return redirect(detail_url(record))
+
+
 # --- history -----------------------------------------------------------------------------------
 
 

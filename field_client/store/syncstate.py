@@ -1,0 +1,218 @@
+"""What sync learned, as the store keeps it: status, outbox, rejections, conflicts; and the
+entry points the syncer uses (implemented in ``field_client.replica``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from field_client.errors import NotFound, ValidationError
+from field_client.store.common import (
+    guarded,
+    record_type_of,
+)
+from sync import RECORD_TYPES, validate_fields
+
+
+class SyncStateMixin:
+    """Sync state and sync entry points of ``LocalStore``."""
+
+    # -- sync state ----------------------------------------------------------------------------
+
+    @guarded
+    def status(self) -> dict[str, Any]:
+        """Return {server, last_sync, pending, conflicts, rejected, device_id, user, workspace}.
+
+        ``pending`` counts records with unpushed edits; ``last_sync`` is ISO 8601 UTC or None.
+        """
+        state = self.state()
+        pending = self.pending_count()
+        last = state.last_sync_ms
+        return {
+            "server": state.server_url,
+            "last_sync": (
+                dt.datetime.fromtimestamp(last / 1000, dt.UTC).isoformat(timespec="seconds")
+                if last
+                else None
+            ),
+            "pending": int(pending),
+            "conflicts": self.open_conflict_count(),
+            "rejected": self.m.Rejection.select()
+            .where(self.m.Rejection.fixed_ms.is_null())
+            .count(),
+            "device_id": state.device_id,
+            "user": json.loads(state.user or "{}"),
+            "workspace": json.loads(state.workspace or "{}"),
+            "restamp_needed": bool(state.restamp_needed),
+        }
+
+    @guarded
+    def pending_count(self) -> int:
+        """Count the records with edits not yet pushed."""
+        query = "SELECT COUNT(DISTINCT record_id) FROM outbox_entry"
+        return int(self.db.execute_sql(query).fetchone()[0])
+
+    @guarded
+    def open_conflict_count(self) -> int:
+        """Count the open conflicts the server reported."""
+        query = "SELECT COUNT(*) FROM conflict WHERE open = 1"
+        return int(self.db.execute_sql(query).fetchone()[0])
+
+    @guarded
+    def pending(self) -> list[dict[str, Any]]:
+        """Return the outbox: one entry per unpushed field edit (value, stamp, base, and the id
+        of the sent-but-unacknowledged batch carrying it, if any)."""
+        waiting = self.db.execute_sql(
+            "SELECT id, record_ids, device_time FROM push_batch ORDER BY created_ms, id LIMIT 1"
+        ).fetchone()
+        in_batch = set(json.loads(waiting[1])) if waiting else set()
+        O = self.m.OutboxEntry  # noqa: E741, N806
+        return [
+            {
+                "type": e.record_type,
+                "id": e.record_id,
+                "field": e.field,
+                "value": json.loads(e.value),
+                "stamp": e.stamp,
+                "base": e.base,
+                "batch_id": (
+                    waiting[0] if e.record_id in in_batch and e.stamp < waiting[2] else None
+                ),
+            }
+            for e in O.select().order_by(O.seq)
+        ]
+
+    @guarded
+    def rejected(self, *, include_fixed: bool = False) -> list[dict[str, Any]]:
+        """Return changes the server refused: {id, type, record_id, values, errors, created,
+        fixed}. They are never deleted; ``fix_rejected`` makes a new edit."""
+        J = self.m.Rejection  # noqa: N806
+        query = J.select().order_by(J.id.desc())
+        if not include_fixed:
+            query = query.where(J.fixed_ms.is_null())
+        return [
+            {
+                "id": r.id,
+                "type": r.record_type,
+                "record_id": r.record_id,
+                "values": json.loads(r.values),
+                "errors": json.loads(r.errors),
+                "created_ms": r.created_ms,
+                "fixed": r.fixed_ms is not None,
+            }
+            for r in query
+        ]
+
+    @guarded
+    def fix_rejected(self, rejection_id: int, fields: dict[str, Any]) -> list[str]:
+        """Fix a rejected change with corrected ``fields`` (a new edit, queued for the next
+        sync) and mark the rejection fixed. An empty ``fields`` re-sends the refused values."""
+        J = self.m.Rejection  # noqa: N806
+        rejection = J.get_or_none(J.id == rejection_id)
+        if rejection is None:
+            raise NotFound("unknown rejection", type="rejection", id=str(rejection_id))
+        values = fields or json.loads(rejection.values)
+        office_only = RECORD_TYPES[rejection.record_type].office_only
+        values = {k: v for k, v in values.items() if k not in office_only}
+        with self.write():
+            row = self._row(rejection.record_id)
+            if row is None:
+                changed = [
+                    self.create(rejection.record_type, values, record_id=rejection.record_id)
+                ]
+            else:
+                changed = self._force_update(rejection.record_type, row, values)
+            J.update(fixed_ms=self.now()).where(J.id == rejection_id).execute()
+        return changed
+
+    def _force_update(self, rtype: str, row: Any, values: dict[str, Any]) -> list[str]:
+        """Queue ``values`` even when equal to what the record shows (a refused value was never
+        taken by the server, so re-sending it is a real edit)."""
+        current = json.loads(row.fields)
+        present = [k for k, v in current.items() if v is not None]
+        errors = validate_fields(record_type_of(rtype), values, is_new=False, present=present)
+        if errors:
+            raise ValidationError("invalid fields", errors)
+        if values:
+            self._write(rtype, row.id, row, values)
+        return sorted(values)
+
+    @guarded
+    def conflicts(self, *, include_closed: bool = False) -> list[dict[str, Any]]:
+        """Return conflicts the server reported on fields this device wrote (open ones unless
+        ``include_closed``): {id, type, record_id, field, kept, other, open}."""
+        C = self.m.Conflict  # noqa: N806
+        query = C.select().order_by(C.reported_ms.desc())
+        if not include_closed:
+            query = query.where(C.open == True)  # noqa: E712
+        return [
+            {
+                "id": c.id,
+                "type": c.record_type,
+                "record_id": c.record_id,
+                "field": c.field,
+                "kept": json.loads(c.kept),
+                "other": json.loads(c.other),
+                "open": bool(c.open),
+            }
+            for c in query
+        ]
+
+    # -- used by the syncer (see field_client.replica) -----------------------------------------
+
+    @property
+    def cursor(self) -> str | None:
+        """The saved pull cursor (None: pull from the start)."""
+        return self.state().cursor
+
+    def next_batch(self, max_changes: int = 500) -> tuple[str, dict[str, Any]] | None:
+        """Return the next push batch (id, body), persisted before it is sent; None if none."""
+        from field_client import replica
+
+        batch = self.next_batch_wire(max_changes)
+        return None if batch is None else (batch[0], replica.unpack(batch[1]))
+
+    def next_batch_wire(self, max_changes: int = 500) -> tuple[str, bytes] | None:
+        """Like ``next_batch`` with the body gzipped, as stored and sent (the syncer's path)."""
+        from field_client import replica
+
+        return guarded(replica.next_batch)(self, max_changes)
+
+    def apply_push_response(self, batch_id: str, response: dict[str, Any]) -> dict[str, int]:
+        """Apply the server's answer to a batch durably; return sent/conflicts/rejected counts."""
+        from field_client import replica
+
+        return guarded(replica.apply_push_response)(self, batch_id, response)
+
+    def apply_pull_page(self, page: dict[str, Any]) -> int:
+        """Apply one pull page and save its cursor in the same transaction; return its size."""
+        from field_client import replica
+
+        return guarded(replica.apply_pull_page)(self, page)
+
+    def requeue_own_writes(self) -> int:
+        """Queue this device's own writes again and pull from the start (``resync_required``)."""
+        from field_client import replica
+
+        return guarded(replica.requeue_own_writes)(self)
+
+    def restamp_pending(self, server_time: str | None = None) -> int:
+        """Re-stamp every pending edit with the (fixed) clock; return how many were re-stamped."""
+        from field_client import replica
+
+        return guarded(replica.restamp_pending)(self, server_time)
+
+    @guarded
+    def set_state(self, **values: Any) -> None:
+        """Update fields of the DeviceState row (cursor, last_sync_ms, restamp_needed...)."""
+        with self.write():
+            self.m.DeviceState.update(**values).where(self.m.DeviceState.id == 1).execute()
+
+    @guarded
+    def refresh_conflicts(self, open_conflicts: list[dict[str, Any]]) -> None:
+        """Take the server's list of open conflicts on this device's records as the truth."""
+        from field_client import replica
+
+        with self.write():
+            replica.store_conflicts(self, open_conflicts, replace=True)

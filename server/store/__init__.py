@@ -1,0 +1,44 @@
+"""The record store: applies pushes and office edits in one transaction each, serves pulls.
+
+It knows peewee, not HTTP. Whole-request errors are raised as ``sync.ProtocolError`` (the API
+layer renders them); per-change problems are values in the result (rejections, conflicts).
+
+Public interface (called by ``server.api``, ``server.services``, the office UI)::
+
+    push(device, body, *, now_ms, max_skew_ms) -> dict              PROTOCOL.md section 5 body
+    pull(workspace_id, cursor, limit, *, now_ms) -> dict            section 6 body
+    pull_json(workspace_id, cursor, limit, *, now_ms) -> bytes      same body, serialised (fast)
+    office_edit(workspace_id, user_id, record_type, record_id, values, bases, *, now_ms)
+        -> ApplyResult
+    resolve_conflict(workspace_id, conflict_id, user_id, value, *, now_ms) -> ApplyResult
+    get_record(workspace_id, record_id) -> dict | None              wire form
+    record_history(workspace_id, record_id) -> list[dict]
+    server_time(*, now_ms) -> str                                   a stamp for any response
+
+Modules: ``sql`` (raw SQL helpers, the ServerState row), ``engine`` (check, decide and write a
+list of changes), ``pushes``, ``reads`` (pull, single records, history), ``office``.
+
+Every write transaction first locks the ``ServerState`` row, then reads, then assigns change
+sequence numbers from it, so sequence numbers become visible in commit order (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+from server.store.engine import ApplyResult, Author
+from server.store.office import office_edit, resolve_conflict
+from server.store.pushes import push
+from server.store.reads import get_record, pull, pull_json, record_history
+from server.store.sql import server_time
+
+__all__ = [
+    "ApplyResult",
+    "Author",
+    "get_record",
+    "office_edit",
+    "pull",
+    "pull_json",
+    "push",
+    "record_history",
+    "resolve_conflict",
+    "server_time",
+]

@@ -1,0 +1,370 @@
+"""The engine shared by pushes and office edits: check, decide and write a list of changes
+inside one locked write transaction, in a fixed number of statements whatever its size.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from peewee import Database
+
+from server.store.sql import (
+    State,
+    dump_stamps,
+    dumps,
+    ids_clause,
+    insert_rows,
+    loads,
+    sql_for,
+)
+from sync import (
+    DELETED,
+    RECORD_TYPES,
+    Change,
+    Current,
+    Decision,
+    Incoming,
+    Outcome,
+    RecordType,
+    Rejection,
+    Stamp,
+    decide,
+    validate_fields,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who writes: the user, the device (None for the office) and the node id of the stamps."""
+
+    user_id: str | None
+    device_id: str | None
+    node_id: str
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    """What an office edit did: counts, conflicts and rejections as in a push response.
+
+    ``conflicts`` items are ``{id, type, record_id, field, kept: {value, stamp}, other: {...}}``;
+    ``rejected`` items are ``{index, type, id, errors: {field: [message]}}`` (index is 0).
+    ``record`` is the record's wire form after the edit (None when rejected), ``stamp`` the
+    stamp given to the edited fields.
+    """
+
+    applied: int = 0
+    unchanged: int = 0
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    record: dict[str, Any] | None = None
+    stamp: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing was rejected."""
+        return not self.rejected
+
+
+_UPSERT_COLUMNS = (
+    "id", "workspace_id", "type", "fields", "stamps", "deleted", "seq",
+    "created_at", "created_by", "updated_at", "updated_by", "updated_device",
+)  # fmt: skip
+_UPSERT_SUFFIX = (
+    " ON CONFLICT (id) DO UPDATE SET fields = excluded.fields, stamps = excluded.stamps,"
+    " deleted = excluded.deleted, seq = excluded.seq, updated_at = excluded.updated_at,"
+    " updated_by = excluded.updated_by, updated_device = excluded.updated_device"
+)
+_CHANGE_COLUMNS = (
+    "workspace_id", "record_id", "record_type", "seq", "at", "user_id", "device_id", "source",
+    "diff",
+)  # fmt: skip
+_CONFLICT_COLUMNS = (
+    "id", "workspace_id", "record_id", "record_type", "field",
+    "kept_value", "kept_stamp", "kept_user", "kept_device",
+    "other_value", "other_stamp", "other_user", "other_device", "status", "created_at",
+)  # fmt: skip
+
+
+# -- records as read for a write ---------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Row:
+    id: str
+    workspace_id: str
+    type: str
+    fields: dict[str, Any]
+    stamps: dict[str, str]
+    deleted: bool
+    created_by: str | None
+    created_at: Any
+    updated: tuple[Any, Any, Any]  # updated_at, updated_by, updated_device
+
+
+def load_rows(db: Database, ids: Iterable[str]) -> dict[str, Row]:
+    """Read the records with these ids, in any workspace, in one query."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    clause, param = ids_clause(db, "id", ids)
+    cursor = db.execute_sql(
+        "SELECT id, workspace_id, type, fields, stamps, deleted, created_by, created_at,"
+        f' updated_at, updated_by, updated_device FROM "record" WHERE {clause}',
+        (param,),
+    )
+    return {
+        r[0]: Row(r[0], r[1], r[2], loads(r[3]), loads(r[4]), bool(r[5]), r[6], r[7], r[8:11])
+        for r in cursor.fetchall()
+    }
+
+
+def _foreign_ids(db: Database, workspace_id: str, ids: set[str]) -> set[str]:
+    """Return those of ``ids`` that are records of another workspace (one query)."""
+    if not ids:
+        return set()
+    clause, param = ids_clause(db, "id", ids)
+    cursor = db.execute_sql(
+        sql_for(db, f'SELECT id FROM "record" WHERE {clause} AND workspace_id <> ?'),
+        (param, workspace_id),
+    )
+    return {r[0] for r in cursor.fetchall()}
+
+
+def _refs_of(rtype: RecordType, writes: dict[str, Incoming]) -> dict[str, set[str]]:
+    """Return field -> referenced ids of one change."""
+    refs: dict[str, set[str]] = {}
+    for name in rtype.refs.intersection(writes):
+        value = writes[name].value
+        if isinstance(value, str):
+            refs[name] = {value}
+        elif isinstance(value, list):
+            refs[name] = {v for v in value if isinstance(v, str)}
+    return refs
+
+
+# -- the engine shared by push and office edits -------------------------------------------------
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one transaction applies: computed in memory, then written in a few statements."""
+
+    workspace_id: str
+    author: Author
+    source: str
+    now: Any
+    strict_base: bool  # office edits: a stale base conflicts even against the server's own node
+    applied: int = 0
+    unchanged: int = 0
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    records: list[tuple[Any, ...]] = field(default_factory=list)
+    changes: list[tuple[Any, ...]] = field(default_factory=list)
+    conflict_rows: list[list[Any]] = field(default_factory=list)
+    current_nodes: set[str] = field(default_factory=set)
+
+
+def _decide(batch: Batch, current: Current | None, incoming: Incoming) -> Decision:
+    decision = decide(current, incoming)
+    if (
+        batch.strict_base
+        and decision.outcome is Outcome.FAST_FORWARD
+        and current is not None
+        and current.stamp != incoming.base
+    ):
+        # The office shares one node, so "same node" does not mean "the same person saw it".
+        greater = incoming.stamp > current.stamp
+        if current.value == incoming.value:
+            return Decision(Outcome.CONCURRENT_EQUAL, incoming_greater=greater)
+        kept = Outcome.CONCURRENT_REPLACED if greater else Outcome.CONCURRENT_KEPT
+        return Decision(kept, greater)
+    return decision
+
+
+def _check_change(
+    change: Change,
+    row: Row | None,
+    batch: Batch,
+    refs: dict[str, set[str]],
+    foreign: set[str],
+    from_office: bool,
+) -> dict[str, list[str]]:
+    """Return field -> messages for a change that may not be applied (empty when fine)."""
+    if row is not None and row.workspace_id != batch.workspace_id:
+        return {"id": ["this record belongs to another workspace (forbidden)"]}
+    if row is not None and row.type != change.type:
+        return {"type": [f"record {change.id} is a {row.type}, not a {change.type}"]}
+    rtype = RECORD_TYPES[change.type]
+    values = {name: w.value for name, w in change.writes.items()}
+    present = () if row is None else row.fields.keys()
+    errors = validate_fields(
+        rtype, values, is_new=row is None, from_office=from_office, present=present
+    )
+    for name, ids in refs.items():
+        if ids & foreign:
+            errors.setdefault(name, []).append(
+                "refers to a record of another workspace (forbidden)"
+            )
+    return errors
+
+
+def _apply_change(batch: Batch, state: State, change: Change, row: Row | None) -> None:
+    """Decide every field of one checked change and queue its writes."""
+    if row is None:  # a new record: every write fast-forwards (bases were checked in parsing)
+        _apply_new(batch, state, change)
+        return
+    fields, stamps, deleted = row.fields, row.stamps, row.deleted
+    decisions: list[tuple[str, Incoming, Current | None, Decision]] = []
+    for name, incoming in change.writes.items():
+        stamp = stamps.get(name)
+        if stamp is None:
+            current = None
+        else:
+            current = Current(deleted if name == DELETED else fields.get(name), stamp)
+        decision = _decide(batch, current, incoming)
+        if decision.outcome is Outcome.MALFORMED:
+            errors = {name: ["stamp must sort after its base"]}
+            batch.rejected.append(Rejection(change.index, change.type, change.id, errors))
+            return
+        decisions.append((name, incoming, current, decision))
+    diff: dict[str, list[Any]] = {}
+    lost = False  # an incoming write lost to the held one: the writer must pull the winner
+    for name, incoming, current, decision in decisions:
+        if decision.outcome.is_conflict:
+            assert current is not None
+            _queue_conflict(batch, change, name, current, incoming, decision.takes_incoming)
+        if not decision.takes_incoming:
+            lost = lost or decision.outcome in _LOSING
+            continue
+        diff[name] = [None if current is None else current.value, incoming.value, incoming.stamp]
+        stamps[name] = incoming.stamp
+        if name == DELETED:
+            deleted = bool(incoming.value)
+        else:
+            fields[name] = incoming.value
+    if diff:
+        batch.applied += 1
+        _queue_write(batch, state, change, row, fields, stamps, deleted, diff)
+    else:
+        batch.unchanged += 1
+        if lost:  # re-sequence the unchanged record so the writer's next pull brings it
+            _queue_write(batch, state, change, row, fields, stamps, deleted, None)
+
+
+_LOSING = frozenset({Outcome.CONCURRENT_KEPT, Outcome.CONCURRENT_EQUAL})
+
+
+def _apply_new(batch: Batch, state: State, change: Change) -> None:
+    fields: dict[str, Any] = {}
+    stamps: dict[str, str] = {}
+    diff: dict[str, list[Any]] = {}
+    deleted = False
+    for name, incoming in change.writes.items():
+        stamps[name] = incoming.stamp
+        diff[name] = [None, incoming.value, incoming.stamp]
+        if name == DELETED:
+            deleted = bool(incoming.value)
+        else:
+            fields[name] = incoming.value
+    batch.applied += 1
+    _queue_write(batch, state, change, None, fields, stamps, deleted, diff)
+
+
+def _queue_write(
+    batch: Batch,
+    state: State,
+    change: Change,
+    row: Row | None,
+    fields: dict[str, Any],
+    stamps: dict[str, str],
+    deleted: bool,
+    diff: dict[str, list[Any]] | None,
+) -> None:
+    """Queue the record's new state under the next sequence number, and its audit row."""
+    state.seq += 1
+    author, now = batch.author, batch.now
+    if row is None:
+        created: tuple[Any, Any] = (now, author.user_id)
+    else:
+        created = (row.created_at, row.created_by)
+    updated = (now, author.user_id, author.device_id) if diff else row.updated  # type: ignore[union-attr]
+    batch.records.append((
+        change.id, batch.workspace_id, change.type, dumps(fields), dump_stamps(stamps), deleted,
+        state.seq, *created, *updated,
+    ))  # fmt: skip
+    if diff:
+        batch.changes.append((
+            batch.workspace_id, change.id, change.type, state.seq, now, author.user_id,
+            author.device_id, batch.source, dumps(diff),
+        ))  # fmt: skip
+
+
+def _queue_conflict(
+    batch: Batch, change: Change, name: str, current: Current, incoming: Incoming, took: bool
+) -> None:
+    conflict_id = str(uuid.uuid4())
+    mine = {"value": incoming.value, "stamp": incoming.stamp}
+    theirs = {"value": current.value, "stamp": current.stamp}
+    kept, other = (mine, theirs) if took else (theirs, mine)
+    batch.conflicts.append({
+        "id": conflict_id, "type": change.type, "record_id": change.id, "field": name,
+        "kept": kept, "other": other,
+    })  # fmt: skip
+    current_node = Stamp.node_of(current.stamp)
+    batch.current_nodes.add(current_node)
+    author = batch.author
+    mine_who: list[Any] = [author.user_id, author.device_id]
+    theirs_who: list[Any] = [None, current_node]  # the user is filled in from Device below
+    kept_who, other_who = (mine_who, theirs_who) if took else (theirs_who, mine_who)
+    batch.conflict_rows.append([
+        conflict_id, batch.workspace_id, change.id, change.type, name,
+        dumps(kept["value"]), kept["stamp"], *kept_who,
+        dumps(other["value"]), other["stamp"], *other_who, "open", batch.now,
+    ])  # fmt: skip
+
+
+def apply_changes(db: Database, state: State, batch: Batch, changes: list[Change]) -> None:
+    """Check, decide and write a list of changes (inside a locked write transaction)."""
+    rows = load_rows(db, (c.id for c in changes))
+    refs = [_refs_of(RECORD_TYPES[change.type], change.writes) for change in changes]
+    foreign = _foreign_ids(
+        db, batch.workspace_id, {i for r in refs for ids in r.values() for i in ids}
+    )
+    from_office = batch.author.device_id is None
+    seen: set[str] = set()
+    for change, change_refs in zip(changes, refs, strict=True):
+        row = rows.get(change.id)
+        if change.id in seen:
+            errors = {"id": ["appears twice in batch"]}
+        else:
+            seen.add(change.id)
+            errors = _check_change(change, row, batch, change_refs, foreign, from_office)
+        if errors:
+            batch.rejected.append(Rejection(change.index, change.type, change.id, errors))
+        else:
+            _apply_change(batch, state, change, row)
+    insert_rows(db, "record", _UPSERT_COLUMNS, batch.records, _UPSERT_SUFFIX)
+    insert_rows(db, "change", _CHANGE_COLUMNS, batch.changes)
+    _insert_conflicts(db, batch)
+
+
+def _insert_conflicts(db: Database, batch: Batch) -> None:
+    if not batch.conflict_rows:
+        return
+    users: dict[str, str] = {}
+    devices = batch.current_nodes - {None}
+    if devices:
+        clause, param = ids_clause(db, "id", devices)
+        cursor = db.execute_sql(f"SELECT id, user_id FROM device WHERE {clause}", (param,))
+        users = dict(cursor.fetchall())
+    for row in batch.conflict_rows:
+        for user_at, device_at in ((7, 8), (11, 12)):
+            if row[user_at] is None and row[device_at] is not None:
+                if row[device_at] in users:
+                    row[user_at] = users[row[device_at]]
+                else:  # the server's own node: an office edit, no device
+                    row[device_at] = None
+    insert_rows(db, "conflict", _CONFLICT_COLUMNS, [tuple(r) for r in batch.conflict_rows])

@@ -1,0 +1,113 @@
+"""Push (PROTOCOL.md section 5): one transaction per batch, idempotent per (device, batch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from peewee import Database
+
+from server.db import write_transaction
+from server.models import Device
+from server.store.engine import Author, Batch, apply_changes
+from server.store.sql import (
+    State,
+    bound_db,
+    database_errors,
+    db_time,
+    dumps,
+    insert_rows,
+    loads,
+    read_state,
+    server_time,
+    sql_for,
+    write_state,
+)
+from sync import (
+    ErrorCode,
+    ProtocolError,
+    PushRequest,
+    Stamp,
+    parse_push,
+)
+
+# -- push ---------------------------------------------------------------------------------------
+
+
+def push(device: Device, body: dict[str, Any], *, now_ms: int, max_skew_ms: int) -> dict[str, Any]:
+    """Apply one push from ``device`` in one transaction and return the response body.
+
+    ``body`` is the decoded JSON of PROTOCOL.md section 5. Raises ``ProtocolError`` for a
+    whole-request error, with nothing applied: ``invalid_request`` (envelope),
+    ``payload_too_large``, ``forbidden`` (a stamp names another node than the device),
+    ``clock_skew`` (a stamp or device_time more than ``max_skew_ms`` ahead of ``now_ms``;
+    ``extra["server_time"]``), ``unavailable`` (database busy). A repeated ``batch_id`` of the
+    same device returns the stored response with ``"replayed": true`` and changes nothing.
+    The response is ``{batch_id, applied, unchanged, conflicts, rejected, server_time}``.
+    """
+    request = parse_push(body)
+    newest, nodes = _newest_and_nodes(request)
+    if nodes - {device.id}:
+        raise ProtocolError(
+            ErrorCode.FORBIDDEN,
+            "The push carries stamps of another node; a device may only write in its own name.",
+        )
+    if newest is not None and Stamp.wall_of(newest) > now_ms + max_skew_ms:
+        raise ProtocolError(
+            ErrorCode.CLOCK_SKEW,
+            "The device clock is ahead of the server clock; fix the clock and sync again.",
+            extra={"server_time": server_time(now_ms=now_ms)},
+        )
+    db = bound_db()
+    with database_errors(), write_transaction(db):
+        state = read_state(db, lock=True)
+        stored = db.execute_sql(
+            sql_for(db, "SELECT response FROM push_batch WHERE device_id = ? AND batch_id = ?"),
+            (device.id, request.batch_id),
+        ).fetchone()
+        if stored is not None:
+            return {**loads(stored[0]), "replayed": True}
+        response = _push_in_transaction(db, state, device, request, newest, now_ms)
+    return response
+
+
+def _newest_and_nodes(request: PushRequest) -> tuple[str | None, set[str]]:
+    """Return the greatest stamp of the push (device_time included) and the nodes named."""
+    stamps = {write.stamp for change in request.changes for write in change.writes.values()}
+    newest = max(stamps, default=None)
+    if request.device_time and (newest is None or request.device_time > newest):
+        newest = request.device_time
+    return newest, {Stamp.node_of(stamp) for stamp in stamps}
+
+
+def _push_in_transaction(
+    db: Database,
+    state: State,
+    device: Device,
+    request: PushRequest,
+    newest: str | None,
+    now_ms: int,
+) -> dict[str, Any]:
+    now = db_time(db, now_ms)
+    author = Author(device.user_id, device.id, device.id)
+    batch = Batch(device.workspace_id, author, "push", now, strict_base=False)
+    apply_changes(db, state, batch, request.changes)
+    clock = state.clock(now_ms)
+    state.last_stamp = str(clock.observe(newest) if newest else clock.tick())
+    write_state(db, state)
+    rejected = sorted([*request.rejected, *batch.rejected], key=lambda r: r.index)
+    response = {
+        "batch_id": request.batch_id,
+        "applied": batch.applied,
+        "unchanged": batch.unchanged,
+        "conflicts": batch.conflicts,
+        "rejected": [r.to_json() for r in rejected],
+        "server_time": state.last_stamp,
+    }
+    db.execute_sql(
+        sql_for(db, "UPDATE device SET last_push_at = ? WHERE id = ?"), (now, device.id)
+    )
+    insert_rows(
+        db, "push_batch", ("device_id", "batch_id", "response", "created_at"),
+        [(device.id, request.batch_id, dumps(response), now)],
+    )  # fmt: skip
+    return response

@@ -1,0 +1,168 @@
+"""Pull (PROTOCOL.md section 6) and reading single records and their history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from server.store.sql import (
+    bound_db,
+    database_errors,
+    iso_utc,
+    loads,
+    read_state,
+    reading,
+    sql_for,
+)
+from sync import (
+    MAX_PULL_LIMIT,
+    ErrorCode,
+    ProtocolError,
+    decode_cursor,
+    encode_cursor,
+)
+
+_T = TypeVar("_T")
+
+# -- pull ---------------------------------------------------------------------------------------
+
+_PULL_SQL = (
+    "SELECT id, type, fields, stamps, deleted, seq, created_by, created_at, updated_by,"
+    ' updated_at FROM "record" WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?'
+)
+
+
+_FETCH = 500  # rows fetched from the cursor at a time: a page is never held twice as rows
+
+
+def _pull_page(
+    workspace_id: str,
+    cursor: str | None,
+    limit: int,
+    now_ms: int,
+    render: Callable[[tuple[Any, ...]], _T],
+) -> tuple[list[_T], dict[str, Any]]:
+    """Read one page, rendering each row as it is fetched; return items and the envelope."""
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_PULL_LIMIT:
+        raise ProtocolError(
+            ErrorCode.INVALID_REQUEST,
+            f"limit must be between 1 and {MAX_PULL_LIMIT}.",
+            errors={"limit": [f"must be between 1 and {MAX_PULL_LIMIT}"]},
+        )
+    epoch, after = decode_cursor(cursor) if cursor else (None, 0)
+    db = bound_db()
+    items: list[_T] = []
+    seqs = [after, after]  # the seqs of the last two rows read
+    with database_errors():
+        # One statement is one snapshot: a page never shows half of a push. The state is read
+        # after it, so server_time covers every stamp on the page.
+        rows = db.execute_sql(sql_for(db, _PULL_SQL), (workspace_id, after, limit + 1))
+        while chunk := rows.fetchmany(_FETCH):
+            items += map(render, chunk)
+            seqs = [*seqs, *(int(r[5]) for r in chunk[-2:])][-2:]
+        state = read_state(db, lock=False)
+    if epoch is not None and epoch != state.epoch:
+        raise ProtocolError(
+            ErrorCode.RESYNC_REQUIRED,
+            "The server's data was restored or replaced; pull from the start and push again.",
+        )
+    more = len(items) > limit
+    if more:
+        del items[limit:]
+    envelope = {
+        "cursor": encode_cursor(state.epoch, seqs[0] if more else seqs[1]),
+        "more": more,
+        "server_time": reading(state, now_ms),
+    }
+    return items, envelope
+
+
+def pull(workspace_id: str, cursor: str | None, limit: int, *, now_ms: int) -> dict[str, Any]:
+    """Return one pull page of PROTOCOL.md section 6 as a dict (records in change order).
+
+    ``cursor`` None starts at the beginning. Raises ``ProtocolError``: ``invalid_request`` (bad
+    cursor or limit outside 1..5000), ``resync_required`` (cursor from another epoch).
+    For the HTTP view prefer ``pull_json``: same body, already serialised, much cheaper.
+    """
+    records, envelope = _pull_page(
+        workspace_id, cursor, limit, now_ms, lambda row: _wire(workspace_id, row)
+    )
+    return {"records": records, **envelope}
+
+
+def pull_json(workspace_id: str, cursor: str | None, limit: int, *, now_ms: int) -> bytes:
+    """Return the same body as ``pull`` as UTF-8 JSON bytes, built without re-parsing records.
+
+    Records' fields and stamps are stored as compact JSON text, so each record is spliced in
+    as text. Send it as ``application/json`` unchanged. Raises as ``pull`` does.
+    """
+    ws = json.dumps(workspace_id)
+
+    def render(r: tuple[Any, ...]) -> bytes:
+        return (
+            f'{{"type":"{r[1]}","id":"{r[0]}","fields":{r[2]},"stamps":{r[3]},'
+            f'"deleted":{"true" if r[4] else "false"},"meta":{{"workspace_id":{ws},'
+            f'"created_by":{_jstr(r[6])},"created_at":{_jstr(iso_utc(r[7]))},'
+            f'"updated_by":{_jstr(r[8])},"updated_at":{_jstr(iso_utc(r[9]))},"seq":{r[5]}}}}}'
+        ).encode()
+
+    records, envelope = _pull_page(workspace_id, cursor, limit, now_ms, render)
+    tail = json.dumps(envelope, ensure_ascii=False)[1:].encode()
+    return b'{"records":[' + b",".join(records) + b"]," + tail
+
+
+def _jstr(value: str | None) -> str:
+    return "null" if value is None else json.dumps(value)
+
+
+def _wire(workspace_id: str, row: tuple[Any, ...]) -> dict[str, Any]:
+    """A record's wire form from a ``_PULL_SQL``-shaped row."""
+    return {
+        "type": row[1],
+        "id": row[0],
+        "fields": loads(row[2]),
+        "stamps": loads(row[3]),
+        "deleted": bool(row[4]),
+        "meta": {
+            "workspace_id": workspace_id,
+            "created_by": row[6],
+            "created_at": iso_utc(row[7]),
+            "updated_by": row[8],
+            "updated_at": iso_utc(row[9]),
+            "seq": int(row[5]),
+        },
+    }
+
+
+# -- reading single records ---------------------------------------------------------------------
+
+
+def get_record(workspace_id: str, record_id: str) -> dict[str, Any] | None:
+    """Return one record of the workspace in wire form (tombstones too), or None."""
+    db = bound_db()
+    sql = _PULL_SQL.split(" WHERE ")[0] + " WHERE workspace_id = ? AND id = ?"
+    with database_errors():
+        row = db.execute_sql(sql_for(db, sql), (workspace_id, record_id)).fetchone()
+    return None if row is None else _wire(workspace_id, row)
+
+
+def record_history(workspace_id: str, record_id: str) -> list[dict[str, Any]]:
+    """Return a record's audit history, oldest first.
+
+    Each item: ``{seq, at, user_id, device_id, source, diff}`` where ``diff`` maps field ->
+    ``[old value, new value, stamp]``; ``device_id`` is None for office edits; ``source`` is
+    ``push``, ``office`` or ``conflict_resolution``.
+    """
+    db = bound_db()
+    sql = (
+        'SELECT seq, at, user_id, device_id, source, diff FROM "change"'
+        " WHERE workspace_id = ? AND record_id = ? ORDER BY seq"
+    )
+    with database_errors():
+        rows = db.execute_sql(sql_for(db, sql), (workspace_id, record_id)).fetchall()
+    return [
+        {"seq": int(r[0]), "at": iso_utc(r[1]), "user_id": r[2], "device_id": r[3],
+         "source": r[4], "diff": loads(r[5])}
+        for r in rows
+    ]  # fmt: skip
