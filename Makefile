@@ -21,7 +21,7 @@ lint: $(READY)
 	$(BIN)/mypy sync
 
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 run: $(READY)
 	$(BIN)/fieldsync-server run

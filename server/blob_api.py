@@ -41,8 +41,14 @@ def _not_found() -> ProtocolError:
 def blobs_missing() -> Response:
     """Say which of the given blobs the server does not have yet."""
     hashes = blobs.hashes_from(read_json(MISSING_BODY_LIMIT))
+    # A blob counts as here only when this workspace uploaded it: whether another workspace has
+    # the same bytes is not this device's business, and its upload proves it holds them.
+    held = blobs.held_by(auth.current_device().workspace_id, hashes)
+    store = blob_store()
     body = {
-        "missing": blob_store().missing(hashes),
+        "missing": [
+            sha for sha in dict.fromkeys(hashes) if sha not in held or not store.exists(sha)
+        ],
         "limit": current_app.config["BLOB_LIMIT"],  # bigger blobs need not be sent at all
         "server_time": services.server_time(now_ms()),
     }
@@ -66,6 +72,7 @@ def put_blob(sha256: str) -> Response:
         limit=current_app.config["BLOB_LIMIT"],
         length=request.content_length,
     )
+    blobs.hold(auth.current_device().workspace_id, sha256)
     body = {
         "sha256": sha256,
         "size": saved.size,
@@ -81,8 +88,9 @@ def get_blob(sha256: str) -> Response:
     """Send a blob that an attachment of the device's workspace names."""
     if not blobs.is_hash(sha256):
         raise _not_found()
-    media_type = blobs.attachment_media_type(auth.current_device().workspace_id, sha256)
-    if media_type is None:
+    workspace_id = auth.current_device().workspace_id
+    media_type = blobs.attachment_media_type(workspace_id, sha256)
+    if media_type is None or not blobs.held_by(workspace_id, [sha256]):
         raise _not_found()
     path = blob_store().path(sha256)
     if not path.is_file():  # referenced, but its device has not uploaded it (yet)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from server.db import database, is_postgres
+from server.models import BlobHolder
 from sync import ErrorCode, ProtocolError
 
 __all__ = [
@@ -216,6 +217,24 @@ def _json_text(field: str) -> str:
     if is_postgres():
         return f"(CAST(fields AS jsonb) ->> '{field}')"
     return f"json_extract(fields, '$.{field}')"
+
+
+def held_by(workspace_id: str, hashes: Iterable[str]) -> set[str]:
+    """Return those of ``hashes`` whose bytes a device of the workspace has uploaded."""
+    wanted = list(dict.fromkeys(hashes))
+    if not wanted:
+        return set()
+    query = BlobHolder.select(BlobHolder.sha256).where(
+        (BlobHolder.workspace == workspace_id) & BlobHolder.sha256.in_(wanted)
+    )
+    return {sha for (sha,) in query.tuples()}
+
+
+def hold(workspace_id: str, sha256: str) -> None:
+    """Record that the workspace has uploaded the blob (harmless when already recorded)."""
+    BlobHolder.insert(
+        workspace=workspace_id, sha256=check_hash(sha256)
+    ).on_conflict_ignore().execute()
 
 
 def attachment_media_type(workspace_id: str, sha256: str) -> str | None:

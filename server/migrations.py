@@ -24,7 +24,7 @@ from peewee import Database, DatabaseProxy
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 
 from server.db import database, is_postgres, write_transaction
-from server.models import ALL_MODELS, ServerState
+from server.models import ALL_MODELS, BlobHolder, ServerState
 
 __all__ = ["MIGRATIONS", "LATEST", "Migration", "new_epoch", "schema_version", "upgrade"]
 
@@ -35,7 +35,26 @@ def _v1(db: Database, migrator: SchemaMigrator) -> None:
     """Version 1: the initial schema (only ever created fresh, by ``upgrade``)."""
 
 
-MIGRATIONS: Sequence[tuple[int, Migration]] = ((1, _v1),)
+def _v2(db: Database, migrator: SchemaMigrator) -> None:
+    """Version 2: blobs belong to the workspaces that uploaded them (``blob_holder``).
+
+    Blobs uploaded under version 1 were readable by any workspace whose attachments named them;
+    those workspaces keep that access, so no device loses a photo it could see before.
+    """
+    db.create_tables([BlobHolder], safe=True)
+    sha = (
+        "(CAST(fields AS jsonb) ->> 'sha256')"
+        if is_postgres(db)
+        else "json_extract(fields, '$.sha256')"
+    )
+    db.execute_sql(
+        "INSERT INTO blob_holder (workspace_id, sha256, created_at)"
+        f" SELECT DISTINCT workspace_id, {sha}, CURRENT_TIMESTAMP FROM record"
+        f" WHERE type = 'attachment' AND {sha} IS NOT NULL"
+    )
+
+
+MIGRATIONS: Sequence[tuple[int, Migration]] = ((1, _v1), (2, _v2))
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -167,6 +167,19 @@ class Change(BaseModel):
     diff = TextField()  # JSON: field -> [old value, new value, stamp]
 
 
+class BlobHolder(BaseModel):
+    """A workspace that has uploaded a blob's bytes: only such a workspace may read the blob or
+    be told that the server has it, so a known hash alone never opens another workspace's photo.
+    """
+
+    workspace = ForeignKeyField(Workspace, on_delete="CASCADE")
+    sha256 = CharField(max_length=64)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("workspace", "sha256"), True),)
+
+
 ALL_MODELS = [
     ServerState,
     Workspace,
@@ -177,4 +190,5 @@ ALL_MODELS = [
     Conflict,
     PushBatch,
     Change,
+    BlobHolder,
 ]

@@ -141,6 +141,23 @@ def test_another_workspace_cannot_read_a_blob(app, device, clock):
     assert_problem(stranger.get(f"/api/v1/blobs/{PHOTO_SHA}"), 404, "not_found")
 
 
+def test_knowing_a_hash_does_not_open_another_workspaces_blob(app, device, clock):
+    with app.app_context():
+        other = services.create_workspace("百盛社区")
+        services.create_user("zhou", other, "representative")
+    stranger = enroll(app, "zhou", clock, "手机")
+    put(device, PHOTO_SHA, PHOTO)
+    attach(device, clock.ms, PHOTO_SHA)
+    # The stranger learnt the hash somehow and names it in an attachment of its own.
+    attach(stranger, clock.ms, PHOTO_SHA)
+    assert missing(stranger, PHOTO_SHA).json["missing"] == [PHOTO_SHA]  # no existence oracle
+    assert_problem(stranger.get(f"/api/v1/blobs/{PHOTO_SHA}"), 404, "not_found")
+    # Uploading the bytes proves it holds them; then it may read them back.
+    assert put(stranger, PHOTO_SHA, PHOTO).status_code == 200
+    assert missing(stranger, PHOTO_SHA).json["missing"] == []
+    assert stranger.get(f"/api/v1/blobs/{PHOTO_SHA}").status_code == 200
+
+
 def test_a_deleted_attachment_no_longer_opens_its_blob(device, clock):
     put(device, PHOTO_SHA, PHOTO)
     record_id = attach(device, clock.ms, PHOTO_SHA, media_type="<script>")

@@ -9,7 +9,7 @@ from playhouse.migrate import SchemaMigrator, migrate
 
 from server import migrations, store
 from server.db import open_database
-from server.models import ALL_MODELS, Record, ServerState
+from server.models import ALL_MODELS, BlobHolder, Record, ServerState
 from tests.store.storekit import NOW, SKEW, Writer, make_device
 
 
@@ -38,21 +38,43 @@ def test_upgrading_twice_is_harmless(database_url: str) -> None:
     db.close()
 
 
-def _v2_add_column(db: Database, migrator: SchemaMigrator) -> None:
+def _v3_add_column(db: Database, migrator: SchemaMigrator) -> None:
     """A future release's migration: a new column with a default, existing rows kept."""
     migrate(migrator.add_column("record", "source_app", CharField(max_length=20, default="v1")))
 
 
-def test_a_version_1_database_upgrades_without_losing_data(database_url: str) -> None:
+def _version_1_database(database_url: str) -> Database:
+    """A database as release 1 left it: schema version 1, no blob_holder table."""
     db = open_database(database_url)
-    assert migrations.upgrade(db) == 1
+    assert migrations.upgrade(db, migrations=migrations.MIGRATIONS[:1]) == 1
+    db.drop_tables([BlobHolder])
+    return db
+
+
+def test_version_2_lets_version_1_attachments_keep_their_blobs(database_url: str) -> None:
+    db = _version_1_database(database_url)
+    writer = Writer(make_device())
+    sha, rid = "ab" * 32, str(uuid.uuid4())
+    fields = {"subject_type": "visit", "subject_id": str(uuid.uuid4()), "sha256": sha}
+    body = writer.body(writer.change("attachment", rid, fields, None))
+    store.push(writer.device, body, now_ms=NOW, max_skew_ms=SKEW)
+    assert migrations.upgrade(db) == 2
+    holders = [(h.workspace_id, h.sha256) for h in BlobHolder.select()]
+    assert holders == [(writer.device.workspace_id, sha)]
+    assert store.get_record(writer.device.workspace_id, rid)["fields"]["sha256"] == sha
+    db.close()
+
+
+def test_a_later_release_upgrades_without_losing_data(database_url: str) -> None:
+    db = open_database(database_url)
+    assert migrations.upgrade(db) == migrations.LATEST
     writer = Writer(make_device())
     rid = str(uuid.uuid4())
     body = writer.body(writer.change("visit", rid, {"kind": "phone", "title": "电话回访"}, None))
     store.push(writer.device, body, now_ms=NOW, max_skew_ms=SKEW)
-    future = [*migrations.MIGRATIONS, (2, _v2_add_column)]
-    assert migrations.upgrade(db, migrations=future) == 2
-    assert migrations.upgrade(db, migrations=future) == 2  # and again: nothing to do
+    future = [*migrations.MIGRATIONS, (3, _v3_add_column)]
+    assert migrations.upgrade(db, migrations=future) == 3
+    assert migrations.upgrade(db, migrations=future) == 3  # and again: nothing to do
     row = db.execute_sql('SELECT source_app, fields FROM "record" WHERE id = %s'.replace(
         "%s", db.param), (rid,)).fetchone()  # fmt: skip
     assert row[0] == "v1" and "电话回访" in row[1]
