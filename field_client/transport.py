@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, Protocol
 
 import requests
 
+from field_client import jsonio
 from field_client.errors import Offline, ProtocolError, ServerError
 from sync import PROTOCOL_HEADER, PROTOCOL_VERSION
 
@@ -54,7 +55,7 @@ def check_answer(status: int, content_type: str, body: bytes) -> dict[str, Any]:
     """Return the JSON of a successful answer; raise ProtocolError for problem+json and
     ServerError for anything else that is not a Fieldsync answer."""
     try:
-        data = json.loads(body) if body else {}
+        data = jsonio.loads(body) if body else {}
     except ValueError:
         data = None
     if status < 400 and isinstance(data, dict):

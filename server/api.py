@@ -9,13 +9,12 @@ client accepts it and the body is big enough to gain.
 from __future__ import annotations
 
 import gzip
-import json
 import zlib
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from server import auth, openapi, services, store
+from server import auth, jsonio, openapi, services, store
 from sync import ErrorCode, ProtocolError
 from sync.wire import (
     PROTOCOL_HEADER,
@@ -119,10 +118,6 @@ def _gunzip_limited(data: bytes, limit: int) -> bytes:
     return bytes(out)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def read_json(limit: int) -> Any:
     """Return the request's JSON body, enforcing content type, encoding and size limit."""
     if request.mimetype not in JSON_TYPES:
@@ -139,15 +134,14 @@ def read_json(limit: int) -> Any:
     if encoding == "gzip":
         data = _gunzip_limited(data, limit)
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        return jsonio.loads(data)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _invalid("The body is not valid UTF-8 JSON.") from exc
 
 
 def json_response(body: Any, status: int = 200) -> Response:
     """Return a JSON response (UTF-8, Chinese kept readable)."""
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    return Response(data, status=status, mimetype="application/json")
+    return Response(jsonio.dumps_bytes(body), status=status, mimetype="application/json")
 
 
 # -- routes --

@@ -9,6 +9,7 @@ non-zero exit, never a traceback. Text is Simplified Chinese unless ``--lang en`
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -157,6 +158,10 @@ def serve(settings: Settings, host: str, port: int, echo: Callable[[str], None])
     upgrade_database(settings)
     app = make_app(settings)
     server = make_server(host, port, app, threaded=True)
+    # What is loaded by now (modules, the app) lives as long as the process: keep it out of
+    # the collector's full passes, which otherwise rescan it while a push builds thousands of
+    # dicts (about 10% of a 1,000-change push).
+    gc.freeze()
     shown = f"[{host}]" if ":" in host else host
     echo(say("serving", settings.lang, url=f"http://{shown}:{server.server_port}/"))
     try:

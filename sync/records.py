@@ -66,7 +66,7 @@ class Text(Rule):
             return "must be a string"
         if len(value) > self.max:
             return f"must be at most {self.max} characters"
-        if len(value.strip()) < self.min:
+        if self.min and len(value.strip()) < self.min:
             return "must not be empty" if self.min == 1 else f"needs {self.min}+ characters"
         return None
 
@@ -364,7 +364,8 @@ def validate_fields(
     spread over several changes only if they are all there in the end.
     """
     errors: dict[str, list[str]] = {}
-    rules = record_type.rules
+    rules, required = record_type.rules, record_type.required
+    office_only = () if from_office else record_type.office_only
     for name, value in values.items():
         if name == DELETED:
             if not isinstance(value, bool):
@@ -373,15 +374,14 @@ def validate_fields(
         rule = rules.get(name)
         if rule is None:
             errors[name] = ["unknown field"]
-        elif name in record_type.office_only and not from_office:
+        elif name in office_only:
             errors[name] = ["is set by office staff only"]
         elif value is None:
-            if name in record_type.required:
+            if name in required:
                 errors[name] = ["is required"]
         elif (message := rule.check(value)) is not None:
             errors[name] = [message]
     if is_new and not values.get(DELETED):
-        have = set(values) | set(present)
-        for name in sorted(record_type.required - have):
+        for name in sorted(required.difference(values, present)):
             errors.setdefault(name, ["is required for a new record"])
     return errors

@@ -117,20 +117,6 @@ def _is_canonical_stamp(text: str) -> bool:
     return _CANONICAL_STAMP_RE.fullmatch(text) is not None
 
 
-def _parse_write(name: str, raw: Any, errors: dict[str, list[str]]) -> Incoming | None:
-    # Keys are value and stamp, and maybe base (a missing stamp fails the type check below).
-    if type(raw) is dict and "value" in raw and (len(raw) == 2 or len(raw) == 3 and "base" in raw):
-        stamp, base = raw.get("stamp"), raw.get("base")
-        if (
-            type(stamp) is str
-            and _is_canonical_stamp(stamp)
-            and (base is None or (type(base) is str and _is_canonical_stamp(base)))
-            and (base is None or stamp > base)
-        ):
-            return Incoming(raw["value"], stamp, base)
-    return _parse_write_slowly(name, raw, errors)
-
-
 def _parse_write_slowly(name: str, raw: Any, errors: dict[str, list[str]]) -> Incoming | None:
     if not isinstance(raw, dict) or "value" not in raw or "stamp" not in raw:
         errors[name] = ["must be an object with value, stamp and base"]
@@ -172,9 +158,28 @@ def _parse_change(index: int, raw: Any) -> Change | Rejection:
         errors["set"] = ["must be a non-empty object of field writes"]
         writes = {}
     parsed: dict[str, Incoming] = {}
+    checked = None  # the last stamp found canonical: a change's writes usually share one
     for name, write in writes.items():
-        name = str(name)
-        incoming = _parse_write(name, write, errors)
+        if type(name) is not str:
+            name = str(name)
+        # The fast path, inline (a push carries thousands of writes): exactly the canonical
+        # forms pass it; anything else gets the slow path's checks and messages.
+        if (
+            type(write) is dict
+            and "value" in write
+            and (len(write) == 2 or len(write) == 3 and "base" in write)
+        ):
+            stamp, base = write.get("stamp"), write.get("base")
+            if (
+                type(stamp) is str
+                and (stamp == checked or _is_canonical_stamp(stamp))
+                and (base is None or (type(base) is str and _is_canonical_stamp(base)))
+                and (base is None or stamp > base)
+            ):
+                checked = stamp
+                parsed[name] = Incoming(write["value"], stamp, base)
+                continue
+        incoming = _parse_write_slowly(name, write, errors)
         if incoming is not None:
             parsed[name] = incoming
     if errors:

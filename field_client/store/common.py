@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +11,7 @@ from typing import Any, NamedTuple, ParamSpec, TypeVar
 import peewee
 from uuid6 import uuid7
 
+from field_client import jsonio
 from field_client.errors import StoreError, ValidationError
 from sync import RECORD_TYPES, RESOLVED_STATUSES
 
@@ -28,12 +28,9 @@ def wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
 def dumps(value: Any) -> str:
     """Serialize to compact JSON that keeps Chinese readable (and LIKE-searchable)."""
-    return _ENCODER.encode(value)
+    return jsonio.dumps(value)
 
 
 def label(record: dict[str, Any]) -> str:

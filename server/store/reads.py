@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -103,8 +104,8 @@ def pull_json(workspace_id: str, cursor: str | None, limit: int, *, now_ms: int)
         return (
             f'{{"type":"{r[1]}","id":"{r[0]}","fields":{r[2]},"stamps":{r[3]},'
             f'"deleted":{"true" if r[4] else "false"},"meta":{{"workspace_id":{ws},'
-            f'"created_by":{_jstr(r[6])},"created_at":{_jstr(iso_utc(r[7]))},'
-            f'"updated_by":{_jstr(r[8])},"updated_at":{_jstr(iso_utc(r[9]))},"seq":{r[5]}}}}}'
+            f'"created_by":{_jstr(r[6])},"created_at":{_jtime(r[7])},'
+            f'"updated_by":{_jstr(r[8])},"updated_at":{_jtime(r[9])},"seq":{r[5]}}}}}'
         ).encode()
 
     records, envelope = _pull_page(workspace_id, cursor, limit, now_ms, render)
@@ -112,8 +113,15 @@ def pull_json(workspace_id: str, cursor: str | None, limit: int, *, now_ms: int)
     return b'{"records":[' + b",".join(records) + b"]," + tail
 
 
+# Cached: a page's authors and times repeat (one user, one time per pushed batch).
+@functools.lru_cache(maxsize=1024)
 def _jstr(value: str | None) -> str:
     return "null" if value is None else json.dumps(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _jtime(value: Any) -> str:
+    return _jstr(iso_utc(value))
 
 
 def _wire(workspace_id: str, row: tuple[Any, ...]) -> dict[str, Any]:

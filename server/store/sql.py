@@ -13,6 +13,7 @@ from typing import Any
 
 from peewee import Database, DatabaseError
 
+from server import jsonio
 from server.db import database, is_postgres
 from sync import (
     Clock,
@@ -25,7 +26,7 @@ from sync import (
 
 _MAX_PARAMS = 30_000  # below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
 
-dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+dumps = jsonio.dumps  # compact, Chinese kept readable (orjson; the stdlib's results)
 loads = json.loads
 
 

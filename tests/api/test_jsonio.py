@@ -1,0 +1,48 @@
+"""server.jsonio reads and writes exactly what the standard library does (orjson underneath)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from server import jsonio
+
+SAME = [
+    b'{"a":1,"b":[true,false,null],"c":"\xe4\xb8\xad\\u6587\\n","d":-0.0,"e":1.5e-300}',
+    b'{"big":123456789012345678901234567890,"neg":-9223372036854775809}',  # beyond 64 bits
+    b'{"u64":18446744073709551615,"i64":-9223372036854775808}',
+    b'"\\ud800"',  # a lone surrogate escape: json accepts it, orjson does not
+    b"[1e400]",  # json reads infinity; orjson refuses
+    b'{"a":1,"a":2}',
+    b" \n[ ] ",
+]
+
+
+@pytest.mark.parametrize("text", SAME)
+def test_loads_gives_what_json_gives(text: bytes) -> None:
+    expected = json.loads(text.decode("utf-8"))
+    got = jsonio.loads(text)
+    assert repr(got) == repr(expected) and type(got) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "text", [b"NaN", b"[Infinity]", b"[-Infinity]", b"{", b"\xff", b"\xef\xbb\xbf{}", b"[1,]"]
+)
+def test_loads_refuses_what_the_api_refused(text: bytes) -> None:
+    with pytest.raises(ValueError):
+        jsonio.loads(text)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"title": "走访\u2028</script>", "n": 2**64 - 1, "f": 0.1, "l": [None, True]},
+        {"size": 2**70},  # orjson cannot write it: json does
+        {1: "a", None: "b"},  # non-string keys: json's rules
+    ],
+)
+def test_dumps_writes_what_json_writes(value: object) -> None:
+    expected = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    assert jsonio.dumps(value) == expected
+    assert jsonio.dumps_bytes(value) == expected.encode()
