@@ -197,7 +197,7 @@ def held(url: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the client bench; print the table; return 0 when every target is met."""
+    """Run the client bench and print the table (unmet targets are marked, not errors)."""
     from bench.__main__ import Row, prepare_database, print_table, server_process
     from bench.data import seed_records
 
@@ -242,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nFieldsync client bench: server = fieldsync-server run (SQLite), "
               f"{os.cpu_count()} CPUs; server holds {held(url):,} records\n")  # fmt: skip
         print_table(rows)
-        return 0 if all(r.met is not False for r in rows) else 1
+        return 0  # the figures are a report; targets not met are marked in the table
     finally:
         if args.keep:
             print(f"\nkept {home}")
