@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from uuid6 import uuid7
 
@@ -42,32 +42,16 @@ def next_batch(store: LocalStore, max_changes: int = 500) -> tuple[str, bytes] |
         return waiting[0], bytes(waiting[1])
     if store.db.execute_sql("SELECT 1 FROM outbox_entry LIMIT 1").fetchone() is None:
         return None  # nothing to push: no write transaction at all
-    B = store.m.PushBatch  # noqa: N806
     with store.write():
         # No batch is waiting, so every outbox entry is up for grabs.
-        ids = _pick_records(store, max_changes)
-        if not ids:
+        changes = _pick_changes(store, max_changes)
+        if not changes:
             return None
-        changes: dict[str, tuple[str, list[str]]] = {}
-        for chunk in _chunks(ids, 500):
-            rows = store.db.execute_sql(
-                "SELECT record_type, record_id, field, value, stamp, base FROM outbox_entry"
-                " WHERE record_id IN ({marks}) ORDER BY seq".format(
-                    marks=",".join("?" * len(chunk))
-                ),
-                chunk,
-            )
-            for rtype, rid, field, value, stamp, base in rows:
-                writes = changes.setdefault(rid, (rtype, []))[1]
-                base_text = "null" if base is None else f'"{base}"'
-                writes.append(
-                    f'"{field}":{{"value":{value},"stamp":"{stamp}","base":{base_text}}}'
-                )
+        ids = list(changes)
         batch_id = str(uuid7())
         parts = [
-            f'{{"type":"{changes[rid][0]}","id":"{rid}","set":{{{",".join(changes[rid][1])}}}}}'
-            for rid in ids
-            if rid in changes
+            f'{{"type":"{rtype}","id":"{rid}","set":{{{",".join(writes)}}}}}'
+            for rid, (rtype, writes) in changes.items()
         ]
         device_time = store.tick()  # after every stamp in the batch, before any later edit
         body = (
@@ -75,14 +59,11 @@ def next_batch(store: LocalStore, max_changes: int = 500) -> tuple[str, bytes] |
             f'"changes":[{",".join(parts)}]}}'
         )
         packed = gzip.compress(body.encode(), compresslevel=3)
-        B.insert(
-            id=batch_id,
-            body=packed,
-            size=len(parts),
-            record_ids=dumps(ids),
-            device_time=device_time,
-            created_ms=store.now(),
-        ).execute()
+        store.db.execute_sql(
+            "INSERT INTO push_batch (id, body, size, record_ids, device_time, created_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (batch_id, packed, len(parts), dumps(ids), device_time, store.now()),
+        )
     return batch_id, packed
 
 
@@ -91,22 +72,58 @@ def unpack(body: bytes) -> dict[str, Any]:
     return dict(json.loads(gzip.decompress(body)))
 
 
-def _pick_records(store: LocalStore, max_changes: int) -> list[str]:
+# One field write of a change as JSON text, made by SQLite from the stored JSON value (a value
+# is stored as JSON text; field names and stamps need no escaping).
+_WRITE_SQL = (
+    """'"' || field || '":{"value":' || ifnull(value, 'null') || ',"stamp":"' || stamp"""
+    """ || '","base":' || ifnull('"' || base || '"', 'null') || '}'"""
+)
+
+
+def _pick_changes(store: LocalStore, max_changes: int) -> dict[str, tuple[str, list[str]]]:
     """Pick up to ``max_changes`` records with pending edits, oldest first, within the size
-    cap. (Scans in insertion order and stops early: cheap however long the outbox is.)"""
+    cap; return record id -> (type, its field writes as JSON text, in edit order).
+
+    One scan in insertion order that stops at the first record it cannot take (cheap however
+    long the outbox is); the few writes of the picked records queued after that point (a field
+    edited later) are read by id."""
     cursor = store.db.execute_sql(
-        "SELECT record_id, length(value) FROM outbox_entry NOT INDEXED ORDER BY seq"
+        f"SELECT seq, record_type, record_id, {_WRITE_SQL} FROM outbox_entry ORDER BY seq"
     )
-    ids: dict[str, None] = {}
+    changes: dict[str, tuple[str, list[str]]] = {}
     size = 0
-    for rid, length in cursor:
-        size += (length or 4) + 120
-        if rid not in ids:
-            if len(ids) >= max_changes or (ids and size > MAX_BATCH_BYTES):
+    stopped_at = None
+    for seq, rtype, rid, write in cursor:
+        size += len(write) + 60
+        change = changes.get(rid)
+        if change is None:
+            if len(changes) >= max_changes or (changes and size > MAX_BATCH_BYTES):
+                stopped_at = seq
                 break
-            ids[rid] = None
+            change = changes[rid] = (rtype, [])
+        change[1].append(write)
     cursor.close()
-    return list(ids)
+    if stopped_at is not None:
+        for chunk in _chunks(list(changes), 500):
+            marks = ",".join("?" * len(chunk))
+            later = store.db.execute_sql(
+                f"SELECT record_id, {_WRITE_SQL} FROM outbox_entry"
+                f" WHERE record_id IN ({marks}) AND seq > ? ORDER BY seq",
+                [*chunk, stopped_at],
+            )
+            for rid, write in later:
+                changes[rid][1].append(write)
+    return changes
+
+
+class _Batch(NamedTuple):
+    """A stored push batch, as ``apply_push_response`` reads it."""
+
+    id: str
+    body: bytes
+    size: int
+    record_ids: str
+    device_time: str
 
 
 def apply_push_response(
@@ -114,11 +131,14 @@ def apply_push_response(
 ) -> dict[str, int]:
     """Apply the server's answer to a batch: drop acknowledged edits, keep rejected ones with
     their reasons, record conflicts (taking the server's value where this device's lost)."""
-    B = store.m.PushBatch  # noqa: N806
     with store.write():
-        batch = B.get_or_none(B.id == batch_id)
-        if batch is None:  # already applied (a second process got there first)
+        found = store.db.execute_sql(
+            "SELECT id, body, size, record_ids, device_time FROM push_batch WHERE id = ?",
+            (batch_id,),
+        ).fetchone()
+        if found is None:  # already applied (a second process got there first)
             return {"sent": 0, "conflicts": 0, "rejected": 0}
+        batch = _Batch(*found)
         rejected = response.get("rejected") or []
         conflicts = response.get("conflicts") or []
         # Decode the body only when the answer names changes in it (rare): keeps acks cheap.
@@ -141,7 +161,7 @@ def apply_push_response(
             (batch.device_time, batch.device_time),
         )
         store_conflicts(store, conflicts, pushed=pushed)
-        B.delete().where(B.id == batch_id).execute()
+        store.db.execute_sql("DELETE FROM push_batch WHERE id = ?", (batch_id,))
         store.observe(response.get("server_time"))
     return {
         "sent": batch.size - len(rejected),

@@ -11,19 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 from flask import Flask
 from peewee import Database, PeeweeException
 
-from server import config, services
+from server import config, maintenance, services
 from server.cli_messages import MESSAGES
 from server.db import DatabaseUrlError
 from server.demo.cli import demo
@@ -75,11 +76,7 @@ def opened(settings: Settings) -> Iterator[Flask]:
 
 def safe_url(url: str) -> str:
     """Return a database URL fit to print: any password is masked."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    return maintenance.mask_password(url)
 
 
 # -- the functions behind the commands (callable from tests) --
@@ -173,6 +170,61 @@ def serve(settings: Settings, host: str, port: int, echo: Callable[[str], None])
         echo(say("stopped", settings.lang))
 
 
+def storage(settings: Settings) -> tuple[str, Path]:
+    """Return the configured database URL and blob folder (nothing is connected)."""
+    app = make_app(settings)
+    blob_dir = app.config.get("BLOB_DIR") or Path(app.instance_path) / "blobs"
+    return str(app.config["DATABASE_URL"]), Path(blob_dir)
+
+
+def backup(settings: Settings, folder: str | Path) -> maintenance.BackupResult:
+    """Back up the database and blobs into ``folder`` (SQLite; safe while the server runs)."""
+    url, blob_dir = storage(settings)
+    return maintenance.backup(url, blob_dir, folder)
+
+
+def restore(
+    settings: Settings, path: str | Path, force: bool = False
+) -> maintenance.RestoreResult:
+    """Restore a backup over the database (SQLite) and give it a new epoch."""
+    url, blob_dir = storage(settings)
+    return maintenance.restore(url, blob_dir, path, force=force)
+
+
+def prune(
+    settings: Settings, days: int = maintenance.MIN_PRUNE_DAYS, now: dt.datetime | None = None
+) -> maintenance.PruneResult:
+    """Delete old push batches and stale temporary uploads."""
+    with opened(settings) as app:
+        blob_dir = app.config.get("BLOB_DIR") or Path(app.instance_path) / "blobs"
+        return maintenance.prune(app.extensions["fieldsync_db"], blob_dir, days=days, now=now)
+
+
+def new_epoch(settings: Settings) -> str:
+    """Give the database a new epoch (after restoring it by other means); return it."""
+    from server import migrations
+
+    with opened(settings) as app:
+        return migrations.new_epoch(app.extensions["fieldsync_db"])
+
+
+def human_size(size: int) -> str:
+    """Return a byte count as people read it: 512 B, 3.4 KB, 12.0 MB."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # not reached
+
+
+def _counts_text(counts: dict[str, int], lang: str) -> str:
+    separator = "，" if lang == "zh" else ", "
+    return separator.join(
+        say("rows", lang, n=n, table=say(f"table_{t}", lang)) for t, n in counts.items()
+    )
+
+
 # -- the commands --
 
 
@@ -191,7 +243,7 @@ def one_line_errors(command: F) -> F:
             raise click.ClickException(say("error", lang, detail=exc.detail)) from None
         except DatabaseUrlError as exc:
             raise click.ClickException(say("bad_database_url", lang, detail=str(exc))) from None
-        except (PeeweeException, OSError) as exc:
+        except (PeeweeException, OSError, sqlite3.Error) as exc:
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             raise click.ClickException(
                 say("database_error", lang, kind=type(exc).__name__, detail=first)
@@ -435,6 +487,91 @@ def run_command(host: str, port: int) -> None:
     serve(_settings(), host, port, lambda line: click.echo(line) or sys.stdout.flush())
 
 
+@main.command("backup")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@one_line_errors
+def backup_command(folder: Path) -> None:
+    """Back up the database and the photos into FOLDER (fieldsync.db + blobs/).
+
+    SQLite: a consistent copy, safe while the server runs. PostgreSQL: prints the pg_dump
+    command to use instead.
+
+    Example:
+
+    \b
+        fieldsync-server backup /media/usb/fieldsync-2026-11-28
+    """
+    settings = _settings()
+    lang = settings.lang
+    result = backup(settings, folder)
+    size = human_size(result.database_bytes)
+    counts = _counts_text(result.counts, lang)
+    click.echo(say("backup_done", lang, path=result.database, size=size, counts=counts))
+    blob_size = human_size(result.blob_bytes)
+    click.echo(
+        say("backup_blobs", lang, count=result.blob_count, size=blob_size, path=result.blobs)
+    )
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the existing database.")
+@one_line_errors
+def restore_command(path: Path, force: bool) -> None:
+    """Restore a backup made by 'backup' (SQLite; stop the server first).
+
+    The restored database gets a new epoch: at their next sync, devices pull from the start
+    and push again what the backup lacks.
+
+    Example:
+
+    \b
+        fieldsync-server restore /media/usb/fieldsync-2026-11-28 --force
+    """
+    settings = _settings()
+    lang = settings.lang
+    result = restore(settings, path, force)
+    size = human_size(result.database_bytes)
+    counts = _counts_text(result.counts, lang)
+    click.echo(say("restore_done", lang, path=result.database, size=size, counts=counts))
+    click.echo(
+        say("restore_blobs", lang, copied=result.blobs_copied, present=result.blobs_present)
+    )
+    click.echo(say("restore_epoch", lang, epoch=result.epoch))
+
+
+@main.command("prune")
+@click.option(
+    "--days",
+    default=maintenance.MIN_PRUNE_DAYS,
+    show_default=True,
+    type=int,
+    help=f"Delete push batches older than this (at least {maintenance.MIN_PRUNE_DAYS}).",
+)
+@one_line_errors
+def prune_command(days: int) -> None:
+    """Delete old push batches and temporary files of interrupted photo uploads.
+
+    Example:
+
+    \b
+        fieldsync-server prune --days 90
+    """
+    settings = _settings()
+    result = prune(settings, days)
+    cutoff = result.cutoff.strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(
+        say(
+            "prune_done",
+            settings.lang,
+            deleted=result.batches_deleted,
+            kept=result.batches_kept,
+            cutoff=cutoff,
+            temps=result.temp_files_removed,
+        )
+    )
+
+
 @main.group("db")
 def db_group() -> None:
     """Database maintenance.
@@ -460,6 +597,21 @@ def db_upgrade_command() -> None:
     url = upgrade_database(settings)
     click.echo(say("database", settings.lang, url=url))
     click.echo(say("upgraded", settings.lang))
+
+
+@db_group.command("new-epoch")
+@one_line_errors
+def db_new_epoch_command() -> None:
+    """Give the database a new epoch after restoring it by other means (pg_restore): every
+    device then pulls from the start and pushes again what the database lacks.
+
+    Example:
+
+    \b
+        fieldsync-server --database-url postgresql://fieldsync@127.0.0.1/fieldsync db new-epoch
+    """
+    settings = _settings()
+    click.echo(say("restore_epoch", settings.lang, epoch=new_epoch(settings)))
 
 
 main.add_command(demo)

@@ -21,6 +21,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no": "否",
         "never": "从未",
         "device_header": "设备ID\t名称\t用户\t工作区\t最近同步\t已吊销",
+        # housekeeping (server.maintenance)
+        "backup_done": "已备份数据库到 {path}（{size}）：{counts}。",
+        "backup_blobs": "照片和文件：{count} 个（{size}），在 {path}。",
+        "restore_done": "已从备份恢复数据库 {path}（{size}）：{counts}。",
+        "restore_blobs": "照片和文件：复制 {copied} 个，已有 {present} 个。",
+        "restore_epoch": "数据库已换新纪元（{epoch}）：每台设备下次同步时会从头拉取，"
+        "并重新推送这个数据库缺少的修改。",
+        "prune_done": "已删除 {deleted} 个早于 {cutoff} 的推送批次（保留 {kept} 个）；"
+        "已清除 {temps} 个中断上传留下的临时文件。",
+        "rows": "{table} {n}",
+        "table_workspace": "工作区",
+        "table_user": "用户",
+        "table_device": "设备",
+        "table_record": "记录",
+        "table_conflict": "冲突",
+        "table_change": "修改历史",
         # errors (keys of services.ServiceError, plus the CLI's own)
         "workspace_name": "工作区名称须为 1-200 个字符。",
         "workspace_exists": "工作区“{name}”已存在。",
@@ -38,6 +54,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "database_error": "数据库出错（{kind}）：{detail}。新数据库请先运行 "
         "“fieldsync-server db upgrade”。",
         "error": "错误：{detail}",
+        "backup_postgres": "PostgreSQL 数据库请用 pg_dump 备份（照片文件夹 {blobs} 另行复制）："
+        "{command}",
+        "restore_postgres": "PostgreSQL 数据库请用 pg_restore 恢复，再运行 "
+        "“fieldsync-server db new-epoch”：{command}",
+        "no_database_file": "找不到数据库 {path}。",
+        "backup_exists": "{path} 已存在：请换一个空的备份文件夹。",
+        "backup_in_place": "请选择服务器自身文件夹以外的备份文件夹。",
+        "no_backup": "找不到备份 {path}。",
+        "not_a_backup": "{path} 不是 Fieldsync 数据库（或已损坏）。",
+        "restore_exists": "数据库 {path} 已存在：要用备份替换它，请先停止服务器，再加 --force。",
+        "prune_days": "推送批次至少保留 {min} 天：--days 不能小于 {min}。",
+        "maintenance_memory": "内存数据库无法备份或恢复。",
     },
     "en": {
         "initialized": "Initialised: workspace '{workspace}', administrator {admin}.",
@@ -54,6 +82,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no": "no",
         "never": "never",
         "device_header": "DEVICE ID\tNAME\tUSER\tWORKSPACE\tLAST SYNC\tREVOKED",
+        "backup_done": "Backed up the database to {path} ({size}): {counts}.",
+        "backup_blobs": "Photos and files: {count} ({size}) in {path}.",
+        "restore_done": "Restored the database {path} from the backup ({size}): {counts}.",
+        "restore_blobs": "Photos and files: {copied} copied, {present} already there.",
+        "restore_epoch": "The database has a new epoch ({epoch}): at its next sync every device "
+        "pulls from the start and pushes again the changes this database lacks.",
+        "prune_done": "Deleted {deleted} push batches older than {cutoff} ({kept} kept); removed "
+        "{temps} temporary files of interrupted uploads.",
+        "rows": "{table}: {n}",
+        "table_workspace": "workspaces",
+        "table_user": "users",
+        "table_device": "devices",
+        "table_record": "records",
+        "table_conflict": "conflicts",
+        "table_change": "history entries",
         "workspace_name": "A workspace name has 1-200 characters.",
         "workspace_exists": "A workspace named '{name}' already exists.",
         "no_workspace": "No workspace '{name}'.",
@@ -70,5 +113,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "database_error": "Database error ({kind}): {detail}. For a new database run "
         "'fieldsync-server db upgrade' first.",
         "error": "Error: {detail}",
+        "backup_postgres": "PostgreSQL is backed up with pg_dump (copy the photo folder {blobs} "
+        "as well): {command}",
+        "restore_postgres": "PostgreSQL is restored with pg_restore, then run "
+        "'fieldsync-server db new-epoch': {command}",
+        "no_database_file": "No database at {path}.",
+        "backup_exists": "{path} already exists: choose an empty backup folder.",
+        "backup_in_place": "Choose a backup folder outside the server's own folders.",
+        "no_backup": "No backup at {path}.",
+        "not_a_backup": "{path} is not a Fieldsync database (or it is damaged).",
+        "restore_exists": "The database {path} exists: to replace it with the backup, stop the "
+        "server and add --force.",
+        "prune_days": "Push batches are kept at least {min} days: --days cannot be below {min}.",
+        "maintenance_memory": "An in-memory database cannot be backed up or restored.",
     },
 }

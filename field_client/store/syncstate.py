@@ -164,7 +164,8 @@ class SyncStateMixin:
     @property
     def cursor(self) -> str | None:
         """The saved pull cursor (None: pull from the start)."""
-        return self.state().cursor
+        row = self.db.execute_sql("SELECT cursor FROM device_state WHERE id = 1").fetchone()
+        return None if row is None else row[0]
 
     def next_batch(self, max_changes: int = 500) -> tuple[str, dict[str, Any]] | None:
         """Return the next push batch (id, body), persisted before it is sent; None if none."""

@@ -55,7 +55,7 @@ def create_app(
     ``now`` (aware datetimes) and time zone ``tz``, a sync ``runner(progress) -> dict`` and a
     reachability ``check() -> bool | None``. By default sync and check use the real server.
     """
-    from field_client.web import attention, capture, concerns, pages  # noqa: F401  (routes)
+    from field_client.web import attention, capture, concerns, pages, photos  # noqa: F401
     from field_client.web.views import WebState, bp, lang
 
     home = Path(home)
@@ -66,7 +66,7 @@ def create_app(
         SECRET_KEY=secret_key or _secret_key(home),
         WTF_CSRF_TIME_LIMIT=None,  # a form may stay open for a whole visit
         SESSION_COOKIE_SAMESITE="Strict",
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,  # forms with photos get more (web/photos.py)
         TEMPLATES_AUTO_RELOAD=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from field_client.errors import ClientError, NotEnrolled
-from field_client.web import i18n, queries
+from field_client.web import i18n, photos, queries
 from field_client.web.forms import (
     CATEGORIES,
     PLACE_KINDS,
@@ -123,12 +123,19 @@ def create_visit() -> Response | tuple[str, int]:
     for row in parsed.concerns:
         if row.support_of and store().get("concern", row.support_of) is None:
             row.support_of = None  # the suggested concern is gone: keep the new one
+    chosen, photo_error = photos.read_photos(request.files)
+    if photo_error:
+        parsed.errors[photos.FIELD] = photo_error
     if not parsed.errors:
         try:
             visit_id = _save_visit(parsed)
         except ClientError as exc:
             parsed.errors.update(store_errors(exc))
         else:
+            try:  # the visit is saved: a photo that fails is said on its page, not re-asked
+                photos.attach_photos("visit", visit_id, chosen)
+            except ClientError as exc:
+                flash(store_errors(exc)["_"], "error")
             voices = sum(1 for row in parsed.concerns if row.support_of)
             saved = t("visit.saved", n=len(parsed.concerns) - voices)
             if voices:
@@ -137,6 +144,8 @@ def create_visit() -> Response | tuple[str, int]:
                   + t("common.saved_pending", n=store().status()["pending"]))  # fmt: skip
             return redirect(url_for("field.visit", visit_id=visit_id))
     values = _typed_values(request.form)
+    if chosen and photos.FIELD not in parsed.errors:  # a browser cannot refill a file input
+        parsed.errors[photos.FIELD] = t("photo.reselect")
     flash_form_errors(parsed.errors)
     context = _visit_context(
         values, parsed.errors, request.form, candidates=parsed.place.candidates

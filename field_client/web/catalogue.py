@@ -144,6 +144,39 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "sync.busy": ("同步已在进行中。", "A sync is already running."),
     "sync.fix_link": ("去修改", "Fix them"),
     # visit form
+    # photos
+    "photo.title": ("照片", "Photos"),
+    "photo.take": ("拍照或选择照片", "Take or choose photos"),
+    "photo.hint": (
+        "可多张，每张不超过 {mib} MiB。",
+        "Several allowed, at most {mib} MiB each.",
+    ),
+    "photo.add": ("添加照片", "Add photos"),
+    "photo.alt": ("照片", "Photo"),
+    "photo.too_large": (
+        "照片“{name}”超过 {mib} MiB，无法保存。请换一张较小的照片。",
+        "The photo “{name}” is over {mib} MiB and cannot be saved. Please choose a smaller one.",
+    ),
+    "photo.not_image": (
+        "“{name}”不是照片（只能添加 JPEG、PNG、GIF、WebP 或 HEIC 图片）。",
+        "“{name}” is not a photo (only JPEG, PNG, GIF, WebP or HEIC images can be added).",
+    ),
+    "photo.too_many": ("一次最多添加 {n} 张照片。", "At most {n} photos at a time."),
+    "photo.none_chosen": ("请先选择照片。", "Please choose a photo first."),
+    "photo.added": ("已添加 {n} 张照片。", "{n} photo(s) added."),
+    "photo.reselect": (
+        "其他内容已保留，请重新选择照片。",
+        "Everything else was kept; please choose the photos again.",
+    ),
+    "photo.after_sync": ("同步后显示", "Appears after sync"),
+    "photo.not_here": (
+        "本机还没有这张照片，同步后会显示。",
+        "Not on this device yet; it will appear after sync.",
+    ),
+    "photo.request_too_large": (
+        "照片太大了：每张不超过 {mib} MiB，请少选几张或换小一些的照片。",
+        "The photos are too large: at most {mib} MiB each; choose fewer or smaller ones.",
+    ),
     "visit.new_title": ("记录走访", "Record a visit"),
     "visit.edit_title": ("修改走访", "Edit visit"),
     "visit.kind": ("走访类型", "Kind of visit"),

@@ -224,6 +224,21 @@ def test_review_notes_show_office_feedback(store, clock):
     assert store.get("visit", vid)["pending"] == ["kind", "title"]
 
 
+def test_a_full_batch_carries_every_queued_field_of_its_records(store, clock):
+    first = store.create("concern", {"title": "路灯不亮"})
+    second = store.create("concern", {"title": "井盖松动"})
+    third = store.create("concern", {"title": "垃圾清运"})
+    clock.advance(1)
+    store.update("concern", first, {"status": "accepted"})  # queued after the others
+    batch_id, body = store.next_batch(max_changes=2)
+    assert [c["id"] for c in body["changes"]] == [first, second]
+    assert list(body["changes"][0]["set"]) == ["title", "status"]
+    store.apply_push_response(batch_id, {"conflicts": [], "rejected": []})
+    assert {e["id"] for e in store.pending()} == {third}
+    _, body = store.next_batch(max_changes=2)
+    assert [c["id"] for c in body["changes"]] == [third]
+
+
 def test_an_edit_made_while_a_batch_is_in_flight_stays_queued(store, clock):
     cid = store.create("concern", {"title": "路灯不亮", "status": "new"})
     batch_id, body = store.next_batch()

@@ -197,7 +197,8 @@ def test_record_offline_sync_and_fix_a_refused_change(
         place_page = page.url
 
         # On a visit from the place page, a concern the place already has becomes a 附议.
-        page.get_by_role("link", name="在这里记走访").click()
+        with page.expect_navigation(wait_until="load"):  # the suggestions bind on load
+            page.get_by_role("link", name="在这里记走访").click()
         expect(page.locator("#recent-places input:checked")).to_have_count(1)
         page.locator("input[name=concern_title]").first.fill(story["similar"])
         box = page.locator("[data-similar]").first
@@ -208,7 +209,8 @@ def test_record_offline_sync_and_fix_a_refused_change(
         page.goto(place_page)
 
         # Typing a concern this place already has offers a further voice (附议) instead.
-        page.get_by_role("link", name="在这里登记诉求").click()
+        with page.expect_navigation(wait_until="load"):
+            page.get_by_role("link", name="在这里登记诉求").click()
         page.fill("#f-title", story["similar"])
         expect(page.locator("#similar-box")).to_contain_text(story["concerns"][0])
         page.locator("#similar-box").get_by_role("button", name="附议这一条").click()

@@ -1,0 +1,69 @@
+"""Photos on the office pages: the attachments of a concern or visit, and their bytes.
+
+The pages ask ``photos_of(record_id)`` (a template helper) for the record's image attachments;
+``/photos/<attachment_id>`` streams one from the server's blob store. Both read only the signed-in
+user's workspace: another workspace's attachment, a deleted one, or one whose bytes the device
+has not uploaded yet is a 404 page. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, send_file
+from werkzeug.wrappers import Response
+
+from server import blobs
+from server.blob_api import blob_store
+from server.models import Record
+from server.office import bp, queries
+from server.office.views.common import workspace_id
+from server.reports import field as jfield
+from server.reports import live
+
+__all__ = ["photos_of"]
+
+PHOTO_LIMIT = 100  # per record page
+CACHE_CONTROL = "private, max-age=31536000, immutable"
+
+
+def photos_of(record_id: str) -> list[dict[str, Any]]:
+    """Return the live image attachments of a record of the user's workspace, oldest first,
+    each with ``here``: whether the server holds its bytes yet."""
+    rows = live(workspace_id(), "attachment").where(jfield("subject_id") == record_id)
+    photos = []
+    for row in rows.order_by(Record.created_at).limit(PHOTO_LIMIT):
+        record = queries.decode(row)
+        fields = record["fields"]
+        media_type = str(fields.get("media_type") or "")
+        sha = fields.get("sha256")
+        if not media_type.startswith("image/") or not blobs.is_hash(sha):
+            continue
+        photos.append(dict(record, here=blob_store().exists(sha)))
+    return photos
+
+
+@bp.app_context_processor
+def photo_helpers() -> dict[str, Any]:
+    return {"photos_of": photos_of}
+
+
+@bp.route("/photos/<attachment_id>")
+def photo(attachment_id: str) -> Response:
+    """Stream the bytes of one of the workspace's attachments, or a 404 page."""
+    ws = workspace_id()
+    record = queries.get(ws, attachment_id, "attachment")
+    if record is None or record["deleted"]:
+        abort(404)
+    sha = record["fields"].get("sha256")
+    if not blobs.is_hash(sha):
+        abort(404)
+    media_type = blobs.attachment_media_type(ws, sha)
+    path = blob_store().path(sha)
+    if media_type is None or not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=media_type, etag=sha, conditional=True)
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
