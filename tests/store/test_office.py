@@ -143,14 +143,20 @@ def test_resolve_conflict_writes_the_value_and_closes_all_of_the_field(writer: W
     assert info.value.code is ErrorCode.CONFLICT
 
 
-def test_resolve_conflict_of_another_workspace_is_not_found(writer: Writer) -> None:
-    rid, change = create_concern(writer)
+def concurrent_status_conflict(writer: Writer) -> dict:
+    """Create a concern, then have a second device push a concurrent status: one conflict."""
+    rid, _ = create_concern(writer)
     other = Writer(make_device(), writer.tick)
     writer.tick.now += 1
     late = other.change("concern", rid, {"status": "accepted"}, None)
     [conflict] = store.push(
         other.device, other.body(late), now_ms=writer.tick.now, max_skew_ms=SKEW
     )["conflicts"]
+    return conflict
+
+
+def test_resolve_conflict_of_another_workspace_is_not_found(writer: Writer) -> None:
+    conflict = concurrent_status_conflict(writer)
     stranger = make_device("西湖街道")
     with pytest.raises(ProtocolError) as info:
         store.resolve_conflict(stranger.workspace_id, conflict["id"], "x", "new", now_ms=NOW)
@@ -158,13 +164,7 @@ def test_resolve_conflict_of_another_workspace_is_not_found(writer: Writer) -> N
 
 
 def test_rejected_resolution_value_leaves_conflict_open(writer: Writer) -> None:
-    rid, change = create_concern(writer)
-    other = Writer(make_device(), writer.tick)
-    writer.tick.now += 1
-    late = other.change("concern", rid, {"status": "accepted"}, None)
-    [conflict] = store.push(
-        other.device, other.body(late), now_ms=writer.tick.now, max_skew_ms=SKEW
-    )["conflicts"]
+    conflict = concurrent_status_conflict(writer)
     result = store.resolve_conflict(
         writer.device.workspace_id, conflict["id"], "x", "bogus", now_ms=NOW + 5
     )
