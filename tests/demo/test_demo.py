@@ -15,13 +15,13 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from demo.devices import diverging_records
+from demo.runner import Demo, wall_ms
+from demo.story import StoryError, load_story
 from field_client.store import LocalStore
 from server import store as office_store
 from server.cli import main
 from server.db import open_database
-from server.demo.devices import diverging_records
-from server.demo.runner import Demo, wall_ms
-from server.demo.story import StoryError, load_story
 from server.models import Conflict, Record, Workspace
 from sync import RECORD_TYPES, RESOLVED_STATUSES
 

@@ -1,5 +1,5 @@
 """The office pages in a real browser (headless Chromium driven by Playwright) against a real
-HTTP server holding the demo's data (the article's story, played by ``server.demo``).
+HTTP server holding the demo's data (the article's story, played by ``demo``).
 
 A missing Chromium skips these tests with the reason, unless FIELDSYNC_REQUIRE_BROWSER=1 (CI),
 which makes it a failure. Screenshots go to ``artifacts/screenshots/`` (not committed).
@@ -47,8 +47,8 @@ def _require_browser() -> None:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The demo's story on its own SQLite database, served on a free loopback port."""
     _require_browser()
-    from server.demo.runner import Demo
-    from server.demo.story import load_story
+    from demo.runner import Demo
+    from demo.story import load_story
 
     runner = Demo(load_story(), tmp_path_factory.mktemp("demo"), echo=lambda _line: None)
     try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import click
+
+from server.cli.base import current_settings, json_option, one_line_errors, opened, print_json
 
 TEXT = {
     "zh": {
@@ -95,7 +96,8 @@ def pick_workspace(name: str | None, lang: str) -> tuple[str, str]:
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (YYYY-MM-DD).")
 @click.option("--workspace", help="Workspace name or id (default: the only one).")
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@json_option
+@one_line_errors
 def report(
     since: dt.datetime | None, until: dt.datetime | None, workspace: str | None, as_json: bool
 ) -> None:
@@ -105,21 +107,15 @@ def report(
 
         fieldsync-server report --since 2022-01-01 --until 2024-12-31
     """
-    from server import cli as server_cli
     from server.reports import office_report
 
-    @server_cli.one_line_errors
-    def run() -> None:
-        settings = server_cli._settings()
-        with server_cli.opened(settings):
-            ws_id, ws_name = pick_workspace(workspace, settings.lang)
-            figures = office_report(
-                ws_id, since.date() if since else None, until.date() if until else None
-            )
-        if as_json:
-            click.echo(json.dumps({"workspace": ws_name, **figures}, ensure_ascii=False,
-                                  indent=2))  # fmt: skip
-        else:
-            click.echo(format_report(figures, ws_name, settings.lang))
-
-    run()
+    settings = current_settings()
+    with opened(settings):
+        ws_id, ws_name = pick_workspace(workspace, settings.lang)
+        figures = office_report(
+            ws_id, since.date() if since else None, until.date() if until else None
+        )
+    if as_json:
+        print_json({"workspace": ws_name, **figures})
+    else:
+        click.echo(format_report(figures, ws_name, settings.lang))

@@ -7,9 +7,9 @@ import datetime as dt
 import json
 from typing import Any
 
+from demo.text import choice_text, say
 from server import reports
 from server import store as office_store
-from server.demo.text import choice_text, say
 from sync.records import SESSION_KINDS
 
 __all__ = ["figure_lines", "office_report_lines", "percent"]

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from demo.errors import PortInUse, StoryError
+from demo.story import load_story
+from demo.text import say
 from field_client.errors import ClientError
-from server.demo.errors import PortInUse, StoryError
-from server.demo.story import load_story
-from server.demo.text import say
 from sync import ProtocolError
 
 if TYPE_CHECKING:
-    from server.demo.runner import DemoResult
+    from demo.runner import DemoResult
 
 __all__ = ["demo", "run_demo"]
 
@@ -44,7 +44,7 @@ def run_demo(
     With ``data_dir`` the data stays there (the folder must be new or empty); otherwise it lives
     in a temporary folder removed at the end. Return what the demo built.
     """
-    from server.demo.runner import Demo  # imported here: `fieldsync-server --help` stays quick
+    from demo.runner import Demo  # imported here: `fieldsync-server --help` stays quick
 
     story = load_story(story_path)
     temporary = data_dir is None

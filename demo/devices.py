@@ -17,6 +17,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from demo.errors import PortInUse
 from field_client import config as field_config
 from field_client.cli import App
 from field_client.cli import enroll as enroll_device
@@ -24,7 +25,6 @@ from field_client.store import LocalStore
 from field_client.syncer import SyncReport, sync_once
 from field_client.transport import HttpTransport
 from server import store as office_store
-from server.demo.errors import PortInUse
 from sync import RECORD_TYPES
 
 __all__ = ["FieldDevice", "Served", "diverging_records", "local_records"]

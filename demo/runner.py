@@ -26,13 +26,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from field_client.syncer import SyncReport
-from server import create_app, migrations, services
-from server import store as office_store
-from server.demo.devices import FieldDevice, Served, diverging_records, local_records
-from server.demo.report import office_report_lines
-from server.demo.story import OFFICE, Entry, Story, resolve_refs
-from server.demo.text import (
+from demo.devices import FieldDevice, Served, diverging_records, local_records
+from demo.report import office_report_lines
+from demo.story import OFFICE, Entry, Story, resolve_refs
+from demo.text import (
     count_list,
     field_name,
     say,
@@ -40,6 +37,9 @@ from server.demo.text import (
     type_name,
     value_text,
 )
+from field_client.syncer import SyncReport
+from server import create_app, migrations, services
+from server import store as office_store
 from server.models import Conflict
 
 __all__ = ["Demo", "DemoResult", "wall_ms"]

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from server.demo.errors import StoryError
+from demo.errors import StoryError
 from sync.records import RECORD_TYPES, Ref, RefList, validate_fields
 
 __all__ = ["OFFICE", "Entry", "Story", "StoryError", "load_story", "resolve_refs"]

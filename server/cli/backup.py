@@ -1,0 +1,142 @@
+"""``backup``, ``restore``, ``prune``: keep the office's data safe and small."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from server import maintenance
+from server.cli.base import (
+    Settings,
+    current_settings,
+    human_size,
+    make_app,
+    one_line_errors,
+    opened,
+    say,
+)
+
+
+def storage(settings: Settings) -> tuple[str, Path]:
+    """Return the configured database URL and blob folder (nothing is connected)."""
+    app = make_app(settings)
+    blob_dir = app.config.get("BLOB_DIR") or Path(app.instance_path) / "blobs"
+    return str(app.config["DATABASE_URL"]), Path(blob_dir)
+
+
+def backup(settings: Settings, folder: str | Path) -> maintenance.BackupResult:
+    """Back up the database and blobs into ``folder`` (SQLite; safe while the server runs)."""
+    url, blob_dir = storage(settings)
+    return maintenance.backup(url, blob_dir, folder)
+
+
+def restore(
+    settings: Settings, path: str | Path, force: bool = False
+) -> maintenance.RestoreResult:
+    """Restore a backup over the database (SQLite) and give it a new epoch."""
+    url, blob_dir = storage(settings)
+    return maintenance.restore(url, blob_dir, path, force=force)
+
+
+def prune(
+    settings: Settings, days: int = maintenance.MIN_PRUNE_DAYS, now: dt.datetime | None = None
+) -> maintenance.PruneResult:
+    """Delete old push batches and stale temporary uploads."""
+    with opened(settings) as app:
+        blob_dir = app.config.get("BLOB_DIR") or Path(app.instance_path) / "blobs"
+        return maintenance.prune(app.extensions["fieldsync_db"], blob_dir, days=days, now=now)
+
+
+def counts_text(counts: dict[str, int], lang: str) -> str:
+    """Return table row counts as one line: 3 concerns, 2 visits."""
+    separator = "，" if lang == "zh" else ", "
+    return separator.join(
+        say("rows", lang, n=n, table=say(f"table_{t}", lang)) for t, n in counts.items()
+    )
+
+
+@click.command("backup")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@one_line_errors
+def backup_command(folder: Path) -> None:
+    """Back up the database and the photos into FOLDER (fieldsync.db + blobs/).
+
+    SQLite: a consistent copy, safe while the server runs. PostgreSQL: prints the pg_dump
+    command to use instead.
+
+    Example:
+
+    \b
+        fieldsync-server backup /media/usb/fieldsync-2026-11-28
+    """
+    settings = current_settings()
+    lang = settings.lang
+    result = backup(settings, folder)
+    size = human_size(result.database_bytes)
+    counts = counts_text(result.counts, lang)
+    click.echo(say("backup_done", lang, path=result.database, size=size, counts=counts))
+    blob_size = human_size(result.blob_bytes)
+    click.echo(
+        say("backup_blobs", lang, count=result.blob_count, size=blob_size, path=result.blobs)
+    )
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the existing database.")
+@one_line_errors
+def restore_command(path: Path, force: bool) -> None:
+    """Restore a backup made by 'backup' (SQLite; stop the server first).
+
+    The restored database gets a new epoch: at their next sync, devices pull from the start
+    and push again what the backup lacks.
+
+    Example:
+
+    \b
+        fieldsync-server restore /media/usb/fieldsync-2026-11-28 --force
+    """
+    settings = current_settings()
+    lang = settings.lang
+    result = restore(settings, path, force)
+    size = human_size(result.database_bytes)
+    counts = counts_text(result.counts, lang)
+    click.echo(say("restore_done", lang, path=result.database, size=size, counts=counts))
+    click.echo(
+        say("restore_blobs", lang, copied=result.blobs_copied, present=result.blobs_present)
+    )
+    click.echo(say("restore_epoch", lang, epoch=result.epoch))
+
+
+@click.command("prune")
+@click.option(
+    "--days",
+    default=maintenance.MIN_PRUNE_DAYS,
+    show_default=True,
+    type=int,
+    help=f"Delete push batches older than this (at least {maintenance.MIN_PRUNE_DAYS}).",
+)
+@one_line_errors
+def prune_command(days: int) -> None:
+    """Delete old push batches and temporary files of interrupted photo uploads.
+
+    Example:
+
+    \b
+        fieldsync-server prune --days 90
+    """
+    settings = current_settings()
+    result = prune(settings, days)
+    cutoff = result.cutoff.strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(
+        say(
+            "prune_done",
+            settings.lang,
+            deleted=result.batches_deleted,
+            kept=result.batches_kept,
+            cutoff=cutoff,
+            temps=result.temp_files_removed,
+        )
+    )

@@ -1,0 +1,85 @@
+"""``device list`` and ``device revoke``: the enrolled field devices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from server import services
+from server.cli.base import (
+    Settings,
+    current_settings,
+    json_option,
+    one_line_errors,
+    opened,
+    print_json,
+    say,
+)
+
+
+def devices(settings: Settings, workspace: str | None = None) -> list[dict[str, Any]]:
+    """Return the devices, newest first."""
+    with opened(settings):
+        return services.list_devices(workspace)
+
+
+def revoke(settings: Settings, device_id: str) -> dict[str, Any]:
+    """Revoke a device; return it."""
+    with opened(settings):
+        return services.device_json(services.revoke_device(device_id))
+
+
+@click.group("device")
+def device_group() -> None:
+    """List and revoke enrolled devices.
+
+    Example:
+
+    \b
+        fieldsync-server device list
+    """
+
+
+@device_group.command("list")
+@click.option("--workspace", help="Only this workspace's devices.")
+@json_option
+@one_line_errors
+def device_list_command(workspace: str | None, as_json: bool) -> None:
+    """List devices, newest first.
+
+    Example:
+
+    \b
+        fieldsync-server device list --json
+    """
+    settings = current_settings()
+    rows = devices(settings, workspace)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo(say("no_devices", settings.lang))
+        return
+    click.echo(say("device_header", settings.lang))
+    for row in rows:
+        revoked = say("yes" if row["revoked"] else "no", settings.lang)
+        last = row["last_sync"] or say("never", settings.lang)
+        fields = (row["device_id"], row["name"], row["user"]["username"])
+        click.echo("\t".join((*fields, row["workspace"]["name"], last, revoked)))
+
+
+@device_group.command("revoke")
+@click.argument("device_id")
+@one_line_errors
+def device_revoke_command(device_id: str) -> None:
+    """Revoke a device: its token stops working; its local data stays on it.
+
+    Example:
+
+    \b
+        fieldsync-server device revoke 0b8f4c1e9d2a4f6b8c3e5a7d9f1b2c4d
+    """
+    settings = current_settings()
+    result = revoke(settings, device_id)
+    click.echo(say("revoked", settings.lang, device_id=result["device_id"], name=result["name"]))
