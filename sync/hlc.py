@@ -15,7 +15,8 @@ from sync.errors import InvalidStamp
 __all__ = ["MAX_COUNTER", "Clock", "Stamp"]
 
 MAX_COUNTER = 999_999
-_STAMP_RE = re.compile(r"^(\d{13})-(\d{6})-([A-Za-z0-9_.:\-]{1,64})$")
+# ASCII digits only, fixed widths: one spelling per stamp, so strings sort as the tuples do.
+_STAMP_RE = re.compile(r"([0-9]{13})-([0-9]{6})-([A-Za-z0-9_.:\-]{1,64})", re.ASCII)
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -34,7 +35,7 @@ class Stamp:
         """Parse the string form; raise InvalidStamp on anything else."""
         if not isinstance(text, str):
             raise InvalidStamp("a stamp must be a string")
-        match = _STAMP_RE.match(text)
+        match = _STAMP_RE.fullmatch(text)
         if match is None:
             raise InvalidStamp(f"not a stamp: {text[:80]!r}")
         return cls(int(match.group(1)), int(match.group(2)), match.group(3))

@@ -7,7 +7,6 @@ unless the type lists it as required. Lengths count characters, not bytes.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -16,6 +15,8 @@ from typing import Any
 
 from marshmallow import fields as ma_fields
 from marshmallow import validate as ma_validate
+
+from sync.strict import is_canonical_date, is_canonical_datetime
 
 __all__ = [
     "ATTACHMENT_SUBJECTS",
@@ -126,13 +127,7 @@ class Float(Rule):
 @dataclass(frozen=True)
 class Date(Rule):
     def check(self, value: Any) -> str | None:
-        if not isinstance(value, str) or len(value) != 10:
-            return "must be a date like 2024-05-31"
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError:
-            return "must be a date like 2024-05-31"
-        return None
+        return None if is_canonical_date(value) else "must be a date like 2024-05-31"
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
         return ma_fields.Date(allow_none=True)
@@ -141,14 +136,9 @@ class Date(Rule):
 @dataclass(frozen=True)
 class DateTime(Rule):
     def check(self, value: Any) -> str | None:
-        message = "must be a time with offset like 2024-05-31T09:30:00+08:00"
-        if not isinstance(value, str) or not 16 <= len(value) <= 40 or "T" not in value:
-            return message
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return message
-        return message if parsed.tzinfo is None else None
+        if is_canonical_datetime(value):
+            return None
+        return "must be a time with offset like 2024-05-31T09:30:00+08:00"
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
         return ma_fields.AwareDateTime(allow_none=True)

@@ -17,6 +17,7 @@ from sync.errors import ErrorCode, InvalidStamp, ProtocolError
 from sync.hlc import Stamp
 from sync.merge import Incoming
 from sync.records import DELETED, RECORD_TYPES
+from sync.strict import INT64_MAX, parse_int
 
 __all__ = [
     "DEFAULT_PULL_LIMIT",
@@ -85,11 +86,11 @@ class PushRequest:
     rejected: list[Rejection] = field(default_factory=list)
 
     def max_stamp(self) -> str | None:
-        """Return the greatest stamp of any write in the push (for the clock-skew check)."""
-        stamps = [w.stamp for c in self.changes for w in c.writes.values()]
+        """Return the stamp with the largest wall clock of the push (for the clock-skew check)."""
+        stamps = {w.stamp for c in self.changes for w in c.writes.values()}
         if self.device_time:
-            stamps.append(self.device_time)
-        return max(stamps, default=None)
+            stamps.add(self.device_time)
+        return max(stamps, key=lambda s: (Stamp.wall_of(s), s), default=None)
 
     def nodes(self) -> set[str]:
         """Return the node ids named by the push's stamps."""
@@ -234,14 +235,20 @@ def encode_cursor(epoch: str, seq: int) -> str:
     return base64.urlsafe_b64encode(f"1:{epoch}:{seq}".encode()).decode().rstrip("=")
 
 
+_EPOCH_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}", re.ASCII)
+MAX_CURSOR_CHARS = 200
+
+
 def decode_cursor(cursor: str) -> tuple[str, int]:
     """Return (epoch, seq) of a cursor; raise ProtocolError(invalid_request) on junk."""
     try:
+        if len(cursor) > MAX_CURSOR_CHARS or not cursor.isascii():
+            raise ValueError(cursor[:40])
         padded = cursor + "=" * (-len(cursor) % 4)
-        version, epoch, seq = base64.urlsafe_b64decode(padded).decode().split(":")
-        if version != "1" or not epoch or not seq.isdigit():
-            raise ValueError(cursor)
-        return epoch, int(seq)
+        version, epoch, seq = base64.urlsafe_b64decode(padded).decode("ascii").split(":")
+        if version != "1" or _EPOCH_RE.fullmatch(epoch) is None:
+            raise ValueError(cursor[:40])
+        return epoch, parse_int(seq, 0, INT64_MAX)
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
         raise _invalid("The cursor is not one this server made.") from exc
 
@@ -341,9 +348,21 @@ class RecordSchema(Schema):
     meta = fields.Dict()
 
 
+class StrictInteger(fields.Integer):
+    """A whole number from a query string: ASCII digits in canonical form, bounded."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str):
+            try:
+                return parse_int(value, -INT64_MAX, INT64_MAX)
+            except ValueError as exc:
+                raise self.make_error("invalid") from exc
+        return int(super()._deserialize(value, attr, data, **kwargs))
+
+
 class PullQuerySchema(Schema):
-    cursor = fields.String(load_default=None)
-    limit = fields.Integer(
+    cursor = fields.String(load_default=None, validate=validate.Length(1, MAX_CURSOR_CHARS))
+    limit = StrictInteger(
         load_default=DEFAULT_PULL_LIMIT, validate=validate.Range(1, MAX_PULL_LIMIT)
     )
 

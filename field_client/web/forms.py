@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sync import strict
 from sync.records import (
     GROUPS,
     RECORD_TYPES,
@@ -115,7 +116,10 @@ def _choice(value: str | None, choices: Sequence[str], default: str | None) -> s
 
 def _whole(text: str) -> int | None:
     """Read a whole number typed with ASCII digits (not "¹" or "١", which isdigit accepts)."""
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
+    try:
+        return strict.parse_int(text, 0, 10**12)
+    except ValueError:
+        return None
 
 
 def parse_time(text: str, tz: dt.tzinfo | None) -> dt.datetime | None:
@@ -335,7 +339,7 @@ def coerce_field(
         return (number, None) if ok else (text, t("v.bad_number"))
     if isinstance(rule, Float):
         try:
-            number = float(text)
+            number = strict.parse_decimal(text, -1e15, 1e15)
         except ValueError:
             return text, t("v.bad_decimal")
         return (number, None) if rule.check(number) is None else (text, t("v.bad_decimal"))

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from sync import strict
 from sync.records import (
     RECORD_TYPES,
     Choice,
@@ -138,11 +139,12 @@ def coerce(rule: Rule, raw: Any) -> tuple[Any, str | None]:
     value: Any = text
     try:
         if isinstance(rule, Int):
-            value = int(text)
+            value = strict.parse_int(text, -strict.INT64_MAX, strict.INT64_MAX)
         elif isinstance(rule, Float):
-            value = float(text)
+            value = strict.parse_decimal(text, -1e15, 1e15)  # the rule checks the range
         elif isinstance(rule, DateTime) and len(text) == 16:
-            value = dt.datetime.fromisoformat(text).replace(tzinfo=_office_tz()).isoformat()
+            moment = strict.parse_local_minute(text)
+            value = moment.replace(tzinfo=_office_tz()).isoformat()
     except ValueError:
         return None, _("Not a number.") if isinstance(rule, Int | Float) else _("Invalid value.")
     problem = rule.check(value)

@@ -71,12 +71,10 @@ def push(device: Device, body: dict[str, Any], *, now_ms: int, max_skew_ms: int)
 
 
 def _newest_and_nodes(request: PushRequest) -> tuple[str | None, set[str]]:
-    """Return the greatest stamp of the push (device_time included) and the nodes named."""
+    """Return the stamp of the push with the largest wall clock (device_time included: the skew
+    check looks at every clock value parsed) and the nodes the writes name."""
     stamps = {write.stamp for change in request.changes for write in change.writes.values()}
-    newest = max(stamps, default=None)
-    if request.device_time and (newest is None or request.device_time > newest):
-        newest = request.device_time
-    return newest, {Stamp.node_of(stamp) for stamp in stamps}
+    return request.max_stamp(), {Stamp.node_of(stamp) for stamp in stamps}
 
 
 def _push_in_transaction(

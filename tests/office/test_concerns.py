@@ -231,3 +231,10 @@ def test_the_dashboards_overdue_figure_links_to_those_concerns(staff, seeded):
     assert "/concerns?overdue=1&amp;since=2024-01-01&amp;until=2024-06-30" in page
     assert listed(staff, "?overdue=1&since=2024-01-01&until=2024-06-30") == [seeded.ids["riders"]]
     assert listed(staff, "?overdue=1") == [seeded.ids["riders"]]
+
+
+def test_page_numbers_and_dates_are_ascii_only(staff, seeded):
+    page = staff.get("/concerns?page=%D9%A2&since=%D9%A2%D9%A0%D9%A2%D9%A4-01-01").get_data(
+        as_text=True
+    )
+    assert "不是页码" in page and "不是 2024-05-31 这样的日期" in page

@@ -39,3 +39,15 @@ def test_coerce_form_values(app):
         )
         assert forms.coerce(rules["kind"], "nonsense")[1] is not None
         assert forms.coerce(RECORD_TYPES["concern"].rules["raised_on"], "2024-02-30")[1]
+
+
+def test_form_numbers_and_times_are_ascii_and_canonical(app):
+    visit = RECORD_TYPES["visit"].rules
+    with app.test_request_context():
+        for text in ("٣", "¹", "1_000", "+3", "03", "1e3"):
+            assert forms.coerce(visit["attendee_count"], text)[1] is not None, text
+        for text in ("٣٠", "1_0", "nan", "inf", "3.", ".5"):
+            assert forms.coerce(visit["lat"], text)[1] is not None, text
+        assert forms.coerce(visit["lat"], "31.25") == (31.25, None)
+        assert forms.coerce(visit["started_at"], "٢٠٢٤-٠٣-١٥T09:00")[1] is not None
+        assert forms.coerce(visit["started_at"], "2024-03-15 09:00")[1] is not None

@@ -13,6 +13,7 @@ from server.office import queries
 from server.office.security import now_ms
 from server.office.templating import office_tz
 from server.reports import STALE_DAYS
+from sync import strict
 from sync.records import RECORD_TYPES, Choice
 
 
@@ -30,9 +31,7 @@ def parse_date(name: str, errors: list[str]) -> dt.date | None:
     if not raw:
         return None
     try:
-        if len(raw) != 10:
-            raise ValueError(raw)
-        return dt.date.fromisoformat(raw)
+        return strict.parse_date(raw)
     except ValueError:
         errors.append(_("“%(value)s” is not a date like 2024-05-31; it was ignored.", value=raw))
         return None
@@ -40,8 +39,10 @@ def parse_date(name: str, errors: list[str]) -> dt.date | None:
 
 def parse_page(errors: list[str]) -> int:
     raw = request.args.get("page", "1").strip() or "1"
-    if raw.isdigit() and 0 < int(raw) < 1_000_000:
-        return int(raw)
+    try:
+        return strict.parse_int(raw, 1, 999_999)
+    except ValueError:
+        pass
     errors.append(_("“%(value)s” is not a page number; showing the first page.", value=raw[:40]))
     return 1
 
