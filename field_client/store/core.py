@@ -30,6 +30,7 @@ from field_client.store.common import (
     wall_ms,
 )
 from sync import DELETED, Clock, Stamp, validate_fields
+from sync.rules import FIELD_ALLOWANCE_MS, future_errors, people_errors, voice_key
 
 
 class StoreCore:
@@ -161,14 +162,46 @@ class StoreCore:
         errors = validate_fields(record_type, fields, is_new=True)
         if DELETED in fields:
             errors[DELETED] = ["cannot be set on a new record"]
+        errors = errors or self._rule_errors(rtype, fields, {})
         if errors:
             raise ValidationError("invalid fields", errors)
         record_id = record_id or str(uuid7())
         with self.write():
             if self._row(record_id) is not None:
                 raise ValidationError("id exists", {"id": ["already exists"]})
+            counted = self._counted_voice(fields) if rtype == "follow_up" else None
+            if counted is not None:
+                return counted  # this person's voice on this concern is already counted
             self._write(rtype, record_id, None, fields)
         return record_id
+
+    def _rule_errors(
+        self, rtype: str, values: dict[str, Any], current: dict[str, Any]
+    ) -> dict[str, list[str]]:
+        """Apply the record rules of ``sync.rules`` to a local edit (the device's clock)."""
+        record_type = record_type_of(rtype)
+        errors = future_errors(
+            record_type, values, now_ms=self.now(), allowance_ms=FIELD_ALLOWANCE_MS
+        )
+        if rtype == "concern" and {"party_id", "party_ids", "visit_id"} & values.keys():
+            after = {**current, **values}
+            visit = self._row(after["visit_id"]) if after.get("visit_id") else None
+            visit_fields = json.loads(visit.fields) if visit and visit.type == "visit" else None
+            for name, messages in people_errors(after, visit_fields).items():
+                errors.setdefault(name, []).extend(messages)
+        return errors
+
+    def _counted_voice(self, fields: dict[str, Any]) -> str | None:
+        """Return the id of a live voice (附议) of the same person on the same concern."""
+        key = voice_key(fields)
+        if key is None:
+            return None
+        found = self.db.execute_sql(
+            "SELECT id, fields FROM record WHERE type = 'follow_up' AND NOT deleted"
+            " AND json_extract(fields, '$.subject_id') = ?",
+            (key[0],),
+        ).fetchall()
+        return next((r[0] for r in found if voice_key(json.loads(r[1])) == key), None)
 
     @guarded
     def create_many(self, rtype: str, items: list[dict[str, Any]]) -> list[str]:
@@ -179,6 +212,7 @@ class StoreCore:
         record_type = record_type_of(rtype)
         for index, fields in enumerate(items):
             errors = validate_fields(record_type, fields, is_new=True)
+            errors = errors or self._rule_errors(rtype, fields, {})
             if errors:
                 raise ValidationError("invalid fields", errors, index=index)
         ids = [str(uuid7()) for _ in items]
@@ -201,6 +235,7 @@ class StoreCore:
             current = json.loads(row.fields)
             present = [k for k, v in current.items() if v is not None]
             errors = validate_fields(record_type, fields, is_new=False, present=present)
+            errors = errors or self._rule_errors(rtype, fields, current)
             if errors:
                 raise ValidationError("invalid fields", errors)
             changed = {

@@ -82,13 +82,14 @@ def create_app(
     def inject() -> dict[str, Any]:
         from field_client.web.forms import format_local
         from field_client.web.pages import attention_count
-        from field_client.web.views import L, t
+        from field_client.web.views import L, new_form_key, t
 
         try:
             count = attention_count()
         except ClientError:
             count = 0
-        return {"_": t, "L": L, "lang": lang(), "attention_count": count, "fmt_time": format_local}
+        return {"_": t, "L": L, "lang": lang(), "attention_count": count, "fmt_time": format_local,
+                "new_form_key": new_form_key}  # fmt: skip
 
     @app.teardown_request
     def close_connection(exc: BaseException | None) -> None:

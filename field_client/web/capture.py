@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -13,12 +14,14 @@ from field_client.web.forms import (
     CATEGORIES,
     PLACE_KINDS,
     PRIORITIES,
+    ConcernRow,
     VisitInput,
     parse_visit,
     to_input,
 )
-from field_client.web.views import bp, lang, now, state, store, t
+from field_client.web.views import L, bp, form_key, lang, new_form_key, now, state, store, t
 from sync.records import GROUPS, VISIT_KINDS
+from sync.rules import concern_people, same_person
 
 __all__ = ["flash_form_errors", "store_errors"]
 
@@ -65,7 +68,9 @@ def _visit_context(
     places = queries.places_by_recent(store())
     place_id = values.get("place_id") or ""
     parties = [queries.flat(p) for p in store().list("party", limit=200)]
-    parties.sort(key=lambda p: p.get("place_id") != place_id)  # people of this place first
+    offered = extra.get("offered") or set()
+    # people offered as already recorded first, then people of this place
+    parties.sort(key=lambda p: (p["id"] not in offered, p.get("place_id") != place_id))
     recent = places[:8]
     if place_id and place_id not in {p["id"] for p in recent}:
         recent = [p for p in places if p["id"] == place_id] + recent[:7]
@@ -92,6 +97,10 @@ def _visit_context(
         "groups": GROUPS,
         "offset": f"UTC{offset[:3]}:{offset[3:]}",
         "candidates": [],
+        "max_time": (now() + dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"),
+        "form_key": extra.pop("form_key", None) or new_form_key(),
+        "offered": set(),
+        "offered_rows": set(),
         **extra,
     }
 
@@ -119,16 +128,21 @@ def _typed_values(form: Any) -> dict[str, Any]:
 def create_visit() -> Response | tuple[str, int]:
     """Save a visit with its place, new people and concerns in one transaction."""
     places = [queries.flat(p) for p in store().list("place")]
-    parsed = parse_visit(request.form, places, t, state().tz)
+    parsed = parse_visit(request.form, places, t, state().tz, now())
     for row in parsed.concerns:
         if row.support_of and store().get("concern", row.support_of) is None:
             row.support_of = None  # the suggested concern is gone: keep the new one
+    key = form_key()
+    if key and store().get("visit", key) is not None:  # the same form sent twice: saved once
+        flash(t("common.already_saved"))
+        return redirect(url_for("field.visit", visit_id=key))
     chosen, photo_error = photos.read_photos(request.files)
     if photo_error:
         parsed.errors[photos.FIELD] = photo_error
+    offers = _known_people(parsed, request.form)
     if not parsed.errors:
         try:
-            visit_id = _save_visit(parsed)
+            visit_id = _save_visit(parsed, key)
         except ClientError as exc:
             parsed.errors.update(store_errors(exc))
         else:
@@ -144,20 +158,51 @@ def create_visit() -> Response | tuple[str, int]:
                   + t("common.saved_pending", n=store().status()["pending"]))  # fmt: skip
             return redirect(url_for("field.visit", visit_id=visit_id))
     values = _typed_values(request.form)
+    values["party_ids"] = list(dict.fromkeys(values["party_ids"] + list(offers.values())))
     if chosen and photos.FIELD not in parsed.errors:  # a browser cannot refill a file input
         parsed.errors[photos.FIELD] = t("photo.reselect")
     flash_form_errors(parsed.errors)
     context = _visit_context(
-        values, parsed.errors, request.form, candidates=parsed.place.candidates
-    )
+        values, parsed.errors, request.form, candidates=parsed.place.candidates,
+        form_key=key, offered=set(offers.values()), offered_rows=set(offers),
+    )  # fmt: skip
     return render_template("visit_form.html", **context), 422
+
+
+def _known_people(parsed: VisitInput, form: Any) -> dict[int, str]:
+    """Offer people already recorded instead of creating them again; return row -> party id.
+
+    A new person who matches one already chosen is dropped (that person is used); one who
+    matches someone not chosen gets an error offering that person, unless the row was
+    confirmed as someone else (``person_new_ok``).
+    """
+    confirmed = set(form.getlist("person_new_ok"))
+    chosen = set(parsed.party_ids)
+    known = [queries.flat(p) for p in store().list("party")]
+    offers: dict[int, str] = {}
+    keep = []
+    for i, person in enumerate(parsed.people):
+        new = {"name": person.name, "phone": person.phone, "place_id": parsed.place.place_id}
+        match = None if str(i) in confirmed else next(
+            (p for p in known if same_person(new, p)), None
+        )  # fmt: skip
+        if match is None:
+            keep.append(person)
+        elif match["id"] not in chosen:
+            offers[i] = match["id"]
+            parsed.errors[f"person_name.{i}"] = t(
+                "visit.person_known", name=match.get("name") or L("party_kind", match.get("kind"))
+            )
+            keep.append(person)
+    parsed.people = keep
+    return offers
 
 
 def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None and v != ""}
 
 
-def _save_visit(parsed: VisitInput) -> str:
+def _save_visit(parsed: VisitInput, form_key: str | None) -> str:
     """Create place, people, visit and concerns (or 附议 follow-ups) atomically."""
     db = store()
     with db.write():
@@ -171,20 +216,27 @@ def _save_visit(parsed: VisitInput) -> str:
                      "place_id": place_id}  # fmt: skip
             party_ids.append(db.create("party", _clean(party)))
         visit = dict(parsed.fields, place_id=place_id, party_ids=party_ids or None)
-        visit_id = db.create("visit", _clean(visit))
+        visit_id = db.create("visit", _clean(visit), record_id=form_key)
         started = parsed.fields.get("started_at") or now().isoformat(timespec="seconds")
         for row in parsed.concerns:
             if row.support_of:
-                note = {"subject_type": "concern", "subject_id": row.support_of,
-                        "kind": "support", "group": row.group, "note": row.title,
-                        "happened_at": started}  # fmt: skip
-                db.create("follow_up", _clean(note))
+                _save_voices(row, party_ids, started)
                 continue
             concern = {"title": row.title, "category": row.category, "priority": row.priority,
-                       "status": "new", "place_id": place_id, "visit_id": visit_id,
-                       "raised_on": started[:10], "raised_by_group": row.group}  # fmt: skip
+                       "status": "new", "place_id": place_id, "raised_on": started[:10],
+                       "raised_by_group": row.group,
+                       **concern_people(visit_id, party_ids)}  # fmt: skip
             db.create("concern", _clean(concern))
     return visit_id
+
+
+def _save_voices(row: ConcernRow, party_ids: list[str], started: str) -> None:
+    """Save a further voice (附议) for each person met, or one anonymous voice."""
+    for party_id in party_ids or [None]:
+        note = {"subject_type": "concern", "subject_id": row.support_of, "kind": "support",
+                "group": row.group, "note": row.title, "happened_at": started,
+                "party_id": party_id}  # fmt: skip
+        store().create("follow_up", _clean(note))  # a person already counted is not again
 
 
 @bp.get("/visits/<visit_id>")
@@ -232,7 +284,7 @@ def update_visit(visit_id: str) -> Response | tuple[str, int]:
     if record is None or record["deleted"]:
         abort(404)
     places = [queries.flat(p) for p in store().list("place")]
-    parsed = parse_visit(request.form, places, t, state().tz)
+    parsed = parse_visit(request.form, places, t, state().tz, now())
     if not parsed.errors:
         try:
             with store().write():

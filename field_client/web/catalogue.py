@@ -19,6 +19,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "lang.switch": ("English", "中文"),
     "common.save": ("保存", "Save"),
     "common.cancel": ("取消", "Cancel"),
+    "common.already_saved": (
+        "这张表已经保存过了，没有重复保存",
+        "This form was already saved; nothing was saved twice",
+    ),
     "common.none": ("暂无", "None yet"),
     "common.optional": ("选填", "optional"),
     "common.back": ("返回", "Back"),
@@ -205,6 +209,19 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "visit.person_name": ("姓名或称呼", "Name or how to address"),
     "visit.person_kind": ("身份", "Role"),
     "visit.person_phone": ("电话", "Phone"),
+    "concern.voice_of": ("谁附议", "Whose voice"),
+    "concern.people": ("反映人", "Raised by"),
+    "concern.voice_counted": (
+        "此人已附议过，不重复计算",
+        "This person's voice is already counted",
+    ),
+    "concern.people_choose": ("反映人（本次走访见到的人）", "Raised by (people met in the visit)"),
+    "visit.person_known": (
+        "已经记录过：{name}。已为您选中此人，再点保存即可；如确是另一个人，请勾选“是另一个人”",
+        "Already recorded: {name}. That person is now chosen; save again, or tick"
+        " \u201ca different person\u201d",
+    ),
+    "visit.person_new_ok": ("是另一个人，仍然新建", "A different person: create anyway"),
     "visit.add_person": ("+ 再加一人", "+ Add a person"),
     "visit.attendees": ("到场人数", "Attendees"),
     "visit.summary": ("情况摘要", "Summary"),
@@ -321,6 +338,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "v.bad_date": ("日期格式不对，例如 2024-05-31", "Not a date, e.g. 2024-05-31"),
     "v.bad_decimal": ("请输入有效的数字", "Enter a valid number"),
     "v.end_before_start": ("结束时间早于开始时间", "The end is before the start"),
+    "v.future": (
+        "不能晚于现在（设备时间 {now}）",
+        "Cannot be later than now ({now} on this device)",
+    ),
     "v.bad_number": ("请输入 0 或更大的整数", "Enter a whole number, 0 or more"),
     "v.place_ambiguous": (
         "有 {n} 个地点都叫“{name}”，请在下面选一个。",

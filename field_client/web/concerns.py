@@ -12,8 +12,9 @@ from field_client.web import queries
 from field_client.web.capture import flash_form_errors, store_errors
 from field_client.web.forms import CATEGORIES, FOLLOW_UP_KINDS, PRIORITIES, parse_concern
 from field_client.web.forms import parse_follow_up as parse_note
-from field_client.web.views import L, bp, now, safe_next, store, t
+from field_client.web.views import L, bp, form_key, new_form_key, now, safe_next, store, t
 from sync.records import CONCERN_STATUSES, GROUPS
+from sync.rules import concern_people
 
 __all__: list[str] = []
 
@@ -76,20 +77,27 @@ def new_concern() -> str:
 def create_concern() -> Response | tuple[str, int]:
     """Save a concern; when similar open ones exist at the place, offer 附议 first."""
     values = {k: request.form.get(k, "") for k in request.form}
+    key = form_key()
+    if key and (done := store().get("concern", key) or store().get("follow_up", key)):
+        flash(t("common.already_saved"))  # the same form sent twice: saved once
+        concern_id = key if done["type"] == "concern" else done["fields"].get("subject_id")
+        return redirect(url_for("field.concern", concern_id=concern_id))
     fields, errors = parse_concern(request.form, t)
     place_id = request.form.get("place_id") or None
     if place_id and store().get("place", place_id) is None:
         errors["place_id"] = t("v.place_unknown")
     support_of = next((v for v in request.form.getlist("support_of") if v), "")
     if not errors and support_of and store().get("concern", support_of):
-        _add_support(support_of, request.form.get("raised_by_group"), fields["title"])
+        _add_support(support_of, request.form.get("raised_by_group"), fields["title"], key)
         flash(t("concern.supported"))
         return redirect(url_for("field.concern", concern_id=support_of))
     similar = [] if errors else queries.similar_open(store(), place_id, fields["title"])
     if not errors and (not similar or request.form.get("confirm_new")):
         fields.update(status="new", place_id=place_id, raised_on=now().date().isoformat())
         try:
-            concern_id = store().create("concern", {k: v for k, v in fields.items() if v})
+            concern_id = store().create(
+                "concern", {k: v for k, v in fields.items() if v}, record_id=key
+            )
         except ClientError as exc:
             errors.update(store_errors(exc))
         else:
@@ -107,7 +115,19 @@ def edit_concern(concern_id: str) -> str:
     """Show a concern's form filled in (e.g. after the office asked for changes)."""
     row = _concern_or_404(concern_id)
     values = {k: ("" if v is None else v) for k, v in row.items()}
-    return render_template("concern_form.html", **_form_context(values, {}, edit=row))
+    context = _form_context(values, {}, edit=row, **_met(row, row.get("party_ids")))
+    return render_template("concern_form.html", **context)
+
+
+def _visit_people(row: dict[str, Any]) -> list[str]:
+    visit = store().get("visit", row["visit_id"]) if row.get("visit_id") else None
+    return list(visit["fields"].get("party_ids") or []) if visit else []
+
+
+def _met(row: dict[str, Any], chosen: Any) -> dict[str, Any]:
+    """The people met in the concern's visit, to choose who raised it, and those chosen."""
+    met = [store().get("party", p) for p in _visit_people(row)]
+    return {"met": [queries.flat(p) for p in met if p], "chosen": set(chosen or [])}
 
 
 @bp.post("/concerns/<concern_id>/edit")
@@ -124,6 +144,10 @@ def update_concern(concern_id: str) -> Response | tuple[str, int]:
         if len(text) > limit:
             errors[name] = t("v.too_long", n=limit)
         fields[name] = text or None
+    met = _visit_people(row)
+    chosen = request.form.getlist("party_ids")
+    if met and row.get("visit_id"):
+        fields.update(concern_people(row["visit_id"], met, chosen))
     if not errors:
         try:
             store().update("concern", concern_id, dict(fields, place_id=place_id))
@@ -133,14 +157,16 @@ def update_concern(concern_id: str) -> Response | tuple[str, int]:
             flash(t("common.saved_pending", n=store().status()["pending"]))
             return redirect(url_for("field.concern", concern_id=concern_id))
     flash_form_errors(errors)
-    return render_template("concern_form.html", **_form_context(values, errors, edit=row)), 422
+    context = _form_context(values, errors, edit=row, **_met(row, chosen))
+    return render_template("concern_form.html", **context), 422
 
 
-def _add_support(concern_id: str, group: str | None, note: str | None) -> str:
+def _add_support(concern_id: str, group: str | None, note: str | None, key: str | None) -> str:
     fields = {"subject_type": "concern", "subject_id": concern_id, "kind": "support",
               "group": group if group in GROUPS else None, "note": note or None,
               "happened_at": now().isoformat(timespec="seconds")}  # fmt: skip
-    return str(store().create("follow_up", {k: v for k, v in fields.items() if v}))
+    fields = {k: v for k, v in fields.items() if v}
+    return str(store().create("follow_up", fields, record_id=key))
 
 
 @bp.get("/concerns/similar.json")
@@ -176,6 +202,7 @@ def _concern_page(concern_id: str, values: dict[str, Any], errors: dict[str, str
     visit = store().get("visit", row.get("visit_id") or "") if row.get("visit_id") else None
     notes = [queries.flat(f) for f in store().list("follow_up", subject=concern_id)]
     notes.sort(key=lambda f: f.get("happened_at") or "", reverse=True)
+    people = _people_near(row)
     return render_template(
         "concern.html",
         active="field.concerns",
@@ -189,7 +216,17 @@ def _concern_page(concern_id: str, values: dict[str, Any], errors: dict[str, str
         groups=GROUPS,
         values=values,
         errors=errors,
+        people=people,
+        names={p["id"]: p.get("name") or L("party_kind", p.get("kind")) for p in people},
     )
+
+
+def _people_near(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The people a voice or a concern may name: its own people, then those of its place."""
+    own = [store().get("party", p) for p in row.get("party_ids") or [row.get("party_id")] if p]
+    near = store().list("party", place=row["place_id"]) if row.get("place_id") else []
+    found = {p["id"]: queries.flat(p) for p in [*own, *near] if p and not p["deleted"]}
+    return list(found.values())
 
 
 @bp.post("/concerns/<concern_id>/status")
@@ -209,13 +246,25 @@ def concern_status(concern_id: str) -> Response:
 @bp.post("/concerns/<concern_id>/follow-up")
 def concern_follow_up(concern_id: str) -> Response | tuple[str, int]:
     """Add a follow-up note, or a further voice (附议) when kind is "support"."""
-    _concern_or_404(concern_id)
+    row = _concern_or_404(concern_id)
+    key = form_key()
+    here = url_for("field.concern", concern_id=concern_id)
+    if key and store().get("follow_up", key) is not None:  # the same form sent twice
+        flash(t("common.already_saved"))
+        return redirect(here)
     parsed = parse_note(request.form, t, now())
+    party_id = request.form.get("party_id") or None
+    if party_id not in {p["id"] for p in _people_near(row)}:
+        party_id = None
     if not parsed.errors:
         fields = dict(parsed.fields, subject_type="concern", subject_id=concern_id)
-        store().create("follow_up", {k: v for k, v in fields.items() if v})
+        fields["party_id"] = party_id
+        record_id = key or new_form_key()
+        saved = store().create(
+            "follow_up", {k: v for k, v in fields.items() if v}, record_id=record_id
+        )
         done = "concern.supported" if fields["kind"] == "support" else "concern.follow_up_saved"
-        flash(t(done))
-        return redirect(url_for("field.concern", concern_id=concern_id))
+        flash(t("concern.voice_counted" if saved != record_id else done))
+        return redirect(here)
     flash_form_errors(parsed.errors)
     return _concern_page(concern_id, dict(request.form), parsed.errors), 422

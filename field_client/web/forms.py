@@ -25,6 +25,7 @@ from sync.records import (
     Ref,
     Text,
 )
+from sync.rules import FIELD_ALLOWANCE_MS, future_errors
 
 __all__ = [
     "CATEGORIES",
@@ -237,7 +238,11 @@ def _concern_rows(form: Any, t: Translate, errors: dict[str, str]) -> list[Conce
 
 
 def _times(
-    form: Mapping[str, Any], t: Translate, errors: dict[str, str], tz: dt.tzinfo | None
+    form: Mapping[str, Any],
+    t: Translate,
+    errors: dict[str, str],
+    tz: dt.tzinfo | None,
+    now: dt.datetime | None = None,
 ) -> dict[str, str | None]:
     out: dict[str, str | None] = {"started_at": None, "ended_at": None}
     parsed: dict[str, dt.datetime] = {}
@@ -255,13 +260,27 @@ def _times(
         out[name] = value.isoformat(timespec="seconds")
     if len(parsed) == 2 and parsed["ended_at"] < parsed["started_at"]:
         errors["ended_at"] = t("v.end_before_start")
+    if now is not None:
+        typed = {k: v for k, v in out.items() if k not in errors}
+        for name in future_errors(
+            RECORD_TYPES["visit"], typed, now_ms=int(now.timestamp() * 1000),
+            allowance_ms=FIELD_ALLOWANCE_MS,
+        ):  # fmt: skip
+            errors[name] = t("v.future", now=now.strftime("%Y-%m-%d %H:%M"))
     return out
 
 
 def parse_visit(
-    form: Any, places: Sequence[Mapping[str, Any]], t: Translate, tz: dt.tzinfo | None = None
+    form: Any,
+    places: Sequence[Mapping[str, Any]],
+    t: Translate,
+    tz: dt.tzinfo | None = None,
+    now: dt.datetime | None = None,
 ) -> VisitInput:
-    """Validate the visit form; ``places`` are the known places (id, name...) for name lookup."""
+    """Validate the visit form; ``places`` are the known places (id, name...) for name lookup.
+
+    With ``now`` (the device's clock), times more than a few minutes ahead of it are refused.
+    """
     errors: dict[str, str] = {}
     kind = form.get("kind")
     if kind not in VISIT_KINDS:
@@ -269,7 +288,7 @@ def parse_visit(
     fields: dict[str, Any] = {"kind": kind}
     fields["title"] = _text(form, "title", t, errors, max_len=TITLE_MAX) or None
     fields["summary"] = _text(form, "summary", t, errors, max_len=TEXT_MAX) or None
-    fields.update(_times(form, t, errors, tz))
+    fields.update(_times(form, t, errors, tz, now))
     count = (form.get("attendee_count") or "").strip()
     if count:
         number = _whole(count)

@@ -57,6 +57,9 @@ _SERVER_MESSAGES: list[tuple[re.Pattern[str], str]] = [
         (r"^refers to a record of another workspace.*$", "引用了不属于本工作区的记录"),
         (r"^this record belongs to another workspace.*$", "这条记录属于另一个工作区，不能修改"),
         (r"^must be a lower-case UUID$", "记录编号无效"),
+        (r"^must not be in the future$", "不能晚于现在"),
+        (r"^names a person not met in the concern's visit$", "所选的人不是这次走访见到的人"),
+        (r"^must be one of the concern's people.*$", "反映人必须是这条诉求的相关人之一"),
         (r"^unknown record type.*$", "服务器不认识这种记录"),
         (r"^cannot be set on a new record$", "新记录不能设置此项"),
     ]

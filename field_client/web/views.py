@@ -7,17 +7,22 @@ concern forms) and ``attention`` (rejected changes, conflicts, office notes); th
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, redirect, request, url_for
+from uuid6 import uuid7
 from werkzeug.wrappers import Response
 
 from field_client.web import i18n
 
-__all__ = ["WebState", "bp", "lang", "now", "safe_next", "state", "store", "t", "L"]
+__all__ = [
+    "WebState", "bp", "form_key", "lang", "new_form_key", "now", "safe_next", "state", "store",
+    "t", "L",
+]  # fmt: skip
 
 bp = Blueprint("field", __name__)
 LANG_COOKIE = "fieldsync_lang"
@@ -65,6 +70,20 @@ def t(key: str, **values: Any) -> str:
 def L(group: str, value: Any) -> str:  # noqa: N802 - short name used all over the templates
     """Return the label of an enum value in the page language."""
     return i18n.enum_label(lang(), group, value)
+
+
+_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def new_form_key() -> str:
+    """Return a one-time key for a form: the id its main record gets when saved."""
+    return str(uuid7())
+
+
+def form_key() -> str | None:
+    """Return the posted form's one-time key when it is a canonical id (else None)."""
+    key = request.form.get("form_key", "")
+    return key if _KEY.fullmatch(key) else None
 
 
 def safe_next(default: str) -> str:

@@ -31,7 +31,7 @@ from sync.records import (
 EDITABLE = {
     "concern": (
         "title", "description", "category", "priority", "status", "place_id", "party_id",
-        "visit_id", "raised_by_group", "raised_on", "responsible_unit", "project_id",
+        "party_ids", "visit_id", "raised_by_group", "raised_on", "responsible_unit", "project_id",
         "resolved_on", "resolution", "satisfaction", "duplicate_of",
     ),
     "visit": (
@@ -43,7 +43,7 @@ EDITABLE = {
     "project": (
         "title", "description", "status", "place_id", "started_on", "completed_on", "progress",
     ),
-    "follow_up": ("kind", "group", "note", "happened_at"),
+    "follow_up": ("kind", "group", "party_id", "note", "happened_at"),
 }  # fmt: skip
 REF_TARGETS = {
     "place_id": "place",

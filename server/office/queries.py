@@ -281,7 +281,11 @@ def follow_ups(workspace_id: str, subject_id: str) -> list[dict[str, Any]]:
 
 
 def concerns_of(workspace_id: str, ref_field: str, record_id: str, limit: int = 200) -> list:
-    rows = reports.live(workspace_id, "concern").where(jfield(ref_field) == record_id)
+    """The live concerns naming ``record_id`` in ``ref_field`` (a person: in party_ids too)."""
+    condition = jfield(ref_field) == record_id
+    if ref_field == "party_id":  # the people who raised it (a list; ids never contain quotes)
+        condition = condition | reports.contains(jfield("party_ids"), f'"{record_id}"')
+    rows = reports.live(workspace_id, "concern").where(condition)
     return [decode(r) for r in rows.order_by(concern_day().desc()).limit(limit)]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from peewee import Database
 
+from server.db import is_postgres
 from server.store.sql import (
     State,
     dump_stamps,
@@ -34,6 +35,9 @@ from sync import (
     decide,
     validate_fields,
 )
+from sync.rules import future_errors, people_errors, voice_key
+
+OFFICE_ALLOWANCE_MS = 15 * 60 * 1000  # office edits: the server's clock, the default max skew
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +161,8 @@ class Batch:
     source: str
     now: Any
     strict_base: bool  # office edits: a stale base conflicts even against the server's own node
+    now_ms: int = 0  # the server's clock: no time may lie ahead of it (plus the allowance)
+    allowance_ms: int = OFFICE_ALLOWANCE_MS
     applied: int = 0
     unchanged: int = 0
     conflicts: list[dict[str, Any]] = field(default_factory=list)
@@ -165,6 +171,8 @@ class Batch:
     changes: list[tuple[Any, ...]] = field(default_factory=list)
     conflict_rows: list[list[Any]] = field(default_factory=list)
     current_nodes: set[str] = field(default_factory=set)
+    voices: set[tuple[str, str]] = field(default_factory=set)  # (concern, person) counted
+    visits: dict[str, dict[str, Any]] = field(default_factory=dict)  # fields of known visits
 
 
 def _decide(batch: Batch, current: Current | None, incoming: Incoming) -> Decision:
@@ -203,11 +211,25 @@ def _check_change(
     errors = validate_fields(
         rtype, values, is_new=row is None, from_office=from_office, present=present
     )
+    errors.update(_rule_errors(rtype, values, row, batch))
     for name, ids in refs.items():
         if ids & foreign:
             errors.setdefault(name, []).append(
                 "refers to a record of another workspace (forbidden)"
             )
+    return errors
+
+
+def _rule_errors(
+    rtype: RecordType, values: dict[str, Any], row: Row | None, batch: Batch
+) -> dict[str, list[str]]:
+    """Apply the record rules of ``sync.rules`` that look at more than one field value."""
+    errors = future_errors(rtype, values, now_ms=batch.now_ms, allowance_ms=batch.allowance_ms)
+    if rtype.name == "concern" and {"party_id", "party_ids", "visit_id"} & values.keys():
+        after = {**(row.fields if row else {}), **values}
+        visit = batch.visits.get(after.get("visit_id") or "")
+        for name, messages in people_errors(after, visit).items():
+            errors.setdefault(name, []).extend(messages)
     return errors
 
 
@@ -269,8 +291,22 @@ def _apply_new(batch: Batch, state: State, change: Change) -> None:
             deleted = bool(incoming.value)
         else:
             fields[name] = incoming.value
+    key = None if deleted or change.type != "follow_up" else voice_key(fields)
+    if key is not None and key in batch.voices:  # this person's voice is already counted
+        stamp = _server_stamp(batch, state, max(stamps.values()))
+        stamps[DELETED], diff[DELETED], deleted = stamp, [None, True, stamp], True
+    elif key is not None:
+        batch.voices.add(key)
     batch.applied += 1
     _queue_write(batch, state, change, None, fields, stamps, deleted, diff)
+
+
+def _server_stamp(batch: Batch, state: State, after: str) -> str:
+    """Tick the server's clock past ``after`` for a write the server makes itself."""
+    clock = state.clock(batch.now_ms)
+    clock.observe(after)
+    state.last_stamp = str(clock.tick())
+    return state.last_stamp
 
 
 def _queue_write(
@@ -334,6 +370,7 @@ def apply_changes(db: Database, state: State, batch: Batch, changes: list[Change
         db, batch.workspace_id, {i for r in refs for ids in r.values() for i in ids}
     )
     from_office = batch.author.device_id is None
+    _load_context(db, batch, changes, rows)
     seen: set[str] = set()
     for change, change_refs in zip(changes, refs, strict=True):
         row = rows.get(change.id)
@@ -349,6 +386,58 @@ def apply_changes(db: Database, state: State, batch: Batch, changes: list[Change
     insert_rows(db, "record", _UPSERT_COLUMNS, batch.records, _UPSERT_SUFFIX)
     insert_rows(db, "change", _CHANGE_COLUMNS, batch.changes)
     _insert_conflicts(db, batch)
+
+
+def _load_context(db: Database, batch: Batch, changes: list[Change], rows: dict[str, Row]) -> None:
+    """Read what the record rules need: the visits concerns name, the voices already counted.
+
+    Each is one query, and only when the batch has a concern naming a visit or a new voice.
+    """
+    visit_ids: set[str] = set()
+    subjects: set[str] = set()
+    for change in changes:
+        values = {name: w.value for name, w in change.writes.items()}
+        if change.type == "concern":
+            row = rows.get(change.id)
+            visit_id = values.get("visit_id") or (row.fields.get("visit_id") if row else None)
+            if isinstance(visit_id, str):
+                visit_ids.add(visit_id)
+        if change.type == "follow_up" and change.id not in rows and voice_key(values):
+            subjects.add(str(values["subject_id"]))
+    if visit_ids:
+        _load_visits(db, batch, changes, visit_ids)
+    if subjects:
+        batch.voices = _counted_voices(db, batch.workspace_id, subjects)
+
+
+def _load_visits(db: Database, batch: Batch, changes: list[Change], ids: set[str]) -> None:
+    """Know the people of each named visit: as stored, then as this batch changes them."""
+    for row in load_rows(db, ids).values():
+        if row.type == "visit" and row.workspace_id == batch.workspace_id:
+            batch.visits[row.id] = dict(row.fields)
+    for change in changes:
+        if change.type == "visit" and change.id in ids and "party_ids" in change.writes:
+            visit = batch.visits.setdefault(change.id, {})
+            visit["party_ids"] = change.writes["party_ids"].value
+
+
+def _counted_voices(db: Database, workspace_id: str, subjects: set[str]) -> set[tuple[str, str]]:
+    """Return (concern, person) of the live voices on these concerns (one query)."""
+    if is_postgres(db):
+        subject = "(fields::jsonb ->> 'subject_id')"
+    else:
+        subject = "json_extract(fields, '$.subject_id')"
+    clause, param = ids_clause(db, subject, subjects)
+    cursor = db.execute_sql(
+        sql_for(
+            db,
+            f'SELECT fields FROM "record" WHERE workspace_id = ? AND type = ? AND NOT deleted'
+            f" AND {clause}",
+        ),
+        (workspace_id, "follow_up", param),
+    )
+    voices = (voice_key(loads(r[0])) for r in cursor.fetchall())
+    return {key for key in voices if key is not None}
 
 
 def _insert_conflicts(db: Database, batch: Batch) -> None:

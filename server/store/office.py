@@ -79,9 +79,11 @@ def _office_in_transaction(
     stamp = str(state.clock(now_ms).tick())
     writes = {name: Incoming(v, stamp, bases.get(name)) for name, v in values.items()}
     author = Author(user_id, None, state.node_id)
-    batch = Batch(workspace_id, author, source, db_time(db, now_ms), strict_base=True)
+    batch = Batch(
+        workspace_id, author, source, db_time(db, now_ms), strict_base=True, now_ms=now_ms
+    )
     apply_changes(db, state, batch, [Change(0, record_type, record_id, writes)])
-    state.last_stamp = stamp
+    state.last_stamp = max(stamp, state.last_stamp)
     write_state(db, state)
     return ApplyResult(
         applied=batch.applied,

@@ -66,7 +66,7 @@ def push(device: Device, body: dict[str, Any], *, now_ms: int, max_skew_ms: int)
         ).fetchone()
         if stored is not None:
             return {**loads(stored[0]), "replayed": True}
-        response = _push_in_transaction(db, state, device, request, newest, now_ms)
+        response = _push_in_transaction(db, state, device, request, newest, now_ms, max_skew_ms)
     return response
 
 
@@ -84,10 +84,14 @@ def _push_in_transaction(
     request: PushRequest,
     newest: str | None,
     now_ms: int,
+    max_skew_ms: int,
 ) -> dict[str, Any]:
     now = db_time(db, now_ms)
     author = Author(device.user_id, device.id, device.id)
-    batch = Batch(device.workspace_id, author, "push", now, strict_base=False)
+    batch = Batch(
+        device.workspace_id, author, "push", now, strict_base=False, now_ms=now_ms,
+        allowance_ms=max_skew_ms,
+    )  # fmt: skip
     apply_changes(db, state, batch, request.changes)
     clock = state.clock(now_ms)
     state.last_stamp = str(clock.observe(newest) if newest else clock.tick())

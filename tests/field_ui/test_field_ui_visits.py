@@ -18,8 +18,8 @@ def visit_form(**overrides: Any) -> dict[str, Any]:
         "title": "百盛家园入户走访",
         "place_name": "百盛家园",
         "new_place_kind": "compound",
-        "started_at": "2026-05-31T09:30",
-        "ended_at": "2026-05-31T10:15",
+        "started_at": "2026-05-31T08:45",
+        "ended_at": "2026-05-31T09:30",
         "summary": "居民反映污水管道老化，小区没有物业。",
         "person_name": ["王阿姨"],
         "person_kind": ["resident"],
@@ -47,8 +47,8 @@ def test_a_visit_with_a_new_place_person_and_two_concerns_is_saved_in_one_go(cli
     visit = store.get("visit", visit_id)["fields"]
     assert place["fields"] == {"name": "百盛家园", "kind": "compound"}
     assert visit["place_id"] == place["id"]
-    assert visit["started_at"] == "2026-05-31T09:30:00+08:00"  # local time with its offset
-    assert visit["ended_at"] == "2026-05-31T10:15:00+08:00"
+    assert visit["started_at"] == "2026-05-31T08:45:00+08:00"  # local time with its offset
+    assert visit["ended_at"] == "2026-05-31T09:30:00+08:00"
     assert visit["party_ids"] == [store.list("party")[0]["id"]]
     assert only(store, "party") == {
         "kind": "resident",

@@ -77,7 +77,10 @@ def test_office_only_fields_are_refused_from_devices():
 def test_every_type_documents_its_references():
     assert PLACE.refs == {"parent_id"}
     assert VISIT.refs == {"place_id", "party_ids"}
-    assert CONCERN.refs == {"place_id", "visit_id", "party_id", "project_id", "duplicate_of"}
+    assert CONCERN.refs == {
+        "place_id", "visit_id", "party_id", "party_ids", "project_id", "duplicate_of"
+    }  # fmt: skip
+    assert RECORD_TYPES["follow_up"].refs == {"subject_id", "party_id"}
 
 
 def test_every_rule_describes_itself_for_openapi():

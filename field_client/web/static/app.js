@@ -117,6 +117,14 @@
         $all("select", row).forEach(function (s) { s.selectedIndex = 0; });
         $all(".error-text", row).forEach(function (e) { e.remove(); });
         $all(".has-error", row).forEach(function (e) { e.classList.remove("has-error"); });
+        $all("label.check", row).forEach(function (e) { e.remove(); });
+        var n = box.children.length;  /* each row's inputs keep their own labels */
+        $all("[id]", row).forEach(function (e) { e.id = e.id.replace(/-\d+$/, "-" + n); });
+        $all("label[for]", row).forEach(function (e) {
+          e.htmlFor = e.htmlFor.replace(/-\d+$/, "-" + n);
+        });
+        $all("[aria-invalid]", row).forEach(function (e) { e.removeAttribute("aria-invalid"); });
+        $all("[aria-describedby]", row).forEach(function (e) { e.removeAttribute("aria-describedby"); });
         var sim = $("[data-similar]", row);
         if (sim) { sim.innerHTML = ""; sim.classList.add("hidden"); }
         box.appendChild(row);

@@ -1,0 +1,156 @@
+"""Record rules that look beyond one field: shared by the server's push and the field client.
+
+Each rule is a pure function over plain field dicts (no IO, no clock: the caller passes "now"):
+
+- ``future_errors``: times and dates may not lie ahead of the writer's clock (plus an allowance).
+- ``concern_people``: a concern raised in a visit names the visit and the people met in it.
+- ``people_errors``: a concern's people are people met in its visit, ``party_id`` among them.
+- ``voice_key`` / ``repeat_voice``: one further voice (附议) per known person and concern.
+- ``same_person``: a person about to be created who is probably someone already recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sync.records import Date, DateTime, RecordType
+
+__all__ = [
+    "FIELD_ALLOWANCE_MS",
+    "FUTURE_MESSAGE",
+    "NOT_MET_MESSAGE",
+    "PRIMARY_MESSAGE",
+    "concern_people",
+    "future_errors",
+    "people_errors",
+    "phone_digits",
+    "repeat_voice",
+    "same_person",
+    "voice_key",
+]
+
+FIELD_ALLOWANCE_MS = 5 * 60 * 1000  # a field device refuses times more than 5 minutes ahead
+FUTURE_MESSAGE = "must not be in the future"
+NOT_MET_MESSAGE = "names a person not met in the concern's visit"
+PRIMARY_MESSAGE = "must be one of the concern's people (party_ids)"
+_LATEST_OFFSET = dt.timedelta(hours=14)  # the furthest-ahead time zone: its date is "today" too
+
+
+def _epoch_ms(value: str) -> int | None:
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return int(parsed.timestamp() * 1000)
+
+
+def future_errors(
+    record_type: RecordType, values: Mapping[str, Any], *, now_ms: int, allowance_ms: int
+) -> dict[str, list[str]]:
+    """Name the time and date fields of ``values`` that lie ahead of ``now_ms + allowance_ms``.
+
+    A time is compared as an instant; a date (which has no zone) only when it is after the
+    date that instant has in the furthest-ahead zone (UTC+14), so no one's "today" is refused.
+    Values that fail their own field rule are left to ``validate_fields``.
+    """
+    limit = now_ms + allowance_ms
+    errors: dict[str, list[str]] = {}
+    for name, value in values.items():
+        rule = record_type.rules.get(name)
+        if not isinstance(value, str) or rule is None or rule.check(value) is not None:
+            continue
+        if isinstance(rule, DateTime):
+            at = _epoch_ms(value)
+            if at is not None and at > limit:
+                errors[name] = [FUTURE_MESSAGE]
+        elif isinstance(rule, Date):
+            latest = dt.datetime.fromtimestamp(limit / 1000, dt.UTC) + _LATEST_OFFSET
+            if dt.date.fromisoformat(value) > latest.date():
+                errors[name] = [FUTURE_MESSAGE]
+    return errors
+
+
+def concern_people(
+    visit_id: str, visit_party_ids: Sequence[str], chosen: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """Return the link fields of a concern raised in a visit.
+
+    The concern names the visit and the people met in it: those ``chosen`` (kept in the
+    visit's order, people not met ignored), or all of them when nothing was chosen.
+    ``party_id`` (反映人) is the first of them.
+    """
+    met = list(dict.fromkeys(visit_party_ids))
+    picked = set(chosen or ())
+    people = [p for p in met if p in picked] or met
+    return {
+        "visit_id": visit_id,
+        "party_ids": people or None,
+        "party_id": people[0] if people else None,
+    }
+
+
+def people_errors(
+    concern: Mapping[str, Any], visit: Mapping[str, Any] | None
+) -> dict[str, list[str]]:
+    """Check a concern's people against each other and (when known) against its visit.
+
+    ``concern`` holds the concern's fields after the write; ``visit`` the fields of the visit
+    it names, or None when that visit is not known yet (a later batch may bring it).
+    """
+    errors: dict[str, list[str]] = {}
+    people = concern.get("party_ids") or []
+    primary = concern.get("party_id")
+    if people and primary and primary not in people:
+        errors["party_id"] = [PRIMARY_MESSAGE]
+    if visit is not None and people:
+        met = set(visit.get("party_ids") or [])
+        if not set(people) <= met:
+            errors["party_ids"] = [NOT_MET_MESSAGE]
+    return errors
+
+
+def voice_key(follow_up: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Return (concern, person) for a further voice (附议) of a known person, else None.
+
+    Anonymous voices (no ``party_id``, say at a forum) have no key: each one counts.
+    """
+    if (
+        follow_up.get("kind") != "support"
+        or follow_up.get("subject_type") != "concern"
+        or not follow_up.get("subject_id")
+        or not follow_up.get("party_id")
+    ):
+        return None
+    return str(follow_up["subject_id"]), str(follow_up["party_id"])
+
+
+def repeat_voice(follow_up: Mapping[str, Any], voices: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether ``follow_up`` repeats the voice of a person already counted on that concern."""
+    key = voice_key(follow_up)
+    return key is not None and any(voice_key(v) == key for v in voices)
+
+
+def phone_digits(phone: Any) -> str:
+    """Return the ASCII digits of a phone number (spaces, dashes and +86 left aside)."""
+    digits = "".join(c for c in str(phone or "") if c.isascii() and c.isdigit())
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    return digits
+
+
+def same_person(new: Mapping[str, Any], known: Mapping[str, Any]) -> bool:
+    """Whether a person about to be created is probably ``known`` already.
+
+    Either the same phone number (at least 7 digits), or the same name at the same place.
+    """
+    phone = phone_digits(new.get("phone"))
+    if len(phone) >= 7 and phone == phone_digits(known.get("phone")):
+        return True
+    name = str(new.get("name") or "").strip().casefold()
+    other = str(known.get("name") or "").strip().casefold()
+    place = new.get("place_id")
+    return bool(name) and name == other and bool(place) and place == known.get("place_id")
