@@ -6,6 +6,7 @@ Models are bound to ``database``, a proxy that entry points initialise with ``op
 from __future__ import annotations
 
 import os
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
@@ -38,6 +39,20 @@ class DatabaseUrlError(ValueError):
 POOL = {"max_connections": 32, "stale_timeout": 300}
 
 
+class PrivateSqliteDatabase(PooledSqliteDatabase):
+    """A pooled SQLite database whose file, when a connection creates it, only its owner reads
+    (SQLite gives the -wal and -shm files the same mode)."""
+
+    def _connect(self) -> Any:
+        path = self.database
+        if path != ":memory:" and not path.startswith("file:"):
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass
+        return super()._connect()
+
+
 def make_database(url: str) -> Database:
     """Create (but do not connect) a database from ``sqlite:///path`` or ``postgresql://...``."""
     parsed = urlparse(url)
@@ -53,7 +68,7 @@ def make_database(url: str) -> Database:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         # check_same_thread=False: a pooled connection serves one thread at a time, not always
         # the same one (the threaded server starts a thread per request).
-        return PooledSqliteDatabase(
+        return PrivateSqliteDatabase(
             path,
             pragmas=SQLITE_PRAGMAS,
             check_same_thread=False,

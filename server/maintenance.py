@@ -153,7 +153,10 @@ def _copy_database(source: Path, target: Path, *, self_contained: bool = True) -
     """Copy an SQLite database with the backup API: one consistent snapshot of ``source``,
     written to ``target`` in one transaction (other connections to ``target`` see all of it or
     none). ``self_contained``: leave the copy in rollback-journal mode, one file with no WAL
-    beside it (the server switches back to WAL when it opens it)."""
+    beside it (the server switches back to WAL when it opens it). A new ``target`` is made
+    readable by its owner only, like the database itself."""
+    if not target.exists():
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     with (
         closing(sqlite3.connect(source)) as src,
         closing(sqlite3.connect(target)) as dst,

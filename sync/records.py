@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 DELETED = "_deleted"
+MAX_ATTACHMENT_BYTES = 2**31 - 1  # no blob the server takes comes near; a bound for every column
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -333,7 +334,7 @@ RECORD_TYPES: dict[str, RecordType] = {
                 "subject_id": Ref(),
                 "sha256": Sha256(),
                 "media_type": Text(100, min=1),
-                "size": Int(min=0),
+                "size": Int(min=0, max=MAX_ATTACHMENT_BYTES),
                 "caption": Text(500),
             },
             required=frozenset({"subject_type", "subject_id", "sha256"}),

@@ -95,3 +95,23 @@ def test_a_deleted_photo_is_gone(app, staff, seeded, clock):
     assert staff.get(f"/photos/{photo_id}").status_code == 404
     page = staff.get(f"/concerns/{seeded.ids['pipe']}").get_data(as_text=True)
     assert f"/photos/{photo_id}" not in page
+
+
+def test_an_attachment_naming_another_workspaces_blob_shows_nothing(app, seeded, clock):
+    png = tiny_png(90)
+    attach(app, seeded, clock, "concern", seeded.ids["pipe"], png)  # workspace A holds the blob
+    with app.app_context():
+        space = services.create_workspace("另一个社区")
+        services.create_user("zhao", space, "staff", "other-pass-12", "赵强")
+        other = data.Seeded(space.id, {"zhao": services.get_user("zhao")})
+        concern = data.edit(other, clock, "concern", {"title": "外墙渗水"}, user="zhao")
+        sha = hashlib.sha256(png).hexdigest()
+        fields = {"subject_type": "concern", "subject_id": concern, "sha256": sha,
+                  "media_type": "image/png", "size": len(png)}  # fmt: skip
+        photo_id = data.edit(other, clock, "attachment", fields, user="zhao")
+    client = app.test_client()
+    assert login(client, "zhao", "other-pass-12").status_code == 302
+    response = client.get(f"/photos/{photo_id}")
+    assert response.status_code == 404 and png not in response.data
+    page = client.get(f"/concerns/{concern}").get_data(as_text=True)
+    assert f"/photos/{photo_id}" not in page  # nor does the page tell that the bytes exist

@@ -12,7 +12,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from server import services
-from server.office import bp, queries
+from server.office import access, bp, queries
 from server.office.security import admin_required, now_ms
 from server.office.views.common import workspace_id
 from server.services import ServiceError
@@ -65,7 +65,7 @@ def _service_message(exc: ServiceError) -> str:
 @admin_required
 def admin_enrollment_code(user_id: str) -> Any:
     """Issue a single-use enrollment code: shown once, as text and as a QR code."""
-    user = next((u for u in queries.users(workspace_id()) if u.id == user_id), None)
+    user = access.owned("user", user_id)
     if user is None:
         flash(_("No such user."), "error")
         return redirect(url_for("office.admin_users"))
@@ -105,11 +105,11 @@ def admin_devices() -> Any:
 @bp.route("/admin/devices/<device_id>/revoke", methods=["POST"])
 @admin_required
 def admin_revoke(device_id: str) -> Any:
-    known = {d["device"].id: d["device"] for d in queries.devices(workspace_id())}
-    if device_id not in known:
+    device = access.owned("device", device_id)
+    if device is None:
         flash(_("No such device."), "error")
     else:
-        services.revoke_device(device_id, current_user.id, now=now_ms())
-        flash(_("Device %(name)s revoked: its next sync is refused.", name=known[device_id].name),
+        services.revoke_device(device.id, current_user.id, now=now_ms())
+        flash(_("Device %(name)s revoked: its next sync is refused.", name=device.name),
               "success")  # fmt: skip
     return redirect(url_for("office.admin_devices"))

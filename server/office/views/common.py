@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import abort, current_app, request
+from flask import current_app, request
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from server.office import queries
+from server.office import access, queries
+from server.office.access import workspace_id
 from server.office.security import now_ms
 from server.office.templating import office_tz
 from server.reports import STALE_DAYS
@@ -20,10 +20,6 @@ from sync.records import RECORD_TYPES, Choice
 def today() -> dt.date:
     """Today in the office's time zone, by the app's (injectable) clock."""
     return dt.datetime.fromtimestamp(now_ms() / 1000, office_tz()).date()
-
-
-def workspace_id() -> str:
-    return str(current_user.workspace_id)
 
 
 def parse_date(name: str, errors: list[str]) -> dt.date | None:
@@ -102,10 +98,8 @@ def _user_arg(errors: list[str]) -> str:
 
 
 def record_or_404(record_type: str, record_id: str) -> dict[str, Any]:
-    record = queries.get(workspace_id(), record_id, record_type)
-    if record is None:
-        abort(404)
-    return record
+    """Return a record of the user's workspace, or the 404 page (through ``access.owned``)."""
+    return access.owned_or_404("record", record_id, record_type)  # type: ignore[no-any-return]
 
 
 def page_size() -> int:

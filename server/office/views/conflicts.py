@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from server import store
-from server.office import bp, forms, queries
+from server.office import access, bp, forms, queries
 from server.office.security import now_ms
 from server.office.views.common import page_size, parse_page, workspace_id
 from server.office.views.records import detail_url
@@ -64,7 +64,7 @@ def conflict_list() -> Any:
 @bp.route("/conflicts/<conflict_id>/resolve", methods=["POST"])
 def conflict_resolve(conflict_id: str) -> Any:
     ws = workspace_id()
-    conflict = queries.conflict(ws, conflict_id)
+    conflict = access.owned("conflict", conflict_id)
     if conflict is None:
         flash(_("This conflict no longer exists."), "error")
         return redirect(url_for("office.conflict_list"))

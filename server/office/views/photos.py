@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, send_file
+from flask import send_file
 from werkzeug.wrappers import Response
 
 from server import blobs
-from server.blob_api import blob_store
 from server.models import Record
-from server.office import bp, queries
-from server.office.views.common import workspace_id
+from server.office import access, bp, queries
+from server.office.access import workspace_id
 from server.reports import field as jfield
 from server.reports import live
 
@@ -29,7 +28,7 @@ CACHE_CONTROL = "private, max-age=31536000, immutable"
 
 def photos_of(record_id: str) -> list[dict[str, Any]]:
     """Return the live image attachments of a record of the user's workspace, oldest first,
-    each with ``here``: whether the server holds its bytes yet."""
+    each with ``here``: whether the workspace holds its bytes (its devices uploaded them)."""
     rows = live(workspace_id(), "attachment").where(jfield("subject_id") == record_id)
     photos = []
     for row in rows.order_by(Record.created_at).limit(PHOTO_LIMIT):
@@ -39,7 +38,7 @@ def photos_of(record_id: str) -> list[dict[str, Any]]:
         sha = fields.get("sha256")
         if not media_type.startswith("image/") or not blobs.is_hash(sha):
             continue
-        photos.append(dict(record, here=blob_store().exists(sha)))
+        photos.append(dict(record, here=access.blob_here(sha)))
     return photos
 
 
@@ -51,18 +50,10 @@ def photo_helpers() -> dict[str, Any]:
 @bp.route("/photos/<attachment_id>")
 def photo(attachment_id: str) -> Response:
     """Stream the bytes of one of the workspace's attachments, or a 404 page."""
-    ws = workspace_id()
-    record = queries.get(ws, attachment_id, "attachment")
-    if record is None or record["deleted"]:
-        abort(404)
-    sha = record["fields"].get("sha256")
-    if not blobs.is_hash(sha):
-        abort(404)
-    media_type = blobs.attachment_media_type(ws, sha)
-    path = blob_store().path(sha)
-    if media_type is None or not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=media_type, etag=sha, conditional=True)
+    found: access.Photo = access.owned_or_404("photo", attachment_id)
+    response = send_file(
+        found.path, mimetype=found.media_type, etag=found.sha256, conditional=True
+    )
     response.headers["Cache-Control"] = CACHE_CONTROL
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
