@@ -33,6 +33,7 @@ def run_demo(
     *,
     lang: str = "zh",
     port: int = 0,
+    field_port: int = 0,
     serve: bool = True,
     data_dir: Path | None = None,
     story_path: Path | None = None,
@@ -54,12 +55,14 @@ def run_demo(
             raise click.UsageError(f"--data-dir {workdir}: choose a new or empty folder")
         workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    runner = Demo(story, workdir, lang=lang, port=port, echo=echo, live=live)
+    runner = Demo(
+        story, workdir, lang=lang, port=port, field_port=field_port, echo=echo, live=live
+    )
     echo(say(lang, "title", workspace=story.workspace))
     echo(say(lang, "workdir_temp" if temporary else "workdir", path=workdir))
     try:
         result = runner.run()
-        _print_ready(result, lang, echo, time.monotonic() - started)
+        _print_ready(result, lang, echo, time.monotonic() - started, serve)
         if serve:
             echo(say(lang, "serving"))
             _wait_for_ctrl_c()
@@ -74,13 +77,19 @@ def run_demo(
 
 
 def _print_ready(
-    result: DemoResult, lang: str, echo: Callable[[str], None], seconds: float
+    result: DemoResult, lang: str, echo: Callable[[str], None], seconds: float, serve: bool
 ) -> None:
     echo("")
     echo(f"✔ {say(lang, 'ready')}{say(lang, 'elapsed', seconds=seconds)}")
-    echo(f"    {say(lang, 'office_url', url=result.office_url)}")
     username, password = result.login
     echo(f"    {say(lang, 'login', username=username, password=password)}")
+    if result.admin_login:
+        admin, secret = result.admin_login
+        echo(f"    {say(lang, 'admin_login', username=admin, password=secret)}")
+    if not serve:  # nothing will answer at the addresses: do not print them
+        echo(f"    {say(lang, 'not_served')}")
+        return
+    echo(f"    {say(lang, 'office_url', url=result.office_url)}")
     if result.report.get("since"):
         since = result.report["since"]
         url = f"{result.office_url}?since={since}"
@@ -126,6 +135,13 @@ def _live_line() -> Callable[[str], None] | None:
     help="Port of the office server on 127.0.0.1 (0: any free port).",
 )
 @click.option(
+    "--field-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port of the device's field UI on 127.0.0.1 (0: any free port).",
+)
+@click.option(
     "--lang",
     type=click.Choice(["zh", "en"]),
     default=None,
@@ -149,6 +165,7 @@ def _live_line() -> Callable[[str], None] | None:
 def demo(
     ctx: click.Context,
     port: int,
+    field_port: int,
     lang: str | None,
     no_serve: bool,
     data_dir: Path | None,
@@ -168,6 +185,7 @@ def demo(
         run_demo(
             lang=lang,
             port=port,
+            field_port=field_port,
             serve=not no_serve,
             data_dir=data_dir,
             story_path=story_path,

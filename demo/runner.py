@@ -61,6 +61,7 @@ class DemoResult:
     workspace_id: str
     office_url: str
     login: tuple[str, str]
+    admin_login: tuple[str, str] | None
     devices: dict[str, FieldDevice]
     report: dict[str, Any]
     open_conflicts: int
@@ -80,6 +81,7 @@ class Demo:
         *,
         lang: str = "zh",
         port: int = 0,
+        field_port: int = 0,
         echo: Echo = print,
         live: Echo | None = None,
         now_ms: Callable[[], int] = wall_ms,
@@ -90,6 +92,7 @@ class Demo:
         self.workdir = Path(workdir)
         self.lang = "en" if lang == "en" else "zh"
         self.port = port
+        self.field_port = field_port
         self.echo = echo
         self.live = live
         self.now_ms = now_ms
@@ -148,6 +151,7 @@ class Demo:
             workspace_id=self.workspace_id,
             office_url=self.servers[0].url,
             login=(self.story.login, self.story.user(self.story.login).get("password", "")),
+            admin_login=self.admin_login(),
             devices=self.devices,
             report=figures,
             open_conflicts=conflicts,
@@ -291,6 +295,11 @@ class Demo:
             self.line(text)
         return figures, conflicts
 
+    def admin_login(self) -> tuple[str, str] | None:
+        """Return the username and password of the story's first administrator, if any."""
+        admin = next((u for u in self.story.users if u.get("role") == "admin"), None)
+        return None if admin is None else (admin["username"], admin.get("password", ""))
+
     def start_field_ui(self) -> tuple[str | None, str | None]:
         """Serve the field UI of the story's ``field_ui`` device; return its name and address."""
         chosen = next((d for d in self.story.devices if d.get("field_ui")), None)
@@ -300,7 +309,9 @@ class Demo:
         try:
             from field_client.web import create_app as create_field_app
 
-            served = Served(create_field_app(device.home), 0, "fieldsync-demo-field-ui")
+            served = Served(
+                create_field_app(device.home), self.field_port, "fieldsync-demo-field-ui"
+            )
         except Exception as exc:  # the field UI is a bonus: the demo stands without it
             self.line(self.say("field_ui_missing", reason=str(exc).splitlines()[0][:120]))
             return device.name, None

@@ -127,6 +127,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "演示登录：用户名 {username}  密码 {password}",
         "Demo login: username {username}  password {password}",
     ),
+    "admin_login": (
+        "管理员登录：用户名 {username}  密码 {password}",
+        "Administrator login: username {username}  password {password}",
+    ),
+    "not_served": (
+        "（--no-serve：演示已结束，没有服务在运行，所以不列出网址；去掉 --no-serve 即可打开网页。）",
+        "(--no-serve: the demo has ended and nothing is serving, so no addresses are shown;"
+        " run without --no-serve to open the pages.)",
+    ),
     "field_url": ("{device}的现场界面：{url}", "Field UI of {device}: {url}"),
     "field_ui_missing": ("（现场界面不可用：{reason}）", "(field UI not available: {reason})"),
     "try_it": (

@@ -240,3 +240,20 @@ def test_settling_the_demos_conflict_reaches_both_devices(tmp_path):
             assert device.local.status()["conflicts"] == 0
     finally:
         demo.close()
+
+
+def test_no_serve_prints_both_logins_and_no_address_and_the_field_port_is_chosen(tmp_path):
+    from demo.cli import run_demo
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        field_port = probe.getsockname()[1]
+    lines: list[str] = []
+    result = run_demo(
+        serve=False, field_port=field_port, data_dir=tmp_path / "demo", echo=lines.append
+    )
+    assert result.field_url == f"http://127.0.0.1:{field_port}/"
+    text = "\n".join(lines[next(i for i, x in enumerate(lines) if x.startswith("✔")) :])
+    assert "管理员登录：用户名 admin  密码 zhuangquan-admin" in text
+    assert "演示登录：用户名 zhouxy" in text
+    assert "http://" not in text and "--no-serve" in text
