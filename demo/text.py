@@ -132,7 +132,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Administrator login: username {username}  password {password}",
     ),
     "not_served": (
-        "（--no-serve：演示已结束，没有服务在运行，所以不列出网址；去掉 --no-serve 即可打开网页。）",
+        "（--no-serve：演示已结束，没有服务在运行，所以不列出网址；"
+        "去掉 --no-serve 即可打开网页。）",
         "(--no-serve: the demo has ended and nothing is serving, so no addresses are shown;"
         " run without --no-serve to open the pages.)",
     ),
