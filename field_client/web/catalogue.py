@@ -210,6 +210,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "visit.person_kind": ("身份", "Role"),
     "visit.person_phone": ("电话", "Phone"),
     "concern.voice_of": ("谁附议", "Whose voice"),
+    "concern.step_to": ("改为“{status}”", "Mark as \u201c{status}\u201d"),
+    "concern.steps_office": (
+        "受理、转办等其他步骤由办公室处理。",
+        "The office takes the other steps (accept, refer...).",
+    ),
+    "concern.steps_none": ("现在没有需要您做的步骤。", "No step for you to take now."),
     "concern.people": ("反映人", "Raised by"),
     "concern.voice_counted": (
         "此人已附议过，不重复计算",

@@ -19,6 +19,12 @@ from sync.rules import concern_people
 __all__: list[str] = []
 
 STATUS_FILTERS = ("open", "all") + CONCERN_STATUSES
+OPEN_FOR_REP = ("new", "accepted", "referred", "in_progress", "deferred")
+# The casework steps a representative may take in the field; the office takes the others.
+REP_STEPS: dict[str, tuple[str, ...]] = {
+    **{status: ("resolved",) for status in OPEN_FOR_REP},
+    "resolved": ("confirmed", "in_progress"),
+}
 
 
 def _concern_or_404(concern_id: str) -> dict[str, Any]:
@@ -60,8 +66,6 @@ def concerns() -> str:
         place_id=place_id or "",
         status=status,
         status_filters=STATUS_FILTERS,
-        statuses=CONCERN_STATUSES,
-        here=request.full_path,
     )
 
 
@@ -211,7 +215,7 @@ def _concern_page(concern_id: str, values: dict[str, Any], errors: dict[str, str
         visit=queries.flat(visit) if visit else None,
         notes=notes,
         supports=sum(1 for f in notes if f.get("kind") == "support"),
-        statuses=CONCERN_STATUSES,
+        steps=REP_STEPS.get(row.get("status") or "new", ()),
         kinds=FOLLOW_UP_KINDS,
         groups=GROUPS,
         values=values,
@@ -231,10 +235,10 @@ def _people_near(row: dict[str, Any]) -> list[dict[str, Any]]:
 
 @bp.post("/concerns/<concern_id>/status")
 def concern_status(concern_id: str) -> Response:
-    """Change a concern's status in one tap (and date it when it gets resolved)."""
+    """Take one of the representative's casework steps (and date a resolution)."""
     row = _concern_or_404(concern_id)
     status = request.form.get("status")
-    if status in CONCERN_STATUSES and status != row.get("status"):
+    if status in REP_STEPS.get(row.get("status") or "new", ()):
         fields: dict[str, Any] = {"status": status}
         if status in ("resolved", "confirmed") and not row.get("resolved_on"):
             fields["resolved_on"] = now().date().isoformat()

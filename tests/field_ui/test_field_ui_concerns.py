@@ -50,20 +50,28 @@ def test_the_list_shows_open_concerns_by_default_and_filters_by_place_and_status
     assert client.get("/concerns?status=nonsense").status_code == 200
 
 
-def test_quick_status_change_saves_and_dates_a_resolution(client, store):
+def test_the_list_has_no_status_controls_and_the_page_offers_the_reps_steps(client, store):
     _, _, ids = seed(store)
+    listing = client.get("/concerns").get_data(as_text=True)
+    assert "/status" not in listing and '<select name="status"' not in listing
+    page = client.get(f"/concerns/{ids['pipe']}").get_data(as_text=True)
+    assert 'name="status" value="resolved"' in page
+    assert 'value="accepted"' not in page  # an office step
     response = client.post(
         f"/concerns/{ids['pipe']}/status", data={"status": "resolved", "next": "/concerns"}
     )
     assert response.status_code == 302 and response.headers["Location"] == "/concerns"
     fields = store.get("concern", ids["pipe"])["fields"]
     assert (fields["status"], fields["resolved_on"]) == ("resolved", "2026-05-31")
-    client.post(f"/concerns/{ids['pipe']}/status", data={"status": "bogus"})
-    assert store.get("concern", ids["pipe"])["fields"]["status"] == "resolved"
+    for refused in ("bogus", "new", "referred"):  # not a step a representative takes from here
+        client.post(f"/concerns/{ids['pipe']}/status", data={"status": refused})
+        assert store.get("concern", ids["pipe"])["fields"]["status"] == "resolved"
     outside = client.post(
-        f"/concerns/{ids['pipe']}/status", data={"status": "new", "next": "https://evil.example/"}
+        f"/concerns/{ids['pipe']}/status",
+        data={"status": "confirmed", "next": "https://evil.example/"},
     )
     assert outside.headers["Location"] == f"/concerns/{ids['pipe']}"
+    assert store.get("concern", ids["pipe"])["fields"]["status"] == "confirmed"
 
 
 def test_similar_open_concerns_at_the_same_place_are_suggested(client, store):
