@@ -89,7 +89,7 @@ def create_app(
         except ClientError:
             count = 0
         return {"_": t, "L": L, "lang": lang(), "attention_count": count, "fmt_time": format_local,
-                "new_form_key": new_form_key}  # fmt: skip
+                "new_form_key": new_form_key, "visit_line": _visit_line}  # fmt: skip
 
     @app.teardown_request
     def close_connection(exc: BaseException | None) -> None:
@@ -99,6 +99,14 @@ def create_app(
 
     _register_errors(app)
     return app
+
+
+def _visit_line(visit: dict[str, Any]) -> str:
+    """Give a visit a readable line in the page language (see ``queries.visit_line``)."""
+    from field_client.web import queries
+    from field_client.web.views import L, store
+
+    return queries.visit_line(store(), visit, L("visit_kind", visit.get("kind")))
 
 
 def _secret_key(home: Path) -> str:

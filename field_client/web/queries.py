@@ -174,3 +174,21 @@ def attention(store: Any) -> dict[str, list[dict[str, Any]]]:
         item["label"] = record_label(store.get(None, item["record_id"]))
     reviews = [flat(r) for r in store.review_notes()]
     return {"rejected": rejected, "conflicts": conflicts, "reviews": reviews}
+
+
+def visit_line(store: Any, visit: dict[str, Any], kind_label: str) -> str:
+    """A readable line for a visit: its title, else kind · place · first person · date."""
+    if visit.get("title"):
+        return str(visit["title"])
+    parts = [kind_label]
+    place = store.get("place", visit["place_id"]) if visit.get("place_id") else None
+    if place and place["fields"].get("name"):
+        parts.append(place["fields"]["name"])
+    people = visit.get("party_ids") or []
+    person = store.get("party", people[0]) if people else None
+    if person and person["fields"].get("name"):
+        more = f" +{len(people) - 1}" if len(people) > 1 else ""
+        parts.append(person["fields"]["name"] + more)
+    if visit.get("started_at"):
+        parts.append(str(visit["started_at"])[:10])
+    return " · ".join(parts)

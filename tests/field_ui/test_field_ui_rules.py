@@ -116,3 +116,13 @@ def test_a_person_already_recorded_is_offered_before_creating(client, store):
     assert client.post("/visits/new", data=same_name).status_code == 422
     saved_id(client.post("/visits/new", data=dict(same_name, person_new_ok=["0"])))
     assert len(store.list("party")) == 2
+
+
+def test_an_untitled_visit_reads_kind_place_first_person_and_date(client, store):
+    form = visit_form(title="", person_name=["王阿姨", "李叔"], person_kind=["resident"] * 2,
+                      person_phone=["", ""])  # fmt: skip
+    visit_id = saved_id(client.post("/visits/new", data=form))
+    line = "入户走访 · 百盛家园 · 王阿姨 +1 · 2026-05-31"
+    assert line in page_text(client.get(f"/visits/{visit_id}"))
+    home = page_text(client.get("/"))
+    assert line in home and "入户走访 入户走访" not in home
