@@ -50,7 +50,7 @@ def project_lines(lang: str, workspace_id: str) -> list[str]:
             dates = f" {project.get('progress') or 0}%"
         mark = "✓" if status == "completed" else "…"
         title = project.get("title", "")
-        status_text = choice_text(lang, status)
+        status_text = choice_text(lang, "project", "status", status)
         lines.append(
             say(lang, "project_line", mark=mark, title=title, status=status_text, dates=dates)
         )

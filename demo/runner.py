@@ -262,7 +262,7 @@ class Demo:
                         device=device.name,
                         title=self._title(entry.key),
                         field=field_name(self.lang, name),
-                        value=value_text(self.lang, value),
+                        value=value_text(self.lang, value, entry.type, name),
                     )
                 )
         self.act("step_sync_conflict")
@@ -364,14 +364,15 @@ class Demo:
         """Describe one open conflict: the record, the field, both values and their devices."""
         names = {d.device_id: d.name for d in self.devices.values() if d.store is not None}
         office = self.say("the_office")
+        where = (conflict.record_type, conflict.field)
         self.line(
             self.say(
                 "conflict",
                 title=self._title(conflict.record_id, by_id=True),
                 field=field_name(self.lang, conflict.field),
-                kept=value_text(self.lang, json.loads(conflict.kept_value or "null")),
+                kept=value_text(self.lang, json.loads(conflict.kept_value or "null"), *where),
                 kept_by=names.get(conflict.kept_device, office),
-                other=value_text(self.lang, json.loads(conflict.other_value or "null")),
+                other=value_text(self.lang, json.loads(conflict.other_value or "null"), *where),
                 other_by=names.get(conflict.other_device, office),
             )
         )

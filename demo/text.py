@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sync import vocabulary
+
 __all__ = [
     "MESSAGES",
-    "TYPE_NAMES",
     "choice_text",
     "count_list",
     "field_name",
@@ -155,46 +156,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "elapsed": ("（用时 {seconds:.1f} 秒）", " (took {seconds:.1f} s)"),
 }
 
-TYPE_NAMES: dict[str, tuple[str, str]] = {
-    "place": ("地点", "places"),
-    "party": ("居民/商户/骑手", "people"),
-    "project": ("民生实事项目", "projects"),
-    "visit": ("走访", "visits"),
-    "concern": ("问题", "concerns"),
-    "follow_up": ("跟进/附议", "follow-ups"),
-    "attachment": ("附件", "attachments"),
-}
-
-FIELD_NAMES: dict[str, tuple[str, str]] = {
-    "priority": ("优先级", "priority"),
-    "status": ("状态", "status"),
-    "category": ("类别", "category"),
-    "title": ("标题", "title"),
-    "description": ("描述", "description"),
-    "responsible_unit": ("责任单位", "responsible unit"),
-    "resolution": ("办理结果", "resolution"),
-}
-
-VALUE_NAMES: dict[str, str] = {
-    "proposed": "提议",
-    "approved": "已立项",
-    "completed": "已完成",
-    "cancelled": "已取消",
-    "low": "低",
-    "normal": "一般",
-    "high": "高",
-    "urgent": "紧急",
-    "new": "待核实",
-    "accepted": "已受理",
-    "referred": "已转办",
-    "in_progress": "进行中",
-    "resolved": "已办结",
-    "confirmed": "已回访",
-    "duplicate": "重复",
-    "rejected": "不予受理",
-    "deferred": "暂缓",
-}
-
 STAGE_NAMES: dict[str, tuple[str, str]] = {
     "blobs": ("上传附件", "blobs"),
     "push": ("推送", "push"),
@@ -211,28 +172,26 @@ def say(lang: str, key: str, **params: Any) -> str:
 
 
 def type_name(lang: str, record_type: str) -> str:
-    """Return the people's word for a record type."""
-    zh, en = TYPE_NAMES.get(record_type, (record_type, record_type))
-    return en if lang == "en" else zh
+    """Return the people's word for a record type, as counted (the vocabulary's plural)."""
+    label = vocabulary.type_label(lang, record_type, many=True)
+    return label.lower() if lang == "en" else label
 
 
 def field_name(lang: str, name: str) -> str:
-    """Return the people's word for a record field (the field's own name when unknown)."""
-    zh, en = FIELD_NAMES.get(name, (name, name))
-    return en if lang == "en" else zh
+    """Return the people's word for a record field."""
+    return vocabulary.field_label(lang, name)
 
 
-def value_text(lang: str, value: object) -> str:
-    """Return a field value as people read it: choices translated, text quoted."""
+def value_text(lang: str, value: object, record_type: str = "", field: str = "") -> str:
+    """Return a field value as people read it: choices by their names, text quoted."""
     if isinstance(value, str):
-        shown = value if lang == "en" else VALUE_NAMES.get(value, value)
-        return f"“{shown}”"
+        return f"“{choice_text(lang, record_type, field, value)}”"
     return str(value)
 
 
-def choice_text(lang: str, value: str) -> str:
+def choice_text(lang: str, record_type: str, field: str, value: str) -> str:
     """Return a choice value as people read it (unquoted)."""
-    return value.replace("_", " ") if lang == "en" else VALUE_NAMES.get(value, value)
+    return vocabulary.choice_label(lang, record_type, field, value)
 
 
 def stage_name(lang: str, stage: str) -> str:

@@ -1,7 +1,7 @@
 """What the field client says to people, in Simplified Chinese (default) and English.
 
 ``say(key, lang, **params)`` formats one message; ``explain(error, lang)`` turns a ClientError
-into one line. ``LABELS`` gives Chinese names of the protocol's enum values for tables.
+into one line. Names of types, fields and choice values come from the one vocabulary in sync/.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from field_client.errors import (
     StoreError,
     ValidationError,
 )
+from sync import vocabulary
 
-__all__ = ["LABELS", "explain", "field_name", "label_of", "say", "type_name"]
+__all__ = ["explain", "field_name", "label_of", "say", "type_name"]
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "error": ("出错了：{detail}", "Something went wrong: {detail}"),
@@ -128,114 +129,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad_value": ("参数错误：{detail}", "Bad option value: {detail}"),
     "bad_server": ("服务器地址无效：{server}", "Invalid server address: {server}"),
     "serve.missing": ("本地网页界面尚未安装。", "The local web interface is not installed."),
-}
-
-TYPE_NAMES = {
-    "place": ("地点", "place"),
-    "party": ("群众/单位", "party"),
-    "visit": ("走访", "visit"),
-    "concern": ("诉求", "concern"),
-    "project": ("项目", "project"),
-    "follow_up": ("跟进", "follow-up"),
-    "attachment": ("附件", "attachment"),
-    "record": ("记录", "record"),
-    "rejection": ("被拒修改", "rejected change"),
-}
-
-FIELD_NAMES_ZH = {
-    "name": "名称",
-    "kind": "类型",
-    "title": "标题",
-    "status": "状态",
-    "category": "类别",
-    "priority": "优先级",
-    "place_id": "地点",
-    "parent_id": "上级地点",
-    "address": "地址",
-    "organisation": "单位",
-    "phone": "电话",
-    "started_at": "时间",
-    "ended_at": "结束时间",
-    "progress": "进度",
-    "responsible_unit": "责任单位",
-    "resolution": "办理结果",
-    "satisfaction": "满意度",
-    "description": "描述",
-    "summary": "摘要",
-    "attendee_count": "人数",
-    "notes": "备注",
-    "note": "内容",
-    "raised_on": "提出日期",
-    "resolved_on": "办结日期",
-    "raised_by_group": "群体",
-    "review_status": "审核",
-    "review_note": "审核意见",
+    "type.record": ("记录", "record"),
+    "type.rejection": ("被拒修改", "rejected change"),
 }
 
 
 def field_name(name: str, lang: str = "zh") -> str:
     """Return the display name of a field."""
-    return name if lang == "en" else FIELD_NAMES_ZH.get(name, name)
+    return vocabulary.field_label(lang, name)
 
 
-LABELS: dict[str, str] = {
-    # concern status (PROTOCOL.md section 4)
-    "new": "待核实",
-    "accepted": "已受理",
-    "referred": "已转办",
-    "in_progress": "办理中",
-    "resolved": "已办结",
-    "confirmed": "已回访",
-    "duplicate": "重复",
-    "rejected": "不予受理",
-    "deferred": "暂缓",
-    # categories
-    "infrastructure": "基础设施",
-    "environment": "环境",
-    "property_management": "物业管理",
-    "safety": "安全",
-    "business": "经营",
-    "employment": "就业",
-    "social_services": "社会服务",
-    "other": "其他",
-    # priority
-    "low": "低",
-    "normal": "普通",
-    "high": "高",
-    "urgent": "紧急",
-    # place kinds
-    "community": "社区",
-    "compound": "小区",
-    "business_district": "商圈",
-    "building": "楼宇",
-    "shop": "商铺",
-    # visit kinds
-    "home_visit": "入户走访",
-    "shop_visit": "走访商户",
-    "reception": "接待日",
-    "forum": "座谈会",
-    "phone": "电话",
-    # party kinds / groups
-    "resident": "居民",
-    "merchant": "商户",
-    "worker": "新就业群体",
-    "organisation": "单位",
-    # project status
-    "proposed": "提出",
-    "approved": "已批准",
-    "completed": "已完成",
-    "cancelled": "已取消",
-    # satisfaction
-    "satisfied": "满意",
-    "partly_satisfied": "基本满意",
-    "unsatisfied": "不满意",
-    # follow-up kinds
-    "note": "备注",
-    "call": "电话",
-    "return_visit": "回访",
-    "referral": "转办",
-    "support": "附议",
-}
+def label_of(rtype: str, name: str, value: Any, lang: str = "zh") -> str:
+    """Return the display form of a choice value of field ``name`` of a ``rtype`` record."""
+    return vocabulary.choice_label(lang, rtype, name, value)
+
+
+def type_name(rtype: str, lang: str = "zh") -> str:
+    """Return the display name of a record type."""
+    if rtype in ("record", "rejection"):
+        return say(f"type.{rtype}", lang)
+    return vocabulary.type_label(lang, rtype)
 
 
 def say(key: str, lang: str = "zh", **params: Any) -> str:
@@ -248,35 +161,23 @@ def say(key: str, lang: str = "zh", **params: Any) -> str:
         return template
 
 
-def label_of(value: Any, lang: str = "zh") -> str:
-    """Return the display form of an enum value (Chinese label, or the value in English)."""
-    if value is None:
-        return ""
-    if lang == "en" or not isinstance(value, str):
-        return str(value)
-    return LABELS.get(value, value)
-
-
-def type_name(rtype: str, lang: str = "zh") -> str:
-    """Return the display name of a record type."""
-    zh, en = TYPE_NAMES.get(rtype, (rtype, rtype))
-    return en if lang == "en" else zh
-
-
 def explain(error: ClientError, lang: str = "zh", **context: Any) -> str:
     """Return one line that says what went wrong and what to do."""
     params = {**context, **error.params, "detail": error.detail}
     if isinstance(error, StoreError):
         return say(f"store_error.{error.detail}", lang, **params)
     if isinstance(error, NotFound):
-        params["type"] = type_name(str(params.get("type", "record")), lang)
+        params["type"] = _in_sentence(type_name(str(params.get("type", "record")), lang), lang)
         return say("not_found", lang, **params)
     if isinstance(error, AmbiguousName):
-        params["type"] = type_name(str(params.get("type", "record")), lang)
+        params["type"] = _in_sentence(type_name(str(params.get("type", "record")), lang), lang)
         params["candidates"] = "; ".join(f"{name} = {rid}" for rid, name in error.candidates)
         return say("ambiguous_name", lang, **params)
     if isinstance(error, ValidationError):
-        text = "; ".join(f"{k}: {', '.join(v)}" for k, v in error.errors.items())
+        text = "; ".join(
+            f"{field_name(k, lang)}: {', '.join(fault_text(m, lang) for m in v)}"
+            for k, v in error.errors.items()
+        )
         return say("invalid_fields", lang, errors=text)
     if isinstance(error, ProtocolError):
         key = f"protocol.{error.code}"
@@ -284,3 +185,13 @@ def explain(error: ClientError, lang: str = "zh", **context: Any) -> str:
         params.setdefault("server_time", error.body.get("server_time", ""))
         return say(key if key in MESSAGES else "protocol", lang, **params)
     return say(error.key, lang, **params)
+
+
+def fault_text(message: str, lang: str = "zh") -> str:
+    """Return a rule's message in ``lang`` (a plain message stays as it is)."""
+    return message.render(lang) if isinstance(message, vocabulary.Fault) else message
+
+
+def _in_sentence(word: str, lang: str) -> str:
+    """A name as it reads inside an English sentence (lower case); Chinese as it is."""
+    return word.lower() if lang == "en" else word

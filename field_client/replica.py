@@ -15,6 +15,7 @@ from uuid6 import uuid7
 
 from field_client.store import dumps, search_text
 from sync import DELETED, Stamp
+from sync.vocabulary import pack_faults
 
 if TYPE_CHECKING:
     from field_client.store import LocalStore
@@ -184,7 +185,7 @@ def _reject(store: LocalStore, batch: Any, changes: list[dict[str, Any]], item: 
         record_id=change["id"],
         values=dumps({k: w["value"] for k, w in writes.items()}),
         bases=dumps({k: w["base"] for k, w in writes.items()}),
-        errors=dumps(item.get("errors") or {}),
+        errors=dumps(pack_faults(item.get("errors") or {}, item.get("codes"))),
         created_ms=store.now(),
     ).execute()
     store.db.execute_sql(

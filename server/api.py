@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from server import auth, jsonio, openapi, services, store
-from sync import ErrorCode, ProtocolError
+from sync import ErrorCode, ProtocolError, vocabulary
 from sync.wire import (
     PROTOCOL_HEADER,
     SUPPORTED_PROTOCOLS,
@@ -28,7 +28,7 @@ from sync.wire import (
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Routes that anyone may call without the protocol header (monitoring, documentation).
-NO_PROTOCOL_HEADER = {"api.healthz", "api.openapi_document"}
+NO_PROTOCOL_HEADER = {"api.healthz", "api.openapi_document", "api.vocabulary_document"}
 JSON_TYPES = ("application/json",)
 _READ_CHUNK = 64 * 1024
 
@@ -158,6 +158,12 @@ def healthz() -> Response:
 def openapi_document() -> Response:
     """Return the OpenAPI document, generated from the wire schemas."""
     return json_response(openapi.document(current_app))
+
+
+@bp.get("/vocabulary")
+def vocabulary_document() -> Response:
+    """Return the one vocabulary (names of types, fields, choices and faults in zh and en)."""
+    return json_response(vocabulary.export())
 
 
 @bp.post("/enroll")

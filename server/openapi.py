@@ -136,6 +136,20 @@ def _paths(spec: APISpec) -> None:
             }
         },
     )
+    spec.path(
+        "/api/v1/vocabulary",
+        operations={
+            "get": {
+                "summary": "The names of types, fields, choice values and faults in zh and en.",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    )
     enroll_body = {"required": True, "content": _json("EnrollRequest")}
     enroll = _op(
         "Exchange an enrollment code for a token.", "201", "EnrollResponse", "enroll",

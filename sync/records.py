@@ -17,6 +17,7 @@ from marshmallow import fields as ma_fields
 from marshmallow import validate as ma_validate
 
 from sync.strict import is_canonical_date, is_canonical_datetime
+from sync.vocabulary import Fault
 
 __all__ = [
     "ATTACHMENT_SUBJECTS",
@@ -49,9 +50,9 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class Rule:
-    """Checks one field value; ``check`` returns an error message or None."""
+    """Checks one field value; ``check`` returns a Fault (a code and parameters) or None."""
 
-    def check(self, value: Any) -> str | None:
+    def check(self, value: Any) -> Fault | None:
         raise NotImplementedError
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
@@ -63,13 +64,13 @@ class Text(Rule):
     max: int = 10_000
     min: int = 0
 
-    def check(self, value: Any) -> str | None:
+    def check(self, value: Any) -> Fault | None:
         if not isinstance(value, str):
-            return "must be a string"
+            return Fault("not_text")
         if len(value) > self.max:
-            return f"must be at most {self.max} characters"
+            return Fault("too_long", max=self.max)
         if self.min and len(value.strip()) < self.min:
-            return "must not be empty" if self.min == 1 else f"needs {self.min}+ characters"
+            return Fault("empty") if self.min == 1 else Fault("too_short", min=self.min)
         return None
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
@@ -80,9 +81,9 @@ class Text(Rule):
 class Choice(Rule):
     values: tuple[str, ...]
 
-    def check(self, value: Any) -> str | None:
+    def check(self, value: Any) -> Fault | None:
         if value not in self.values or not isinstance(value, str):
-            return "must be one of: " + ", ".join(self.values)
+            return Fault("not_a_choice", choices=", ".join(self.values))
         return None
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
@@ -94,13 +95,13 @@ class Int(Rule):
     min: int | None = None
     max: int | None = None
 
-    def check(self, value: Any) -> str | None:
+    def check(self, value: Any) -> Fault | None:
         if not isinstance(value, int) or isinstance(value, bool):
-            return "must be a whole number"
+            return Fault("not_whole")
         if self.min is not None and value < self.min:
-            return f"must be at least {self.min}"
+            return Fault("too_small", min=self.min)
         if self.max is not None and value > self.max:
-            return f"must be at most {self.max}"
+            return Fault("too_large", max=self.max)
         return None
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
@@ -114,11 +115,11 @@ class Float(Rule):
     min: float
     max: float
 
-    def check(self, value: Any) -> str | None:
+    def check(self, value: Any) -> Fault | None:
         if not isinstance(value, int | float) or isinstance(value, bool):
-            return "must be a number"
+            return Fault("not_number")
         if not math.isfinite(value) or not self.min <= value <= self.max:
-            return f"must be between {self.min:g} and {self.max:g}"
+            return Fault("out_of_range", min=self.min, max=self.max)
         return None
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
@@ -127,8 +128,8 @@ class Float(Rule):
 
 @dataclass(frozen=True)
 class Date(Rule):
-    def check(self, value: Any) -> str | None:
-        return None if is_canonical_date(value) else "must be a date like 2024-05-31"
+    def check(self, value: Any) -> Fault | None:
+        return None if is_canonical_date(value) else Fault("not_date")
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
         return ma_fields.Date(allow_none=True)
@@ -136,10 +137,8 @@ class Date(Rule):
 
 @dataclass(frozen=True)
 class DateTime(Rule):
-    def check(self, value: Any) -> str | None:
-        if is_canonical_datetime(value):
-            return None
-        return "must be a time with offset like 2024-05-31T09:30:00+08:00"
+    def check(self, value: Any) -> Fault | None:
+        return None if is_canonical_datetime(value) else Fault("not_datetime")
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
         return ma_fields.AwareDateTime(allow_none=True)
@@ -157,8 +156,8 @@ def _is_uuid(value: Any) -> bool:
 class Ref(Rule):
     """A reference to another record by id (it may arrive later; never another workspace's)."""
 
-    def check(self, value: Any) -> str | None:
-        return None if _is_uuid(value) else "must be a record id (lower-case UUID)"
+    def check(self, value: Any) -> Fault | None:
+        return None if _is_uuid(value) else Fault("not_ref")
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
         return ma_fields.UUID(allow_none=True)
@@ -168,11 +167,11 @@ class Ref(Rule):
 class RefList(Rule):
     max: int = 500
 
-    def check(self, value: Any) -> str | None:
+    def check(self, value: Any) -> Fault | None:
         if not isinstance(value, list) or len(value) > self.max:
-            return f"must be a list of at most {self.max} record ids"
+            return Fault("too_many_refs", max=self.max)
         if not all(_is_uuid(item) for item in value):
-            return "must contain only record ids (lower-case UUIDs)"
+            return Fault("not_refs")
         return None
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
@@ -181,9 +180,9 @@ class RefList(Rule):
 
 @dataclass(frozen=True)
 class Sha256(Rule):
-    def check(self, value: Any) -> str | None:
+    def check(self, value: Any) -> Fault | None:
         ok = isinstance(value, str) and _HEX64.match(value)
-        return None if ok else "must be a SHA-256 hex digest (64 lower-case hex digits)"
+        return None if ok else Fault("not_sha256")
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
         return ma_fields.String(allow_none=True, validate=ma_validate.Regexp(_HEX64))
@@ -362,19 +361,19 @@ def validate_fields(
     for name, value in values.items():
         if name == DELETED:
             if not isinstance(value, bool):
-                errors[name] = ["must be true or false"]
+                errors[name] = [Fault("not_bool")]
             continue
         rule = rules.get(name)
         if rule is None:
-            errors[name] = ["unknown field"]
+            errors[name] = [Fault("unknown_field")]
         elif name in office_only:
-            errors[name] = ["is set by office staff only"]
+            errors[name] = [Fault("office_only")]
         elif value is None:
             if name in required:
-                errors[name] = ["is required"]
+                errors[name] = [Fault("required")]
         elif (message := rule.check(value)) is not None:
             errors[name] = [message]
     if is_new and not values.get(DELETED):
         for name in sorted(required.difference(values, present)):
-            errors.setdefault(name, ["is required for a new record"])
+            errors.setdefault(name, [Fault("required_new")])
     return errors

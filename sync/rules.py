@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sync.records import Date, DateTime, RecordType
+from sync.vocabulary import Fault
 
 __all__ = [
     "FIELD_ALLOWANCE_MS",
@@ -32,9 +33,9 @@ __all__ = [
 ]
 
 FIELD_ALLOWANCE_MS = 5 * 60 * 1000  # a field device refuses times more than 5 minutes ahead
-FUTURE_MESSAGE = "must not be in the future"
-NOT_MET_MESSAGE = "names a person not met in the concern's visit"
-PRIMARY_MESSAGE = "must be one of the concern's people (party_ids)"
+FUTURE_MESSAGE = Fault("in_future")
+NOT_MET_MESSAGE = Fault("not_met")
+PRIMARY_MESSAGE = Fault("not_among_people")
 _LATEST_OFFSET = dt.timedelta(hours=14)  # the furthest-ahead time zone: its date is "today" too
 
 

@@ -8,6 +8,7 @@ import base64
 import binascii
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from sync.hlc import Stamp
 from sync.merge import Incoming
 from sync.records import DELETED, RECORD_TYPES
 from sync.strict import INT64_MAX, parse_int
+from sync.vocabulary import Fault
 
 __all__ = [
     "DEFAULT_PULL_LIMIT",
@@ -67,7 +69,7 @@ class Change:
 
 @dataclass(slots=True)
 class Rejection:
-    """A change the server refused, with field -> messages."""
+    """A change the server refused, with field -> messages (Faults: a code in ``codes`` too)."""
 
     index: int
     type: Any
@@ -75,7 +77,23 @@ class Rejection:
     errors: dict[str, list[str]]
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "type": self.type, "id": self.id, "errors": self.errors}
+        body: dict[str, Any] = {"index": self.index, "type": self.type, "id": self.id}
+        body["errors"] = self.errors
+        codes = fault_codes(self.errors)
+        if codes:
+            body["codes"] = codes
+        return body
+
+
+def fault_codes(errors: Mapping[str, list[str]]) -> dict[str, list[dict[str, Any]]]:
+    """Return field -> the code and parameters of each message (a plain one: code "message")."""
+    return {
+        name: [
+            m.to_json() if isinstance(m, Fault) else {"code": "message", "params": {"text": m}}
+            for m in messages
+        ]
+        for name, messages in errors.items()
+    }
 
 
 @dataclass(slots=True)
@@ -120,43 +138,43 @@ def _is_canonical_stamp(text: str) -> bool:
 
 def _parse_write_slowly(name: str, raw: Any, errors: dict[str, list[str]]) -> Incoming | None:
     if not isinstance(raw, dict) or "value" not in raw or "stamp" not in raw:
-        errors[name] = ["must be an object with value, stamp and base"]
+        errors[name] = [Fault("bad_write")]
         return None
     extra = set(raw) - {"value", "stamp", "base"}
     if extra:
-        errors[name] = ["unknown keys: " + ", ".join(sorted(map(str, extra)))]
+        errors[name] = [Fault("unknown_keys", keys=", ".join(sorted(map(str, extra))))]
         return None
     try:
         stamp = str(Stamp.parse(raw["stamp"]))
         base = raw.get("base")
         base = None if base is None else str(Stamp.parse(base))
     except InvalidStamp as exc:
-        errors[name] = [str(exc)]
+        errors[name] = [Fault("bad_stamp", detail=str(exc))]
         return None
     if raw["stamp"] != stamp:
-        errors[name] = ["stamp is not in canonical form"]
+        errors[name] = [Fault("stamp_form")]
         return None
     if base is not None and not stamp > base:
-        errors[name] = ["stamp must sort after its base"]
+        errors[name] = [Fault("stamp_order")]
         return None
     return Incoming(raw["value"], stamp, base)
 
 
 def _parse_change(index: int, raw: Any) -> Change | Rejection:
     if not isinstance(raw, dict):
-        return Rejection(index, None, None, {"change": ["must be an object"]})
+        return Rejection(index, None, None, {"change": [Fault("bad_write")]})
     rtype, rid, writes = raw.get("type"), raw.get("id"), raw.get("set")
     errors: dict[str, list[str]] = {}
     usual = len(raw) == 3 and "type" in raw and "id" in raw and "set" in raw
     extra = () if usual else set(raw) - _CHANGE_KEYS
     if extra:
-        errors["change"] = ["unknown keys: " + ", ".join(sorted(map(str, extra)))]
+        errors["change"] = [Fault("unknown_keys", keys=", ".join(sorted(map(str, extra))))]
     if not isinstance(rtype, str) or rtype not in RECORD_TYPES:
-        errors["type"] = ["unknown record type; one of: " + ", ".join(RECORD_TYPES)]
+        errors["type"] = [Fault("unknown_type", types=", ".join(RECORD_TYPES))]
     if not _is_uuid(rid):
-        errors["id"] = ["must be a lower-case UUID"]
+        errors["id"] = [Fault("not_uuid")]
     if not isinstance(writes, dict) or not writes:
-        errors["set"] = ["must be a non-empty object of field writes"]
+        errors["set"] = [Fault("no_writes")]
         writes = {}
     parsed: dict[str, Incoming] = {}
     checked = None  # the last stamp found canonical: a change's writes usually share one
@@ -195,19 +213,19 @@ def parse_push(body: Any) -> PushRequest:
     errors: dict[str, list[str]] = {}
     extra = set(body) - {"batch_id", "device_time", "changes"}
     for key in sorted(map(str, extra)):
-        errors[key] = ["unknown field"]
+        errors[key] = [Fault("unknown_field")]
     batch_id = body.get("batch_id")
     if not _is_uuid(batch_id):
-        errors["batch_id"] = ["must be a lower-case UUID"]
+        errors["batch_id"] = [Fault("not_uuid")]
     device_time = body.get("device_time")
     if device_time is not None:
         try:
             Stamp.parse(device_time)
         except InvalidStamp as exc:
-            errors["device_time"] = [str(exc)]
+            errors["device_time"] = [Fault("bad_stamp", detail=str(exc))]
     changes = body.get("changes")
     if not isinstance(changes, list):
-        errors["changes"] = ["must be a list"]
+        errors["changes"] = [Fault("not_list")]
     if errors:
         raise _invalid("The push body does not follow the protocol.", errors)
     assert isinstance(changes, list)
@@ -221,7 +239,7 @@ def parse_push(body: Any) -> PushRequest:
     for index, raw in enumerate(changes):
         parsed = _parse_change(index, raw)
         if isinstance(parsed, Change) and (parsed.type, parsed.id) in seen:
-            parsed = Rejection(index, parsed.type, parsed.id, {"id": ["appears twice in batch"]})
+            parsed = Rejection(index, parsed.type, parsed.id, {"id": [Fault("twice_in_batch")]})
         if isinstance(parsed, Rejection):
             request.rejected.append(parsed)
         else:
@@ -327,6 +345,7 @@ class RejectionSchema(Schema):
     type = fields.Raw(allow_none=True)
     id = fields.Raw(allow_none=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    codes = fields.Dict(keys=fields.String(), values=fields.List(fields.Dict()))
 
 
 class PushResponseSchema(Schema):

@@ -161,7 +161,9 @@ def print_table(app: App, rtype: str, records: list[dict[str, Any]], columns: li
             if name.endswith("_id") and value:
                 ref = app.store.get(None, value)
                 value = label(ref) if ref else value[:8]
-            cells.append(label_of(value, app.lang) if name in ENUM_FIELDS else _text(value))
+            cells.append(
+                label_of(rtype, name, value, app.lang) if name in ENUM_FIELDS else _text(value)
+            )
         cells.append("*" if record["pending"] else "")
         table.add_row(*cells)
     console().print(table)
@@ -189,7 +191,11 @@ def show_record(app: App, record: dict[str, Any], as_json: bool, extra: dict[str
     table.add_row("id", record["id"])
     table.add_row("type", type_name(record["type"], app.lang))
     for name, value in record["fields"].items():
-        shown = label_of(value, app.lang) if name in ENUM_FIELDS else _text(value)
+        shown = (
+            label_of(record["type"], name, value, app.lang)
+            if name in ENUM_FIELDS
+            else _text(value)
+        )
         if name in record["pending"]:
             shown += " *"
         table.add_row(field_name(name, app.lang), shown)

@@ -13,6 +13,7 @@ from field_client.store.common import (
     record_type_of,
 )
 from sync import RECORD_TYPES, validate_fields
+from sync.vocabulary import unpack_faults
 
 
 class SyncStateMixin:
@@ -97,7 +98,7 @@ class SyncStateMixin:
                 "type": r.record_type,
                 "record_id": r.record_id,
                 "values": json.loads(r.values),
-                "errors": json.loads(r.errors),
+                "errors": unpack_faults(json.loads(r.errors)),
                 "created_ms": r.created_ms,
                 "fixed": r.fixed_ms is not None,
             }

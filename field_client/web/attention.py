@@ -13,9 +13,10 @@ from field_client.web import i18n, queries
 from field_client.web.capture import flash_form_errors, store_errors
 from field_client.web.forms import coerce_field, format_local, to_input
 from field_client.web.views import bp, lang, state, store, t
+from sync import vocabulary
 from sync.records import RECORD_TYPES, Choice, DateTime, Ref, RefList, Text
 
-__all__ = ["ENUM_GROUPS", "fix_fields"]
+__all__ = ["fix_fields"]
 
 REF_TYPES = {
     "place_id": "place",
@@ -25,27 +26,15 @@ REF_TYPES = {
     "project_id": "project",
     "duplicate_of": "concern",
 }
-ENUM_GROUPS = {
-    ("place", "kind"): "place_kind",
-    ("party", "kind"): "party_kind",
-    ("visit", "kind"): "visit_kind",
-    ("concern", "status"): "concern_status",
-    ("concern", "category"): "category",
-    ("concern", "priority"): "priority",
-    ("concern", "raised_by_group"): "group",
-    ("follow_up", "kind"): "follow_up_kind",
-    ("follow_up", "group"): "group",
-    ("project", "status"): "project_status",
-}
 
 
 def show_value(value: Any, rtype: str = "", name: str = "") -> str:
     """Show a refused or conflicting value as short text (enum values by their label)."""
     if value is None:
         return "—"
-    group = ENUM_GROUPS.get((rtype, name))
-    if group and isinstance(value, str):
-        return i18n.enum_label(lang(), group, value)
+    rules = RECORD_TYPES[rtype].rules if rtype in RECORD_TYPES else {}
+    if isinstance(rules.get(name), Choice) and isinstance(value, str):
+        return vocabulary.choice_label(lang(), rtype, name, value)
     if isinstance(value, str):
         return format_local(value) if "T" in value and value[:4].isdigit() else value
     if isinstance(value, list):  # record ids (people at a visit): show their names
@@ -61,12 +50,11 @@ def fix_fields(rejection: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for name, value in rejection["values"].items():
         rule = record_type.rules.get(name) if record_type else None
-        reasons = [i18n.server_message(lang(), m) for m in rejection["errors"].get(name, [])]
+        reasons = [i18n.fault(lang(), m) for m in rejection["errors"].get(name, [])]
         choices: list[tuple[str, str]] = []
         if isinstance(rule, Choice):
             widget = "select"
-            choices = [(c, i18n.enum_label(lang(), ENUM_GROUPS.get((rtype, name), ""), c))
-                       for c in rule.values]  # fmt: skip
+            choices = [(c, vocabulary.choice_label(lang(), rtype, name, c)) for c in rule.values]
         elif isinstance(rule, Ref) and name in REF_TYPES:
             widget = "select"  # pick a record of this device instead of the refused reference
             choices = [(r["id"], queries.record_label(r) or r["id"][:8])
@@ -105,7 +93,7 @@ def attention() -> str:
     found = queries.attention(store())
     for item in found["rejected"]:
         item["reasons"] = [
-            (name, [i18n.server_message(lang(), m) for m in messages])
+            (name, [i18n.fault(lang(), m) for m in messages])
             for name, messages in item["errors"].items()
         ]
     for item in found["conflicts"]:

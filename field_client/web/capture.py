@@ -35,7 +35,7 @@ def store_errors(exc: ClientError) -> dict[str, str]:
     errors = getattr(exc, "errors", None)
     if not errors:
         return {"_": t("error.store", detail=exc.detail or exc.key)}
-    found = {k: "；".join(i18n.server_message(lang(), m) for m in v) for k, v in errors.items()}
+    found = {k: "；".join(i18n.fault(lang(), m) for m in v) for k, v in errors.items()}
     # a field the form does not show still gets named at the top of the page
     found["_"] = "；".join(f"{i18n.enum_label(lang(), 'field', k)}：{m}" for k, m in found.items())
     return found

@@ -1,10 +1,11 @@
-"""The field UI's words: ``CATALOGUE`` (key -> (Simplified Chinese, English)) and ``ENUMS``
-(group -> protocol value -> (Chinese, English)) for record kinds, statuses, categories, fields.
+"""The field UI's page text: ``CATALOGUE`` (key -> (Simplified Chinese, English)).
+
+Names of record types, fields and choice values are not here: they come from ``sync/``.
 """
 
 from __future__ import annotations
 
-__all__ = ["CATALOGUE", "ENUMS"]
+__all__ = ["CATALOGUE"]
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     # layout and navigation
@@ -357,138 +358,4 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "v.place_unknown": ("这个地点不存在了，请重新选择", "That place no longer exists; pick again"),
     "v.party_name_required": ("请填写姓名或称呼", "Enter a name"),
     "v.unknown_record": ("所选记录不存在", "The chosen record does not exist"),
-}
-
-ENUMS: dict[str, dict[str, tuple[str, str]]] = {
-    "place_kind": {
-        "community": ("社区", "Community"),
-        "compound": ("小区", "Residential compound"),
-        "business_district": ("商圈", "Business district"),
-        "building": ("楼宇", "Building"),
-        "shop": ("商铺", "Shop"),
-        "other": ("其他", "Other"),
-    },
-    "party_kind": {
-        "resident": ("居民", "Resident"),
-        "merchant": ("商户", "Merchant"),
-        "worker": ("新就业群体", "Gig worker"),
-        "organisation": ("单位", "Organisation"),
-        "other": ("其他", "Other"),
-    },
-    "visit_kind": {
-        "home_visit": ("入户走访", "Home visit"),
-        "shop_visit": ("走访商户", "Shop visit"),
-        "reception": ("接待日", "Reception day"),
-        "forum": ("座谈会", "Forum"),
-        "phone": ("电话", "Phone call"),
-        "other": ("其他", "Other"),
-    },
-    "concern_status": {
-        "new": ("待核实", "New"),
-        "accepted": ("已受理", "Accepted"),
-        "referred": ("已转办", "Referred"),
-        "in_progress": ("办理中", "In progress"),
-        "resolved": ("已办结", "Resolved"),
-        "confirmed": ("已回访", "Confirmed"),
-        "duplicate": ("重复", "Duplicate"),
-        "rejected": ("不予受理", "Not accepted"),
-        "deferred": ("暂缓", "Deferred"),
-    },
-    "category": {
-        "infrastructure": ("基础设施", "Infrastructure"),
-        "environment": ("环境卫生", "Environment"),
-        "property_management": ("物业管理", "Property management"),
-        "safety": ("安全", "Safety"),
-        "business": ("营商环境", "Business"),
-        "employment": ("就业", "Employment"),
-        "social_services": ("民生服务", "Social services"),
-        "other": ("其他", "Other"),
-    },
-    "priority": {
-        "low": ("不急", "Low"),
-        "normal": ("一般", "Normal"),
-        "high": ("较急", "High"),
-        "urgent": ("紧急", "Urgent"),
-    },
-    "group": {
-        "resident": ("居民", "Residents"),
-        "merchant": ("商户", "Merchants"),
-        "worker": ("新就业群体", "Gig workers"),
-        "other": ("其他", "Others"),
-    },
-    "follow_up_kind": {
-        "note": ("备注", "Note"),
-        "call": ("电话", "Call"),
-        "return_visit": ("回访", "Return visit"),
-        "referral": ("转办", "Referral"),
-        "support": ("附议", "Further voice"),
-    },
-    "project_status": {
-        "proposed": ("提议", "Proposed"),
-        "approved": ("已立项", "Approved"),
-        "in_progress": ("实施中", "In progress"),
-        "completed": ("已完成", "Completed"),
-        "cancelled": ("已取消", "Cancelled"),
-    },
-    "review_status": {
-        "pending": ("待审核", "Pending review"),
-        "approved": ("已通过", "Approved"),
-        "needs_changes": ("需要修改", "Needs changes"),
-    },
-    "record_type": {
-        "place": ("地点", "Place"),
-        "party": ("人员", "Person"),
-        "visit": ("走访", "Visit"),
-        "concern": ("诉求", "Concern"),
-        "project": ("项目", "Project"),
-        "follow_up": ("跟进", "Follow-up"),
-        "attachment": ("附件", "Attachment"),
-    },
-    "field": {
-        "kind": ("类型", "Kind"),
-        "name": ("名称", "Name"),
-        "title": ("标题", "Title"),
-        "summary": ("摘要", "Summary"),
-        "description": ("说明", "Description"),
-        "place_id": ("地点", "Place"),
-        "parent_id": ("上级地点", "Parent place"),
-        "address": ("地址", "Address"),
-        "notes": ("备注", "Notes"),
-        "phone": ("电话", "Phone"),
-        "organisation": ("单位", "Organisation"),
-        "started_at": ("开始时间", "Start"),
-        "ended_at": ("结束时间", "End"),
-        "attendee_count": ("到场人数", "Attendees"),
-        "party_ids": ("在场的人", "People"),
-        "category": ("类别", "Category"),
-        "status": ("状态", "Status"),
-        "priority": ("紧急程度", "Priority"),
-        "raised_on": ("提出日期", "Raised on"),
-        "resolved_on": ("办结日期", "Resolved on"),
-        "raised_by_group": ("提出人群", "Raised by"),
-        "responsible_unit": ("承办单位", "Responsible unit"),
-        "resolution": ("办理结果", "Resolution"),
-        "satisfaction": ("满意度", "Satisfaction"),
-        "review_status": ("审核状态", "Review status"),
-        "review_note": ("审核意见", "Review note"),
-        "note": ("内容", "Note"),
-        "group": ("人群", "Group"),
-        "happened_at": ("时间", "Time"),
-        "progress": ("进度", "Progress"),
-        "_deleted": ("删除", "Deleted"),
-        "lat": ("纬度", "Latitude"),
-        "lon": ("经度", "Longitude"),
-        "visit_id": ("来自走访", "Visit"),
-        "party_id": ("提出人", "Raised by"),
-        "project_id": ("项目", "Project"),
-        "duplicate_of": ("重复于", "Duplicate of"),
-        "subject_type": ("对象类型", "Subject type"),
-        "subject_id": ("对象", "Subject"),
-        "started_on": ("开始日期", "Started on"),
-        "completed_on": ("完成日期", "Completed on"),
-        "sha256": ("文件校验值", "SHA-256"),
-        "media_type": ("文件类型", "Media type"),
-        "size": ("大小", "Size"),
-        "caption": ("说明", "Caption"),
-    },
 }

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from server.office import labels
 from sync import strict
 from sync.records import (
     RECORD_TYPES,
@@ -154,7 +155,7 @@ def coerce(rule: Rule, raw: Any) -> tuple[Any, str | None]:
         return None, _("Use a date like 2024-05-31.")
     if isinstance(rule, DateTime):
         return None, _("Use a time like 2024-05-31T09:30.")
-    return None, _("Invalid value: %(problem)s", problem=problem)
+    return None, _("Invalid value: %(problem)s", problem=labels.fault(problem))
 
 
 def _office_tz() -> dt.tzinfo:

@@ -36,6 +36,7 @@ from sync import (
     validate_fields,
 )
 from sync.rules import future_errors, people_errors, voice_key
+from sync.vocabulary import Fault
 
 OFFICE_ALLOWANCE_MS = 15 * 60 * 1000  # office edits: the server's clock, the default max skew
 
@@ -202,7 +203,7 @@ def _check_change(
 ) -> dict[str, list[str]]:
     """Return field -> messages for a change that may not be applied (empty when fine)."""
     if row is not None and row.workspace_id != batch.workspace_id:
-        return {"id": ["this record belongs to another workspace (forbidden)"]}
+        return {"id": [Fault("foreign_record")]}
     if row is not None and row.type != change.type:
         return {"type": [f"record {change.id} is a {row.type}, not a {change.type}"]}
     rtype = RECORD_TYPES[change.type]
@@ -214,9 +215,7 @@ def _check_change(
     errors.update(_rule_errors(rtype, values, row, batch))
     for name, ids in refs.items():
         if ids & foreign:
-            errors.setdefault(name, []).append(
-                "refers to a record of another workspace (forbidden)"
-            )
+            errors.setdefault(name, []).append(Fault("foreign_ref"))
     return errors
 
 
@@ -248,7 +247,7 @@ def _apply_change(batch: Batch, state: State, change: Change, row: Row | None) -
             current = Current(deleted if name == DELETED else fields.get(name), stamp)
         decision = _decide(batch, current, incoming)
         if decision.outcome is Outcome.MALFORMED:
-            errors = {name: ["stamp must sort after its base"]}
+            errors = {name: [Fault("stamp_order")]}
             batch.rejected.append(Rejection(change.index, change.type, change.id, errors))
             return
         decisions.append((name, incoming, current, decision))
@@ -375,7 +374,7 @@ def apply_changes(db: Database, state: State, batch: Batch, changes: list[Change
     for change, change_refs in zip(changes, refs, strict=True):
         row = rows.get(change.id)
         if change.id in seen:
-            errors = {"id": ["appears twice in batch"]}
+            errors = {"id": [Fault("twice_in_batch")]}
         else:
             seen.add(change.id)
             errors = _check_change(change, row, batch, change_refs, foreign, from_office)

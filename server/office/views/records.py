@@ -215,7 +215,8 @@ def save(
         for f in sub.fields:
             messages = result.rejected[0].get("errors", {}).get(f.name)
             if messages:
-                f.error = _("Invalid value: %(problem)s", problem="; ".join(messages))
+                shown = "; ".join(labels.fault(m) for m in messages)
+                f.error = _("Invalid value: %(problem)s", problem=shown)
         flash(_("The record was not saved."), "error")
         return render_form(record_type, record, sub.fields, 422)
     if result.conflicts:  # someone saved between our check and our write
@@ -310,5 +311,5 @@ def history(record_type: str, record_id: str) -> Any:
         devices=queries.device_labels(ws),
         refs=queries.labels(ws, ids),
         detail_url=detail_url(record),
-        type_label=labels.TYPE_LABELS.get(record_type, record_type),
+        type_label=labels.type_label(record_type),
     )
