@@ -13,9 +13,9 @@ import pytest
 from flask import Flask
 from flask_babel import force_locale
 
+from demo import text as demo_words
 from field_client import messages as cli_words
 from field_client.web import i18n as field_words
-from server.demo import text as demo_words
 from server.office import labels as office_words
 from sync import vocabulary
 from sync.records import RECORD_TYPES, Choice
