@@ -10,7 +10,6 @@ requests' errors are translated once, in ``_translated``; answers are checked by
 from __future__ import annotations
 
 import gzip
-import json
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -20,9 +19,8 @@ from typing import Any, BinaryIO, Protocol
 
 import requests
 
-from field_client import jsonio
 from field_client.errors import Offline, ProtocolError, ServerError
-from sync import PROTOCOL_HEADER, PROTOCOL_VERSION
+from sync import PROTOCOL_HEADER, PROTOCOL_VERSION, jsonio
 
 __all__ = ["API", "HttpTransport", "Transport", "check_answer"]
 
@@ -219,7 +217,7 @@ class HttpTransport:
         if isinstance(body, bytes):  # already gzipped JSON (a push batch as the store keeps it)
             data = body
         elif body is not None:
-            text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+            text = body if isinstance(body, str) else jsonio.dumps(body)
             data = gzip.compress(text.encode(), compresslevel=5)
         if body is not None:
             headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}

@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from server import auth, jsonio, openapi, services, store
-from sync import ErrorCode, ProtocolError, vocabulary
+from server import auth, openapi, services, store
+from sync import ErrorCode, ProtocolError, jsonio, vocabulary
 from sync.wire import (
     PROTOCOL_HEADER,
     SUPPORTED_PROTOCOLS,

@@ -102,6 +102,16 @@ def test_views_do_not_touch_peewee():
 
 def test_sync_public_api_is_exactly_all():
     public = {name for name in vars(sync) if not name.startswith("_")}
-    modules = {"errors", "hlc", "merge", "records", "rules", "strict", "vocabulary", "wire"}
-    modules.add("annotations")
+    modules = {
+        "annotations",
+        "errors",
+        "hlc",
+        "jsonio",
+        "merge",
+        "records",
+        "rules",
+        "strict",
+        "vocabulary",
+        "wire",
+    }
     assert public - modules == set(sync.__all__)

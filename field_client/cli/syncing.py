@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from typing import Any
 
@@ -24,6 +23,7 @@ from field_client.cli.base import (
 from field_client.errors import ProtocolError
 from field_client.messages import explain, type_name
 from field_client.syncer import Stage, SyncReport, sync_once
+from sync import jsonio
 
 # -- sync and status ---------------------------------------------------------------------------
 
@@ -208,7 +208,7 @@ def parse_assignments(assignments: tuple[str, ...]) -> dict[str, Any]:
         if not sep:
             raise click.BadParameter(f"{item!r}: use field=value")
         try:
-            values[name.strip()] = json.loads(raw)
+            values[name.strip()] = jsonio.loads(raw)
         except ValueError:
             values[name.strip()] = raw
     return values

@@ -11,9 +11,8 @@ from typing import Any, NamedTuple, ParamSpec, TypeVar
 import peewee
 from uuid6 import uuid7
 
-from field_client import jsonio
 from field_client.errors import StoreError, ValidationError
-from sync import RECORD_TYPES, RESOLVED_STATUSES
+from sync import RECORD_TYPES, RESOLVED_STATUSES, jsonio
 
 P = ParamSpec("P")
 T = TypeVar("T")

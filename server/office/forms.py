@@ -15,7 +15,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from server.office import labels
-from sync import strict
+from sync import jsonio, strict
 from sync.records import (
     RECORD_TYPES,
     Choice,
@@ -225,7 +225,7 @@ def _same_input(rule: Rule, raw: Any, shown: Any) -> bool:
 
 def _load(text: str) -> Any:
     try:
-        return json.loads(text)
+        return jsonio.loads(text)
     except ValueError:
         return None
 

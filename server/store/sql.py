@@ -13,13 +13,13 @@ from typing import Any
 
 from peewee import Database, DatabaseError
 
-from server import jsonio
 from server.db import database, is_postgres
 from sync import (
     Clock,
     ErrorCode,
     ProtocolError,
     Stamp,
+    jsonio,
 )
 
 # -- low-level helpers: raw SQL on the bound database (SQLite or PostgreSQL) -------------------

@@ -16,25 +16,10 @@ from flask.testing import FlaskClient
 
 from server import create_app, services
 from sync import Stamp
-
-START_MS = 1_780_000_000_000  # 2026-05-28, a fixed moment: tests move time by hand
-
+from tests.clock import ManualClock
 
 # For tests of request parsing that never reach the database: one backend is enough.
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-class ManualClock:
-    """The server's NOW_MS: returns ``ms``; tests advance it."""
-
-    def __init__(self, ms: int = START_MS) -> None:
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
-
-    def advance(self, seconds: float) -> None:
-        self.ms += int(seconds * 1000)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pytest
 
 from sync import Stamp, encode_cursor
 from tests.api.conftest import (
-    START_MS,
     Api,
     assert_problem,
     enroll,
@@ -18,6 +17,7 @@ from tests.api.conftest import (
     sqlite_only,
     visit_change,
 )
+from tests.clock import START_MS
 
 
 def pulled(device: Api, limit: int = 5000) -> dict[str, dict]:

@@ -7,21 +7,7 @@ from pathlib import Path
 import pytest
 
 from field_client.store import LocalStore
-
-START_MS = 1_780_000_000_000
-
-
-class ManualClock:
-    """A wall clock in epoch ms that tests move by hand."""
-
-    def __init__(self, ms: int = START_MS) -> None:
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
-
-    def advance(self, seconds: float) -> None:
-        self.ms += int(seconds * 1000)
+from tests.clock import ManualClock
 
 
 def enrolled_store(home: Path, clock: ManualClock, device_id: str = "dev-a") -> LocalStore:

@@ -18,20 +18,11 @@ from flask.testing import FlaskClient
 
 from field_client.store import LocalStore
 from field_client.web import create_app
+from tests.clock import ManualClock
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 NOW = dt.datetime(2026, 5, 31, 9, 30, tzinfo=TZ)
 START_MS = int(NOW.timestamp() * 1000)
-
-
-class ManualClock:
-    """Epoch milliseconds that a test moves by hand (the store's clock)."""
-
-    def __init__(self, ms: int = START_MS) -> None:
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
 
 
 def free_port() -> int:
@@ -50,7 +41,7 @@ def chinese_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def store(tmp_path: Path) -> LocalStore:
     """An enrolled device store whose server address has nothing listening."""
-    store = LocalStore(tmp_path / "device", now=ManualClock())
+    store = LocalStore(tmp_path / "device", now=ManualClock(START_MS))
     answer = {"device_id": "pad-ui-1", "token": "not-a-real-token", "user": {"username": "liu"}}
     store.save_enrollment(f"http://127.0.0.1:{free_port()}", answer, "平板一")
     return store

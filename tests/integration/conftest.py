@@ -18,21 +18,7 @@ from flask import Flask
 from field_client.store import LocalStore
 from field_client.transport import API, check_answer
 from server import create_app, services
-
-START_MS = 1_780_000_000_000
-
-
-class ManualClock:
-    """Epoch ms that tests move by hand (shared by the server and the devices)."""
-
-    def __init__(self, ms: int = START_MS) -> None:
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
-
-    def advance(self, seconds: float) -> None:
-        self.ms += int(seconds * 1000)
+from tests.clock import ManualClock
 
 
 class FlaskTransport:

@@ -41,7 +41,7 @@ def make_app(database_file: Path, instance: Path, clock: data.ManualClock, **ext
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, data.Seeded, int]:
     """The known data in an SQLite file, written once: (file, what was made, clock after)."""
     folder = tmp_path_factory.mktemp("office-template")
-    clock = data.ManualClock()
+    clock = data.ManualClock(data.NOW_MS)
     app = make_app(folder / "seeded.db", folder / "instance", clock)
     db = app.extensions["fieldsync_db"]
     db.connect(reuse_if_open=True)
@@ -50,7 +50,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, data.Seede
     db.close()
     if hasattr(db, "close_all"):  # a pooled database keeps connections open
         db.close_all()
-    return folder / "seeded.db", seeded, clock.now_ms
+    return folder / "seeded.db", seeded, clock.ms
 
 
 @pytest.fixture

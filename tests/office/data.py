@@ -16,24 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server import services, store
+from tests.clock import ManualClock
 
 TODAY = dt.date(2024, 6, 30)
 NOW_MS = int(dt.datetime(2024, 6, 30, 4, 0, tzinfo=dt.UTC).timestamp() * 1000)  # 12:00 Beijing
 PHONE = "13812341234"
 PASSWORDS = {"admin": "admin-pass-1", "wang": "staff-pass-1", "li": "rep-pass-12"}
-
-
-class ManualClock:
-    """Epoch milliseconds that only move when a test moves them."""
-
-    def __init__(self, now_ms: int = NOW_MS) -> None:
-        self.now_ms = now_ms
-
-    def __call__(self) -> int:
-        return self.now_ms
-
-    def advance(self, seconds: float) -> None:
-        self.now_ms += int(seconds * 1000)
 
 
 @dataclass

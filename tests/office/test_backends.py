@@ -11,7 +11,7 @@ from tests.office.conftest import login, make_app
 
 
 def test_every_page_and_export_on_both_backends(database_url, tmp_path):
-    clock = data.ManualClock()
+    clock = data.ManualClock(data.NOW_MS)
     app = make_app(tmp_path / "unused.db", tmp_path / "instance", clock,
                    DATABASE_URL=database_url)  # fmt: skip
     db = app.extensions["fieldsync_db"]

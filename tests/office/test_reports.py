@@ -25,7 +25,7 @@ def known(database_url: str) -> Iterator[data.Seeded]:
     db = open_database(database_url)
     db.connect(reuse_if_open=True)
     migrations.upgrade(db)
-    yield data.seed(data.ManualClock())
+    yield data.seed(data.ManualClock(data.NOW_MS))
     db.close()
 
 

@@ -5,14 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sync import Clock, InvalidStamp, Stamp
-
-
-class ManualClock:
-    def __init__(self, ms: int = 1_700_000_000_000) -> None:
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
+from tests.clock import ManualClock
 
 
 def test_string_form_round_trips():

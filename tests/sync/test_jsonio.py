@@ -1,4 +1,5 @@
-"""server.jsonio reads and writes exactly what the standard library does (orjson underneath)."""
+"""sync.jsonio, the one codec of both sides: the standard library's results (orjson underneath),
+NaN and infinities refused both ways."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import pytest
 
-from server import jsonio
+from sync import jsonio
 
 SAME = [
     b'{"a":1,"b":[true,false,null],"c":"\xe4\xb8\xad\\u6587\\n","d":-0.0,"e":1.5e-300}',
@@ -16,6 +17,8 @@ SAME = [
     b"[1e400]",  # json reads infinity; orjson refuses
     b'{"a":1,"a":2}',
     b" \n[ ] ",
+    b'{"size":1180591620717411303424,"lat":30.25,"t":"\xe4\xb8\xad"}',
+    b'"\\udc00"',
 ]
 
 
@@ -34,12 +37,35 @@ def test_loads_refuses_what_the_api_refused(text: bytes) -> None:
         jsonio.loads(text)
 
 
+def test_loads_reads_text_as_its_utf8_bytes() -> None:
+    assert (
+        jsonio.loads('{"名":"庄泉"}') == jsonio.loads('{"名":"庄泉"}'.encode()) == {"名": "庄泉"}
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        float("nan"),
+        {"lat": float("inf")},
+        {"a": [1, {"b": -float("inf")}], "c": None},  # orjson alone writes null for each
+        {"size": 2**70, "x": float("nan")},  # and the json fallback refuses too
+    ],
+)
+def test_dumps_refuses_nan_and_infinity(value: object) -> None:
+    with pytest.raises(ValueError):
+        jsonio.dumps(value)
+    with pytest.raises(ValueError):
+        jsonio.dumps_bytes(value)
+
+
 @pytest.mark.parametrize(
     "value",
     [
         {"title": "走访\u2028</script>", "n": 2**64 - 1, "f": 0.1, "l": [None, True]},
         {"size": 2**70},  # orjson cannot write it: json does
         {1: "a", None: "b"},  # non-string keys: json's rules
+        {"n": "庄泉社区", "ok": [1, 2.5, None], "t": (1, None)},
     ],
 )
 def test_dumps_writes_what_json_writes(value: object) -> None:
