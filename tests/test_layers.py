@@ -104,6 +104,7 @@ def test_sync_public_api_is_exactly_all():
     public = {name for name in vars(sync) if not name.startswith("_")}
     modules = {
         "annotations",
+        "casework",
         "errors",
         "hlc",
         "jsonio",

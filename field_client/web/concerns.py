@@ -13,18 +13,14 @@ from field_client.web.capture import flash_form_errors, store_errors
 from field_client.web.forms import CATEGORIES, FOLLOW_UP_KINDS, PRIORITIES, parse_concern
 from field_client.web.forms import parse_follow_up as parse_note
 from field_client.web.views import L, bp, form_key, new_form_key, now, safe_next, store, t
+from sync.casework import REPRESENTATIVE_STEPS as REP_STEPS
+from sync.casework import status_change
 from sync.records import CONCERN_STATUSES, GROUPS
 from sync.rules import concern_people
 
 __all__: list[str] = []
 
 STATUS_FILTERS = ("open", "all") + CONCERN_STATUSES
-OPEN_FOR_REP = ("new", "accepted", "referred", "in_progress", "deferred")
-# The casework steps a representative may take in the field; the office takes the others.
-REP_STEPS: dict[str, tuple[str, ...]] = {
-    **{status: ("resolved",) for status in OPEN_FOR_REP},
-    "resolved": ("confirmed", "in_progress"),
-}
 
 
 def _concern_or_404(concern_id: str) -> dict[str, Any]:
@@ -239,10 +235,7 @@ def concern_status(concern_id: str) -> Response:
     row = _concern_or_404(concern_id)
     status = request.form.get("status")
     if status in REP_STEPS.get(row.get("status") or "new", ()):
-        fields: dict[str, Any] = {"status": status}
-        if status in ("resolved", "confirmed") and not row.get("resolved_on"):
-            fields["resolved_on"] = now().date().isoformat()
-        store().update("concern", concern_id, fields)
+        store().update("concern", concern_id, status_change(row, status, now().date()))
         flash(t("concern.status_changed", status=L("concern_status", status)))
     return redirect(safe_next(url_for("field.concern", concern_id=concern_id)))
 

@@ -130,6 +130,15 @@ def test_casework_steps_move_a_concern_along(staff, seeded, app):
     assert "此诉求已结束办理" in page
 
 
+def test_confirming_an_undated_resolution_dates_it_as_the_field_does(staff, seeded, clock):
+    summer = seeded.ids["summer"]
+    data.edit(seeded, clock, "concern", {"status": "resolved"}, record_id=summer)
+    assert not store.get_record(seeded.workspace_id, summer)["fields"].get("resolved_on")
+    assert step(staff, summer, "confirmed", satisfaction="satisfied").status_code == 302
+    fields = store.get_record(seeded.workspace_id, summer)["fields"]
+    assert (fields["status"], fields["resolved_on"]) == ("confirmed", "2024-06-30")
+
+
 def test_side_exit_with_a_duplicate_reference(staff, seeded):
     response = step(staff, seeded.ids["summer"], "duplicate", duplicate_of=seeded.ids["riders"])
     assert response.status_code == 302

@@ -14,37 +14,8 @@ from server.office import bp, forms, queries
 from server.office.security import now_ms
 from server.office.views.common import page_size, parse_filter, record_or_404, today, workspace_id
 from server.office.views.records import conflict_page, ref_labels
+from sync.casework import STEP_FIELDS, status_change, steps_for
 from sync.records import CONCERN_STATUSES, RECORD_TYPES
-
-# The usual next steps of the casework flow (PROTOCOL.md section 4); the server itself does not
-# enforce transitions, because offline edits arrive late and out of order.
-NEXT_STEPS = {
-    "new": ("accepted",),
-    "accepted": ("referred", "in_progress"),
-    "referred": ("in_progress",),
-    "in_progress": ("resolved",),
-    "resolved": ("confirmed",),
-    "confirmed": (),
-    "deferred": ("accepted",),
-    "rejected": ("accepted",),
-    "duplicate": ("accepted",),
-}
-SIDE_EXITS = ("duplicate", "rejected", "deferred")
-OPEN_FOR_SIDE_EXITS = frozenset({"new", "accepted", "referred", "in_progress"})
-# Fields a step may set besides the status (from the step's small form).
-STEP_FIELDS = {
-    "referred": ("responsible_unit",),
-    "resolved": ("resolution",),
-    "confirmed": ("satisfaction",),
-    "duplicate": ("duplicate_of",),
-}
-
-
-def steps_for(status: str | None) -> tuple[list[str], list[str]]:
-    """The next steps and the side exits offered for a status."""
-    status = status or "new"
-    side = [s for s in SIDE_EXITS if status in OPEN_FOR_SIDE_EXITS and s != status]
-    return list(NEXT_STEPS.get(status, ())), side
 
 
 @bp.route("/concerns")
@@ -147,11 +118,12 @@ def concern_step(record_id: str) -> Any:
     names = ("status", *STEP_FIELDS.get(target, ()))
     form = request.form.copy()
     form["status"] = target
-    if target == "resolved" and not record["fields"].get("resolved_on"):
-        names = (*names, "resolved_on")
-        form["resolved_on"] = today().isoformat()
-        form["shown__resolved_on"] = "null"
-        form["base__resolved_on"] = record["stamps"].get("resolved_on", "")
+    for name, value in status_change(record["fields"], target, today()).items():
+        if name not in names:  # set by the step itself (resolved_on): as if typed in the form
+            names = (*names, name)
+            form[name] = value
+            form[f"shown__{name}"] = "null"
+            form[f"base__{name}"] = record["stamps"].get(name, "")
     submission = forms.read("concern", form, names)
     if submission.errors:
         for message in submission.errors.values():
