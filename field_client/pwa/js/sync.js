@@ -1,0 +1,120 @@
+// One sync of the app with its office server (docs/protocol.md): push the outbox batch by
+// batch (each batch kept before it is sent, so a retry sends the same batch id), then pull
+// pages until up to date (each page applied with its cursor in one transaction).
+// `fetch` is injected, so tests can point it anywhere; nothing here touches the page.
+
+export const PROTOCOL = "1";
+const PULL_LIMIT = 500;
+const PUSH_LIMIT = 500;
+
+/** A sync that stopped: `code` is a protocol error code, "offline" or "server_error". */
+export class SyncStop extends Error {
+  constructor(code, detail = "", body = {}) {
+    super(detail || code);
+    this.code = code;
+    this.body = body;
+  }
+}
+
+/** Send one API request; return the JSON answer or throw SyncStop. */
+export async function call(fetcher, base, path, { method = "GET", token = null, body } = {}) {
+  const headers = { "Fieldsync-Protocol": PROTOCOL, Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetcher(`${base}/api/v1${path}`, { method, headers, body, cache: "no-store" });
+  } catch (error) {
+    throw new SyncStop("offline", String(error && error.message ? error.message : error));
+  }
+  let data = {};
+  try {
+    data = await response.json();
+  } catch {
+    data = {};
+  }
+  if (response.ok) return data;
+  if (response.status >= 500) throw new SyncStop("server_error", data.detail || String(response.status));
+  throw new SyncStop(data.code || "invalid_request", data.detail || data.title || "", data);
+}
+
+/** Enroll with a code; keep the answer in `store`; return it. */
+export async function enroll(store, fetcher, base, code, deviceName) {
+  const body = JSON.stringify({ code, device_name: deviceName });
+  const answer = await call(fetcher, base, "/enroll", { method: "POST", body });
+  await store.enroll(answer, deviceName);
+  return answer;
+}
+
+/** Run one sync; `progress(stage, done, total)` hears how it goes. Return a report:
+ * {ok, sent, received, conflicts, rejected, restamped, error, message, pending}. */
+export async function syncOnce(store, fetcher, base, progress = () => {}) {
+  const report = { ok: false, sent: 0, received: 0, conflicts: 0, rejected: 0, restamped: 0 };
+  report.error = null;
+  report.message = "";
+  try {
+    const state = await store.state();
+    if (state.revoked) throw new SyncStop("device_revoked");
+    const token = state.token;
+    if (state.restamp_needed) {
+      report.restamped = await store.restampPending(state.skew_server_time || null);
+      progress("restamp", report.restamped, report.restamped);
+    }
+    await push(store, fetcher, base, token, report, progress);
+    await pull(store, fetcher, base, token, report, progress);
+    await store.setState({ last_sync: store.now() });
+    report.ok = true;
+    progress("done", report.received, report.received);
+  } catch (error) {
+    if (!(error instanceof SyncStop)) throw error;
+    report.error = error.code;
+    report.message = error.message;
+    if (error.code === "clock_skew") {
+      await store.setState({ restamp_needed: true, skew_server_time: error.body.server_time || null });
+    } else if (error.code === "device_revoked") {
+      await store.setState({ revoked: true });
+    }
+  }
+  report.pending = await store.pendingCount();
+  return report;
+}
+
+async function push(store, fetcher, base, token, report, progress) {
+  const total = await store.pendingCount();
+  progress("push", 0, total);
+  for (;;) {
+    const batch = await store.nextBatch(PUSH_LIMIT);
+    if (!batch) return;
+    const answer = await call(fetcher, base, "/sync/push", { method: "POST", token, body: batch.body });
+    const counts = await store.applyAnswer(batch.id, answer);
+    report.sent += counts.sent;
+    report.conflicts += counts.conflicts;
+    report.rejected += counts.rejected;
+    progress("push", report.sent + report.rejected, Math.max(total, report.sent));
+  }
+}
+
+async function pull(store, fetcher, base, token, report, progress) {
+  progress("pull", 0, null);
+  let restarted = false;
+  for (;;) {
+    const { cursor } = await store.state();
+    const query = new URLSearchParams({ limit: String(PULL_LIMIT) });
+    if (cursor) query.set("cursor", cursor);
+    let page;
+    try {
+      page = await call(fetcher, base, `/sync/pull?${query}`, { token });
+    } catch (error) {
+      if (!(error instanceof SyncStop) || error.code !== "resync_required" || restarted) throw error;
+      // The server was restored from a backup: give it back what it lost of this device's
+      // writes, then pull everything from the start.
+      restarted = true;
+      await store.requeueOwnWrites();
+      await push(store, fetcher, base, token, report, progress);
+      continue;
+    }
+    report.received += await store.applyPull(page);
+    progress("pull", report.received, null);
+    if (!page.more) return;
+  }
+}

@@ -1,0 +1,185 @@
+// Unit tests of the field app's protocol core, run in Chromium by tests/pwa/test_pwa_unit.py.
+// They run the shared conformance vectors of tests/vectors/ on the real modules and the real
+// IndexedDB. Results land in window.__results; window.__done says the run is over.
+import { Clock, formatStamp, parseStamp } from "/pwa/js/hlc.js";
+import { canonical, decide } from "/pwa/js/merge.js";
+import { pickChanges, queueEdit } from "/pwa/js/outbox.js";
+import { dropStore, openStore, uuid7 } from "/pwa/js/store.js";
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+function check(got, want, what = "") {
+  if (canonical(got) !== canonical(want)) {
+    throw new Error(`${what}: got ${canonical(got)}, want ${canonical(want)}`);
+  }
+}
+
+const load = async (name) => (await fetch(`/vectors/${name}.json`)).json();
+const [STAMPS, MERGE, DEVICE] = await Promise.all(["stamps", "merge", "device"].map(load));
+
+for (const c of STAMPS.format) {
+  test(`stamp format ${c.text}`, () => {
+    check(formatStamp(c.wall_ms, c.counter, c.node), c.text, "format");
+    check(parseStamp(c.text), { wall: c.wall_ms, counter: c.counter, node: c.node }, "parse");
+  });
+}
+for (const text of STAMPS.invalid) {
+  test(`not a stamp ${JSON.stringify(text)}`, () => {
+    let threw = false;
+    try {
+      parseStamp(text);
+    } catch {
+      threw = true;
+    }
+    if (!threw) throw new Error("parsed");
+  });
+}
+test("string order is time order", () => {
+  const texts = STAMPS.ascending;
+  check([...texts].sort(), texts, "sort");
+  const byTuple = [...texts].reverse().sort((a, b) => {
+    const [x, y] = [parseStamp(a), parseStamp(b)];
+    return x.wall - y.wall || x.counter - y.counter || (x.node < y.node ? -1 : x.node > y.node ? 1 : 0);
+  });
+  check(byTuple, texts, "tuples");
+});
+for (const rule of ["tick", "observe"]) {
+  for (const c of STAMPS[rule]) {
+    test(`clock ${rule}: ${c.about}`, () => {
+      const clock = new Clock(() => c.now, c.node, c.last);
+      check(rule === "tick" ? clock.tick() : clock.observe(c.remote), c.expect, rule);
+    });
+  }
+}
+for (const c of MERGE.cases) {
+  test(`merge: ${c.about}`, () => {
+    const got = decide(c.current, c.incoming);
+    check(got, { outcome: c.outcome, takesIncoming: c.takes_incoming, conflict: c.conflict });
+  });
+}
+
+test("outbox: a queued field keeps its first base and place", () => {
+  const first = queueEdit(null, { type: "place", id: "p", field: "name", value: "a", stamp: "s2", base: "s1" }, 1);
+  const again = queueEdit(first, { type: "place", id: "p", field: "name", value: "b", stamp: "s3", base: "s2" }, 2);
+  check(again, { record_type: "place", record_id: "p", field: "name", value: "b", stamp: "s3", base: "s1", seq: 1 });
+});
+test("outbox: a batch holds at most the record limit, each record whole", () => {
+  const entries = [
+    { record_type: "place", record_id: "a", field: "name", value: 1, stamp: "x", base: null, seq: 1 },
+    { record_type: "place", record_id: "b", field: "name", value: 2, stamp: "x", base: null, seq: 2 },
+    { record_type: "place", record_id: "a", field: "kind", value: 3, stamp: "y", base: null, seq: 3 },
+  ];
+  check(pickChanges(entries, 1).map((c) => [c.id, Object.keys(c.set)]), [["a", ["name", "kind"]]]);
+});
+test("uuid7 is a version 7 UUID that sorts by time", () => {
+  const [a, b] = [uuid7(1000), uuid7(2000)];
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(a)) throw new Error(a);
+  if (!(a < b)) throw new Error("order");
+});
+test("a failed write leaves nothing behind", async () => {
+  await dropStore("unit-abort");
+  const store = await openStore("unit-abort", { now: () => 1000 });
+  await store.enroll({ device_id: "dev-a", token: "t" }, "pad");
+  let threw = false;
+  try {
+    await store.write(async (tx, state) => {
+      await store.edit(tx, state, "place", "p1", null, { kind: "community", name: "A" });
+      throw new Error("stop");
+    });
+  } catch {
+    threw = true;
+  }
+  check([threw, await store.get("p1"), await store.pendingCount()], [true, null, 0]);
+  store.close();
+});
+
+class Driver {
+  constructor(store, clock) {
+    this.store = store;
+    this.clock = clock;
+    this.batch = null;
+  }
+  async step(step) {
+    const [[name, arg]] = Object.entries(step);
+    await this[name](arg);
+  }
+  now(ms) {
+    this.clock.ms = ms;
+  }
+  create(arg) {
+    return this.store.create(arg.type, arg.fields, arg.id);
+  }
+  update(arg) {
+    return this.store.update(arg.type, arg.id, arg.fields);
+  }
+  async send(arg) {
+    const batch = await this.store.nextBatch();
+    if (arg.none) return check(batch, null, "send");
+    if (!batch) throw new Error("no batch");
+    if (arg.same) check(batch, this.batch, "same batch");
+    if (arg.changes) check(JSON.parse(batch.body).changes, arg.changes, "changes");
+    this.batch = batch;
+  }
+  answer(arg) {
+    return this.store.applyAnswer(this.batch.id, { ...arg, batch_id: this.batch.id });
+  }
+  pull(page) {
+    return this.store.applyPull(page);
+  }
+  resync() {
+    return this.store.requeueOwnWrites();
+  }
+  async expect(want) {
+    const got = {};
+    const status = await this.store.status();
+    if ("pending" in want) got.pending = status.pending;
+    if ("cursor" in want) got.cursor = status.cursor ?? null;
+    if ("rejected" in want) got.rejected = status.rejected;
+    if ("conflicts" in want) got.conflicts = status.conflicts;
+    if ("outbox" in want) {
+      const entries = (await this.store.pending()).map((e) => ({
+        id: e.record_id, field: e.field, value: e.value, stamp: e.stamp, base: e.base,
+      }));
+      got.outbox = entries.sort((a, b) => (a.id + "\u0000" + a.field < b.id + "\u0000" + b.field ? -1 : 1));
+    }
+    if ("record" in want) {
+      const record = (await this.store.get(want.record.id)) || {};
+      got.record = Object.fromEntries(Object.keys(want.record).map((k) => [k, record[k] ?? null]));
+    }
+    check(got, want, "expect");
+  }
+}
+
+DEVICE.scenarios.forEach((scenario, n) => {
+  test(`device: ${scenario.about}`, async () => {
+    const name = `unit-device-${n}`;
+    await dropStore(name);
+    const clock = { ms: 0 };
+    const store = await openStore(name, { now: () => clock.ms });
+    await store.enroll({ device_id: DEVICE.device_id, token: "t" }, "pad");
+    const driver = new Driver(store, clock);
+    try {
+      for (const step of scenario.steps) await driver.step(step);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+const results = [];
+const list = document.getElementById("results");
+for (const { name, fn } of tests) {
+  let error = null;
+  try {
+    await fn();
+  } catch (e) {
+    error = String(e && e.stack ? e.stack : e);
+  }
+  results.push({ name, ok: error === null, error });
+  const item = document.createElement("li");
+  item.textContent = `${error === null ? "ok" : "FAIL"} ${name}${error ? `: ${error}` : ""}`;
+  list.append(item);
+}
+window.__results = results;
+window.__done = true;
