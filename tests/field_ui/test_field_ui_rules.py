@@ -3,6 +3,7 @@ one save per form, people already recorded offered before creating."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -126,3 +127,25 @@ def test_an_untitled_visit_reads_kind_place_first_person_and_date(client, store)
     assert line in page_text(client.get(f"/visits/{visit_id}"))
     home = page_text(client.get("/"))
     assert line in home and "入户走访 入户走访" not in home
+
+
+def test_errors_keep_what_was_typed_and_are_tied_to_their_inputs(client, store):
+    response = client.post("/visits/new", data=visit_form(started_at="明天上午", ended_at=""))
+    html = response.get_data(as_text=True)
+    started = re.search(r'<input[^>]*id="f-started_at"[^>]*>', html).group(0)
+    assert 'type="text"' in started and 'value="明天上午"' in started  # not emptied
+    assert 'aria-invalid="true"' in started and 'aria-describedby="err-started_at"' in started
+    assert 'id="err-started_at" role="alert"' in html
+    assert 'role="alert"' in html.split("<main>", 1)[1].split("</div>", 1)[0]  # the summary
+
+
+def test_every_input_of_the_person_and_concern_rows_has_a_label(client, store):
+    html = client.get("/visits/new").get_data(as_text=True)
+    rows = re.findall(r'<div class="subrow (?:person|concern)-row">.*?\n      </div>\n', html, re.S)
+    assert len(rows) == 2
+    for row in rows:
+        controls = re.findall(r'<(?:input|select)(?![^>]*type="hidden")[^>]*>', row)
+        assert len(controls) >= 3
+        for control in controls:
+            control_id = re.search(r'id="([^"]+)"', control).group(1)
+            assert f'<label for="{control_id}"' in html, control

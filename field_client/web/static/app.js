@@ -210,7 +210,24 @@
     box.classList.remove("hidden");
   }
 
+  /* ---- errors: tie each message to its input, then bring the first one into view ---- */
+  function initErrors() {
+    $all(".error-text[id]").forEach(function (msg) {
+      var box = msg.closest(".field") || msg.parentElement;
+      var input = box && $("input:not([type=hidden]), select, textarea", box);
+      if (!input) return;
+      input.setAttribute("aria-invalid", "true");
+      if (!input.getAttribute("aria-describedby")) input.setAttribute("aria-describedby", msg.id);
+    });
+    var first = $(".has-error");
+    if (!first) return;
+    var target = $("input:not([type=hidden]), select, textarea", first) || first;
+    first.scrollIntoView({ block: "center" });  /* centred: never behind the sticky save bar */
+    if (target.focus) target.focus({ preventScroll: true });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    initErrors();
     initHome();
     initRows();
     initPlace();
