@@ -205,7 +205,8 @@ class Demo:
         for device in self.devices.values():
             user = self.users[device.username]
             code = services.create_enrollment_code(device.username, created_by=clerk)
-            self.line(self.say("code", user=user.display_name or user.username, code=code))
+            shown = services.display_code(code)
+            self.line(self.say("code", user=user.display_name or user.username, code=shown))
             confirmation = device.enroll(self.servers[0].url, code, self.lang)
             self.line(self.say("enrolled", device=device.name, message=confirmation))
         self.sync_all()

@@ -226,6 +226,12 @@ def workspace_json(workspace: Workspace) -> dict[str, Any]:
 # -- enrollment --
 
 
+def display_code(code: str) -> str:
+    """Show an enrollment code the one way people see it everywhere: ``CDY4F-FR4PG``."""
+    plain = normalize_code(code)
+    return f"{plain[:5]}-{plain[5:]}" if len(plain) > 5 else plain
+
+
 def normalize_code(code: str) -> str:
     """Return an enrollment code as stored: upper case, without spaces or dashes."""
     return re.sub(r"[\s-]+", "", code or "").upper()

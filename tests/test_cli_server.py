@@ -4,6 +4,7 @@ database; bad input is one line and a non-zero exit."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -76,7 +77,7 @@ def test_init_user_code_enroll_list_revoke(runner, database_url, tmp_path):
     result = invoke(runner, database_url, "enroll-code", "wang")
     assert result.exit_code == 0
     plain_code = result.output.strip().splitlines()[-1]  # the code is the last line
-    assert len(plain_code) == 10
+    assert re.fullmatch(r"[A-Z0-9]{5}-[A-Z0-9]{5}", plain_code)  # as the office page shows it
     result = invoke(runner, database_url, "enroll-code", "wang", "--json")
     code = json.loads(result.output)["code"]
     assert code != plain_code
@@ -184,7 +185,7 @@ def test_commands_are_functions_too(sqlite_url):
     result = cli.init_server(settings, "庄泉社区", "admin", "admin-pass-1")
     assert result["admin"]["role"] == "admin" and result["workspace"]["name"] == "庄泉社区"
     assert cli.add_user(settings, "wang", "庄泉社区", "representative")["username"] == "wang"
-    assert len(cli.make_enrollment_code(settings, "wang")["code"]) == 10
+    assert len(cli.make_enrollment_code(settings, "wang")["code"]) == 11  # XXXXX-XXXXX
     assert cli.devices(settings) == []
 
 

@@ -59,7 +59,7 @@ def make_enrollment_code(settings: Settings, username: str) -> dict[str, Any]:
         ttl = dt.timedelta(seconds=app.config["ENROLL_CODE_TTL"])
         code = services.create_enrollment_code(username, ttl=ttl)
         return {
-            "code": code,
+            "code": services.display_code(code),
             "username": username,
             "valid_hours": int(ttl.total_seconds() // 3600),
         }

@@ -20,7 +20,9 @@ from flask_login import LoginManager, UserMixin, current_user
 from server.office import bp, queries
 
 OFFICE_ROLES = frozenset({"staff", "admin"})
-PUBLIC_ENDPOINTS = frozenset({"office.login", "office.set_language", "office.static"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"office.login", "office.set_language", "office.static", "office.favicon"}
+)
 
 login_manager = LoginManager()
 

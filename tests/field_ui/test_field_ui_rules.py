@@ -141,7 +141,8 @@ def test_errors_keep_what_was_typed_and_are_tied_to_their_inputs(client, store):
 
 def test_every_input_of_the_person_and_concern_rows_has_a_label(client, store):
     html = client.get("/visits/new").get_data(as_text=True)
-    rows = re.findall(r'<div class="subrow (?:person|concern)-row">.*?\n      </div>\n', html, re.S)
+    pattern = r'<div class="subrow (?:person|concern)-row">.*?\n      </div>\n'
+    rows = re.findall(pattern, html, re.S)
     assert len(rows) == 2
     for row in rows:
         controls = re.findall(r'<(?:input|select)(?![^>]*type="hidden")[^>]*>', row)

@@ -16,3 +16,28 @@ def test_a_concern_raised_in_a_visit_is_listed_on_each_of_its_peoples_pages(staf
         assert "楼道灯坏了很久" in staff.get(f"/people/{person}").get_data(as_text=True)
     detail = staff.get(f"/concerns/{concern}").get_data(as_text=True)
     assert "王阿姨" in detail and "李叔" in detail
+
+
+def test_the_enrollment_code_reads_the_same_in_the_command_and_both_forms_enroll(admin, seeded):
+    import re
+
+    from server import services
+    from tests.office.conftest import csrf_token
+
+    token = csrf_token(admin, "/admin/users")
+    page = admin.post(f"/admin/users/{seeded.users['li'].id}/code", data={"csrf_token": token})
+    html = page.get_data(as_text=True)
+    shown = re.search(r'<p class="code"[^>]*>([A-Z0-9-]+)</p>', html)[1]
+    assert re.fullmatch(r"[A-Z0-9]{5}-[A-Z0-9]{5}", shown)
+    assert f"--code {shown}</p>" in html
+    assert services.normalize_code(shown) == services.normalize_code(shown.replace("-", ""))
+    assert services.enroll(shown.lower(), "平板", now=data.NOW_MS + 60_000)["device_id"]
+
+
+def test_the_office_has_a_favicon(app):
+    client = app.test_client()
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 301
+    icon = client.get(answer.headers["Location"])
+    assert icon.status_code == 200 and b"<svg" in icon.data
+    assert 'rel="icon"' in client.get("/login").get_data(as_text=True)

@@ -76,12 +76,12 @@ def admin_enrollment_code(user_id: str) -> Any:
         flash(_service_message(exc), "error")
         return redirect(url_for("office.admin_users"))
     server_url = request.host_url.rstrip("/")
-    payload = f"fieldsync://enroll?server={server_url}&code={code}"
+    payload = f"fieldsync://enroll?server={server_url}&code={services.display_code(code)}"
     return render_template(
         "office/admin/code.html",
         user=user,
         code=code,
-        pretty=f"{code[:5]}-{code[5:]}",
+        pretty=services.display_code(code),
         server_url=server_url,
         qr=qr_svg(payload),
     )

@@ -26,6 +26,12 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+@bp.route("/favicon.ico")
+def favicon() -> Any:
+    """Point browsers that ask for /favicon.ico at the office's icon."""
+    return redirect(url_for("office.static", filename="favicon.svg"), 301)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if request.method == "GET":
