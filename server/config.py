@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "ENROLL_RATE_WINDOW": 600,  # ... per this many seconds
     "GZIP_MIN_BYTES": 1024,  # smaller responses are not worth compressing
     "TRUSTED_PROXIES": 0,  # reverse proxies in front (nginx: 1), so rate limits see the client
+    "SESSION_SECURE": False,  # True behind HTTPS: office cookies only ever travel encrypted
     "AUTO_UPGRADE": False,  # tests and demos only: run migrations in create_app
     "OFFICE_PAGES": True,  # False: serve the device API only
     "LANG": "zh",
@@ -49,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
 
 # Environment values are text; these keys are converted.
 _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)}
-_BOOL_KEYS = {"AUTO_UPGRADE", "OFFICE_PAGES"}
+_BOOL_KEYS = {"AUTO_UPGRADE", "OFFICE_PAGES", "SESSION_SECURE"}
 _TEXT_KEYS = {"DATABASE_URL", "SECRET_KEY", "LANG", "BLOB_DIR"}
 
 

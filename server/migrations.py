@@ -24,7 +24,7 @@ from peewee import Database, DatabaseProxy
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 
 from server.db import database, is_postgres, write_transaction
-from server.models import ALL_MODELS, BlobHolder, ServerState
+from server.models import ALL_MODELS, BlobHolder, OfficeSession, ServerState
 
 __all__ = ["MIGRATIONS", "LATEST", "Migration", "new_epoch", "schema_version", "upgrade"]
 
@@ -54,7 +54,13 @@ def _v2(db: Database, migrator: SchemaMigrator) -> None:
     )
 
 
-MIGRATIONS: Sequence[tuple[int, Migration]] = ((1, _v1), (2, _v2))
+def _v3(db: Database, migrator: SchemaMigrator) -> None:
+    """Version 3: office sessions are recorded on the server (``office_session``), so logout,
+    a new password or a deactivated user ends them."""
+    db.create_tables([OfficeSession], safe=True)
+
+
+MIGRATIONS: Sequence[tuple[int, Migration]] = ((1, _v1), (2, _v2), (3, _v3))
 LATEST = MIGRATIONS[-1][0]
 
 

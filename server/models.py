@@ -180,6 +180,19 @@ class BlobHolder(BaseModel):
         indexes = ((("workspace", "sha256"), True),)
 
 
+class OfficeSession(BaseModel):
+    """One signed-in office session, by the SHA-256 of the random id its cookie holds: logout,
+    a new password or a deactivated user ends it, whatever copies of the cookie exist."""
+
+    id = CharField(primary_key=True, max_length=64)
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+    ended_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "office_session"
+
+
 ALL_MODELS = [
     ServerState,
     Workspace,
@@ -191,4 +204,5 @@ ALL_MODELS = [
     PushBatch,
     Change,
     BlobHolder,
+    OfficeSession,
 ]

@@ -24,7 +24,15 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from server import store
 from server.db import database, write_transaction
-from server.models import Change, Conflict, Device, EnrollmentCode, User, Workspace
+from server.models import (
+    Change,
+    Conflict,
+    Device,
+    EnrollmentCode,
+    OfficeSession,
+    User,
+    Workspace,
+)
 from sync import ErrorCode, ProtocolError
 
 ROLES = User.ROLES
@@ -195,6 +203,56 @@ def set_password(username: str, password: str) -> None:
         User.update(password_hash=generate_password_hash(password)).where(
             User.id == user.id
         ).execute()
+        _end_sessions_of(user.id)
+
+
+def deactivate_user(username: str, *, now: Now = None) -> User:
+    """Take a user out of service: no sign-in, no enrollment, every session and device refused."""
+    user = get_user(username)
+    with write_transaction():
+        User.update(active=False).where(User.id == user.id).execute()
+        _end_sessions_of(user.id, now)
+    return get_user(username)
+
+
+# -- office sessions --
+
+SESSION_TTL = dt.timedelta(hours=12)
+
+
+def start_session(user: User, *, now: Now = None) -> str:
+    """Record a new office session of ``user``; return the random id its cookie carries."""
+    token = new_token()
+    with write_transaction():
+        OfficeSession.create(id=sha256_hex(token), user=user.id, created_at=_utc(now))
+    return token
+
+
+def session_user(token: Any, user_id: str, *, now: Now = None, ttl: dt.timedelta = SESSION_TTL):
+    """Return the active user of a live session (not ended, younger than ``ttl``), else None."""
+    if not isinstance(token, str) or not 0 < len(token) <= 100:
+        return None
+    row = OfficeSession.get_or_none(OfficeSession.id == sha256_hex(token))
+    if row is None or row.ended_at is not None or row.user_id != user_id:
+        return None
+    if row.created_at <= _utc(now) - ttl:
+        return None
+    return User.get_or_none((User.id == user_id) & (User.active == True))  # noqa: E712
+
+
+def end_session(token: Any, *, now: Now = None) -> None:
+    """End one office session (logout); an unknown id is ignored."""
+    if isinstance(token, str) and token:
+        with write_transaction():
+            OfficeSession.update(ended_at=_utc(now)).where(
+                (OfficeSession.id == sha256_hex(token)) & OfficeSession.ended_at.is_null()
+            ).execute()
+
+
+def _end_sessions_of(user_id: str, now: Now = None) -> None:
+    OfficeSession.update(ended_at=_utc(now)).where(
+        (OfficeSession.user == user_id) & OfficeSession.ended_at.is_null()
+    ).execute()
 
 
 def check_password(username: str, password: str) -> User | None:

@@ -98,6 +98,7 @@ def create_app(
             store.close()
 
     _register_errors(app)
+    app.before_request(_only_its_own_address)
     return app
 
 
@@ -107,6 +108,56 @@ def _visit_line(visit: dict[str, Any]) -> str:
     from field_client.web.views import L, store
 
     return queries.visit_line(store(), visit, L("visit_kind", visit.get("kind")))
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def allowed_host(host: str, app: Flask) -> bool:
+    """Whether ``host`` (a Host header) names this UI: a loopback name, and its port once known.
+
+    Any other name is a web page that had its own name resolve to 127.0.0.1 (DNS rebinding):
+    it must get nothing, or it could read names and write records through this UI.
+    """
+    name, port = _split_host(host.lower())
+    if name not in LOOPBACK_NAMES:
+        return False
+    known = app.config.get("FIELDSYNC_WEB_PORT")
+    return known is None or port == "" or port == str(known)
+
+
+def _split_host(host: str) -> tuple[str, str]:
+    """Split a Host header into its name and port ("" when none)."""
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        return name + "]", rest[1:] if rest.startswith(":") else rest
+    name, _, port = host.partition(":")
+    return name, port
+
+
+def _same_origin(origin: str, app: Flask) -> bool:
+    scheme, sep, host = origin.partition("://")
+    return bool(sep) and scheme == "http" and "/" not in host and allowed_host(host, app)
+
+
+def _only_its_own_address() -> None:
+    """Refuse requests for another host name, and writes sent from another origin's page."""
+    from flask import abort, current_app, request
+
+    if not allowed_host(request.host, current_app):
+        abort(400)
+    if request.method in WRITE_METHODS:
+        origin = request.headers.get("Origin")
+        if origin is not None and not _same_origin(origin, current_app):
+            abort(403)
+        referrer = request.headers.get("Referer")
+        if (
+            origin is None
+            and referrer
+            and not _same_origin("/".join(referrer.split("/", 3)[:3]), current_app)
+        ):
+            abort(403)
 
 
 def _secret_key(home: Path) -> str:
@@ -239,6 +290,7 @@ def serve(
 
     app = create_app(home)
     server = make_server(host, port, app, threaded=True, request_handler=_handler_class())
+    app.config["FIELDSYNC_WEB_PORT"] = server.server_port  # now the Host must name this port
     url = f"http://{host}:{server.server_port}/"
     lang = client_config.load(home).lang
     print(i18n.translate(lang, "serve.address", url=url), flush=True)

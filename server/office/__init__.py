@@ -44,8 +44,12 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OFFICE_LOGIN_MAX_FAILURES", 5)
     app.config.setdefault("OFFICE_LOGIN_LOCK_SECONDS", 300)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a form may stay open all day
+    app.config.setdefault("OFFICE_SESSION_SECONDS", 12 * 3600)  # then sign in again
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SECURE"] = bool(app.config.get("SESSION_SECURE"))
+    app.after_request(security.add_security_headers)
     csrf.init_app(app)
     _exempt_api(app)
     i18n.babel.init_app(

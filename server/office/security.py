@@ -7,6 +7,7 @@ office page needs a signed-in user (checked once, in ``bp.before_request``); adm
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable
@@ -14,10 +15,11 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import Flask, abort, current_app, redirect, request, url_for
-from flask_login import LoginManager, UserMixin, current_user
+from flask import Flask, abort, current_app, redirect, request, session, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from server.office import bp, queries
+from server import services
+from server.office import bp
 
 OFFICE_ROLES = frozenset({"staff", "admin"})
 PUBLIC_ENDPOINTS = frozenset(
@@ -64,12 +66,32 @@ def init_login(app: Flask) -> None:
     app.extensions["office_throttle"] = LoginThrottle()
 
 
+SESSION_KEY = "office_sid"
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> OfficeUser | None:
-    row = queries.active_user(user_id)
+    """Return the user of a live server-side session; a copied or ended cookie gives None."""
+    ttl = dt.timedelta(seconds=int(current_app.config["OFFICE_SESSION_SECONDS"]))
+    row = services.session_user(session.get(SESSION_KEY), user_id, now=now_ms(), ttl=ttl)
     if row is None or row.role not in OFFICE_ROLES:
         return None
     return office_user(row)
+
+
+def begin_session(row: Any) -> None:
+    """Sign a user in: a new session cookie naming a new server-side session record."""
+    session.clear()
+    session[SESSION_KEY] = services.start_session(row, now=now_ms())
+    session.permanent = False
+    login_user(office_user(row))
+
+
+def end_session() -> None:
+    """Sign out: end the server-side record, so every copy of the cookie stops working."""
+    services.end_session(session.get(SESSION_KEY), now=now_ms())
+    logout_user()
+    session.clear()
 
 
 @login_manager.unauthorized_handler
@@ -139,3 +161,25 @@ class LoginThrottle:
 
 def throttle() -> LoginThrottle:
     return current_app.extensions["office_throttle"]  # type: ignore[no-any-return]
+
+
+# Scripts only from the server's own files (no inline code or event handlers); no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def add_security_headers(response: Any) -> Any:
+    """Give every response the security headers it does not set itself (blobs set a stricter
+    policy of their own)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response

@@ -7,13 +7,12 @@ from urllib.parse import urlsplit
 
 from flask import current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from server import services
 from server.office import bp
 from server.office.i18n import COOKIE, LANGUAGES
-from server.office.security import OFFICE_ROLES, now_ms, office_user, throttle
+from server.office.security import OFFICE_ROLES, begin_session, end_session, now_ms, throttle
 
 
 def safe_next(target: str | None) -> str:
@@ -62,14 +61,13 @@ def login() -> Any:
         title = _("Office pages are for staff")
         return render_template("office/error.html", status=403, title=title, message=message), 403
     throttle().clear(key)
-    session.permanent = False
-    login_user(office_user(user))
+    begin_session(user)
     return redirect(safe_next(request.form.get("next")))
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
-    logout_user()
+    end_session()
     return redirect(url_for("office.login"))
 
 
@@ -80,7 +78,8 @@ def set_language(code: str) -> Any:
         code = "zh"
     session["lang"] = code
     response = redirect(safe_next(request.args.get("next")))
-    response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                        secure=bool(current_app.config.get("SESSION_SECURE")))  # fmt: skip
     return response
 
 

@@ -1,0 +1,23 @@
+// The office pages' few behaviours, as delegated listeners: the Content-Security-Policy allows
+// no inline scripts or event handlers, so templates mark elements with data attributes instead.
+
+// <form data-confirm="question">: ask before sending.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  const question = form instanceof HTMLFormElement ? form.dataset.confirm : undefined;
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+  }
+});
+
+// <select|input data-choose="value"> in a form with "choice" radios: using it picks that choice.
+function choose(event) {
+  const field = event.target;
+  if (!(field instanceof HTMLSelectElement || field instanceof HTMLInputElement)) return;
+  const choice = field.dataset.choose && field.form?.elements.namedItem("choice");
+  if (choice) {
+    choice.value = field.dataset.choose;
+  }
+}
+document.addEventListener("change", choose);
+document.addEventListener("input", choose);
