@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from field_client import durable
 from field_client.errors import NotFound, ProtocolError, ServerError, ValidationError
 from field_client.store import LocalStore
 from sync import RECORD_TYPES, ErrorCode, validate_fields
@@ -127,15 +128,8 @@ def _temp_in(folder: Path) -> Iterator[tuple[BinaryIO, Path]]:
 
 
 def _settle(handle: BinaryIO, temp: Path, target: Path) -> None:
-    """Make ``temp`` durable and give it its final name, atomically."""
-    handle.flush()
-    os.fsync(handle.fileno())
-    os.replace(temp, target)
-    fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Make ``temp`` durable and give it its final name, atomically (on every system)."""
+    durable.replace(handle, temp, target)
 
 
 def store_blob(

@@ -4,7 +4,6 @@ local edits (record + outbox + clock in one transaction)."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ import peewee
 from uuid6 import uuid7
 
 from field_client import db as dbmod
-from field_client import models
+from field_client import durable, models
 from field_client.errors import NotEnrolled, NotFound, StoreError, ValidationError
 from field_client.store.common import (
     TOKEN_FILE,
@@ -118,11 +117,7 @@ class StoreCore:
     @guarded
     def save_enrollment(self, server_url: str, answer: dict[str, Any], device_name: str) -> None:
         """Keep the enrollment answer: token in a 0600 file, the rest in the database."""
-        token_path = self.home / TOKEN_FILE
-        fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(answer["token"])
-        os.chmod(token_path, 0o600)
+        durable.write_bytes(self.home / TOKEN_FILE, answer["token"].encode("utf-8"), 0o600)
         with self.write():
             self.m.DeviceState.update(
                 server_url=server_url.rstrip("/"),

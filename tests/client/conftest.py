@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,22 @@ def store(tmp_path: Path, clock: ManualClock) -> LocalStore:
     s = enrolled_store(tmp_path / "device", clock)
     yield s
     s.close()
+
+
+@pytest.fixture(params=["posix", "windows"])
+def file_system(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a client test twice: as here, and on the Windows code path of durable writes,
+    with ``os.open`` refusing folders as Windows does (issue 9, item 9)."""
+    if request.param == "windows":
+        from field_client import durable
+
+        real_open = os.open
+
+        def windows_open(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if os.path.isdir(path):
+                raise PermissionError(13, "Access is denied", str(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(durable, "WINDOWS", True)
+        monkeypatch.setattr(os, "open", windows_open)
+    return str(request.param)

@@ -16,6 +16,8 @@ from field_client.errors import NotFound, Offline, ValidationError
 from field_client.syncer import Stage, sync_once
 from field_client.transport import HttpTransport
 
+pytestmark = pytest.mark.usefixtures("file_system")  # also on the Windows code path
+
 PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(range(256)) * 64
 PHOTO_SHA = hashlib.sha256(PHOTO).hexdigest()
 

@@ -18,6 +18,8 @@ from field_client.errors import (
 from field_client.store import LocalStore
 from tests.client.conftest import enrolled_store
 
+pytestmark = pytest.mark.usefixtures("file_system")  # also on the Windows code path
+
 
 def test_create_and_get_keep_values_and_stamps(store):
     place = store.create("place", {"kind": "compound", "name": "百盛家园"})
