@@ -35,6 +35,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "无法打开本机数据库：{path}（{reason}）",
         "Cannot open the local database: {path} ({reason})",
     ),
+    "store_error.newer_schema": (
+        "本机数据库由更新版本的 Fieldsync 创建，请先升级本程序：{path}（{reason}）",
+        "The local database was made by a newer Fieldsync; update this program first: {path} "
+        "({reason})",
+    ),
     "not_enrolled": (
         "本设备尚未登记。请先运行：fieldsync init --server 地址 --code 登记码",
         "This device is not enrolled yet. Run: fieldsync init --server URL --code CODE",

@@ -51,7 +51,8 @@ class DeviceState(_Base):
     last_sync_ms = BigIntegerField(null=True)
     max_acked = CharField(max_length=100, null=True)  # greatest own stamp the server has taken
     restamp_needed = BooleanField(default=False)
-    schema_version = IntegerField(default=1)
+    schema_version = IntegerField(default=1)  # field_client.migrations
+    former_device_ids = TextField(default="[]")  # JSON: identities before enrolling again
 
 
 class Record(_Base):

@@ -15,7 +15,7 @@ import peewee
 from uuid6 import uuid7
 
 from field_client import db as dbmod
-from field_client import durable, models
+from field_client import durable, migrations, models
 from field_client.errors import NotEnrolled, NotFound, StoreError, ValidationError
 from field_client.store.common import (
     TOKEN_FILE,
@@ -47,9 +47,9 @@ class StoreCore:
         try:
             self.db = dbmod.open_database(self.home)
             self.m = models.bind(self.db)
-            with self.db.atomic("IMMEDIATE"):
-                self.db.create_tables(self.m.all, safe=True)
-                self.m.DeviceState.get_or_create(id=1)
+            migrations.upgrade(self.db, self.m)
+        except migrations.NewerSchema as exc:
+            raise StoreError("newer_schema", reason=str(exc)) from exc
         except (peewee.DatabaseError, sqlite3.DatabaseError) as exc:
             raise StoreError(describe_db_error(exc), reason=str(exc)) from exc
         except OSError as exc:
