@@ -6,6 +6,7 @@ into one line. Names of types, fields and choice values come from the one vocabu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from field_client.errors import (
@@ -16,7 +17,7 @@ from field_client.errors import (
     StoreError,
     ValidationError,
 )
-from sync import vocabulary
+from sync import choices, vocabulary
 
 __all__ = ["explain", "field_name", "label_of", "say", "type_name"]
 
@@ -144,8 +145,16 @@ def field_name(name: str, lang: str = "zh") -> str:
     return vocabulary.field_label(lang, name)
 
 
-def label_of(rtype: str, name: str, value: Any, lang: str = "zh") -> str:
-    """Return the display form of a choice value of field ``name`` of a ``rtype`` record."""
+def label_of(
+    rtype: str, name: str, value: Any, lang: str = "zh", lists: Mapping[str, Any] | None = None
+) -> str:
+    """Return the display form of a choice value of field ``name`` of a ``rtype`` record;
+    ``lists`` (id -> fields of the workspace's list entries) name its categories."""
+    list_name = f"{rtype}.{name}"
+    if lists and list_name in choices.FIELDS:
+        for entry in choices.entries(list_name, lists):
+            if entry.key == value:
+                return choices.entry_label(lang, entry)
     return vocabulary.choice_label(lang, rtype, name, value)
 
 

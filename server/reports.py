@@ -25,8 +25,10 @@ from typing import Any
 
 from peewee import SQL, Cast, ColumnBase, Expression, NodeList, fn
 
+from server import store
 from server.db import is_postgres
 from server.models import Record
+from sync import choices
 from sync.records import (
     CONCERN_STATUSES,
     PROJECT_STATUSES,
@@ -148,7 +150,9 @@ def _concern_figures(
 ) -> dict[str, Any]:
     concerns = live(workspace_id, "concern")
     collected = concerns.where(*in_period(concern_day(), since, until))
-    categories = RECORD_TYPES["concern"].rules["category"].values  # type: ignore[attr-defined]
+    found = store.list_entries(workspace_id)
+    lists = {rid: r["fields"] for rid, r in found.items()}
+    categories = [e.key for e in choices.entries("concern.category", lists)]
     stale_before = (today - dt.timedelta(days=STALE_DAYS)).isoformat()
     open_old = collected.where(
         fn.COALESCE(field("status"), SQL("'new'")).in_(OPEN_STATUSES), concern_day() < stale_before

@@ -21,6 +21,8 @@ from sync.vocabulary import Fault
 
 __all__ = [
     "ATTACHMENT_SUBJECTS",
+    "CATEGORIES",
+    "LISTS",
     "GROUPS",
     "PROJECT_STATUSES",
     "SESSION_KINDS",
@@ -29,11 +31,14 @@ __all__ = [
     "DELETED",
     "RECORD_TYPES",
     "RESOLVED_STATUSES",
+    "Bool",
     "Choice",
     "Date",
     "DateTime",
     "Float",
     "Int",
+    "Key",
+    "ListChoice",
     "RecordType",
     "Ref",
     "RefList",
@@ -47,6 +52,7 @@ DELETED = "_deleted"
 MAX_ATTACHMENT_BYTES = 2**31 - 1  # no blob the server takes comes near; a bound for every column
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_KEY_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 class Rule:
@@ -88,6 +94,45 @@ class Choice(Rule):
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
         return ma_fields.String(allow_none=True, validate=ma_validate.OneOf(self.values))
+
+
+@dataclass(frozen=True)
+class ListChoice(Choice):
+    """A value of a workspace's list (``list_name``): the defaults are ``values``; the workspace
+    may add, rename, retire and order entries (``sync.choices``), so here only the form of a key
+    is checked, and the server checks the value against the workspace's list."""
+
+    list_name: str = ""
+
+    def check(self, value: Any) -> Fault | None:
+        if type(value) is not str or _KEY_RE.fullmatch(value) is None:
+            return Fault("bad_key", max=64)
+        return None
+
+    def to_marshmallow(self) -> ma_fields.Field[Any]:
+        return ma_fields.String(allow_none=True, validate=ma_validate.Regexp(_KEY_RE))
+
+
+@dataclass(frozen=True)
+class Key(Rule):
+    """The key of a list entry: what a record stores (lower-case letters, digits, ``_``, ``-``)."""
+
+    def check(self, value: Any) -> Fault | None:
+        if type(value) is not str or _KEY_RE.fullmatch(value) is None:
+            return Fault("bad_key", max=64)
+        return None
+
+    def to_marshmallow(self) -> ma_fields.Field[Any]:
+        return ma_fields.String(allow_none=True, validate=ma_validate.Regexp(_KEY_RE))
+
+
+@dataclass(frozen=True)
+class Bool(Rule):
+    def check(self, value: Any) -> Fault | None:
+        return None if isinstance(value, bool) else Fault("not_bool")
+
+    def to_marshmallow(self) -> ma_fields.Field[Any]:
+        return ma_fields.Boolean(allow_none=True)
 
 
 @dataclass(frozen=True)
@@ -211,6 +256,12 @@ RESOLVED_STATUSES = frozenset({"resolved", "confirmed"})
 GROUPS = ("resident", "merchant", "worker", "other")
 VISIT_KINDS = ("home_visit", "shop_visit", "reception", "forum", "phone", "other")
 SESSION_KINDS = frozenset({"reception", "forum"})  # the office's "reception and forum sessions"
+CATEGORIES = (
+    "infrastructure", "environment", "property_management", "safety", "business",
+    "employment", "social_services", "other",
+)  # fmt: skip
+LISTS = ("concern.category", "visit.kind")  # the lists a workspace edits (record type "choice")
+CHOICE_FIELDS = frozenset({"list", "key", "name_zh", "name_en", "position", "retired", "days"})
 PROJECT_STATUSES = ("proposed", "approved", "in_progress", "completed", "cancelled")
 ATTACHMENT_SUBJECTS = ("place", "party", "visit", "concern", "project", "follow_up")
 REVIEW = {"review_status": Choice(("pending", "approved", "needs_changes")), "review_note": Text()}
@@ -269,18 +320,7 @@ RECORD_TYPES: dict[str, RecordType] = {
             {
                 "title": Text(200, min=1),
                 "description": Text(),
-                "category": Choice(
-                    (
-                        "infrastructure",
-                        "environment",
-                        "property_management",
-                        "safety",
-                        "business",
-                        "employment",
-                        "social_services",
-                        "other",
-                    )  # fmt: skip
-                ),
+                "category": ListChoice(CATEGORIES, list_name="concern.category"),
                 "status": Choice(CONCERN_STATUSES),
                 "priority": Choice(("low", "normal", "high", "urgent")),
                 "place_id": Ref(),
@@ -325,6 +365,20 @@ RECORD_TYPES: dict[str, RecordType] = {
                 "happened_at": DateTime(),
             },
             required=frozenset({"subject_type", "subject_id", "kind"}),
+        ),
+        RecordType(
+            "choice",
+            {
+                "list": Choice(LISTS),
+                "key": Key(),
+                "name_zh": Text(100),
+                "name_en": Text(100),
+                "position": Int(min=0, max=1_000_000),
+                "retired": Bool(),
+                "days": Int(min=1, max=3650),
+            },
+            required=frozenset({"list", "key"}),
+            office_only=CHOICE_FIELDS,
         ),
         RecordType(
             "attachment",

@@ -23,6 +23,7 @@ from field_client.transport import HttpTransport
 from sync import ErrorCode
 from sync.records import (
     RECORD_TYPES,
+    ListChoice,
 )
 
 __all__ = ["App", "Failure", "enroll", "main"]
@@ -42,6 +43,7 @@ class App:
     def __init__(self, config: configmod.Config) -> None:
         self.config = config
         self._store: LocalStore | None = None
+        self._lists: dict[str, Any] | None = None
 
     @property
     def lang(self) -> str:
@@ -52,6 +54,12 @@ class App:
         if self._store is None:
             self._store = LocalStore(self.config.home)
         return self._store
+
+    def label(self, rtype: str, name: str, value: Any) -> str:
+        """Name a choice value; lists (categories) as this device last pulled them."""
+        if self._lists is None:
+            self._lists = {r["id"]: r["fields"] for r in self.store.list("choice")}
+        return label_of(rtype, name, value, self.lang, self._lists)
 
     def close(self) -> None:
         if self._store is not None:
@@ -161,9 +169,7 @@ def print_table(app: App, rtype: str, records: list[dict[str, Any]], columns: li
             if name.endswith("_id") and value:
                 ref = app.store.get(None, value)
                 value = label(ref) if ref else value[:8]
-            cells.append(
-                label_of(rtype, name, value, app.lang) if name in ENUM_FIELDS else _text(value)
-            )
+            cells.append(app.label(rtype, name, value) if name in ENUM_FIELDS else _text(value))
         cells.append("*" if record["pending"] else "")
         table.add_row(*cells)
     console().print(table)
@@ -191,11 +197,8 @@ def show_record(app: App, record: dict[str, Any], as_json: bool, extra: dict[str
     table.add_row("id", record["id"])
     table.add_row("type", type_name(record["type"], app.lang))
     for name, value in record["fields"].items():
-        shown = (
-            label_of(record["type"], name, value, app.lang)
-            if name in ENUM_FIELDS
-            else _text(value)
-        )
+        enum = name in ENUM_FIELDS
+        shown = app.label(record["type"], name, value) if enum else _text(value)
         if name in record["pending"]:
             shown += " *"
         table.add_row(field_name(name, app.lang), shown)
@@ -231,8 +234,11 @@ def ref(app: App, rtype: str, name_or_id: str | None) -> str | None:
     return str(app.store.find(rtype, name_or_id)["id"])
 
 
-def choice(rtype: str, name: str) -> click.Choice[str]:
-    """Return a click choice of the values the protocol allows for a field."""
+def choice(rtype: str, name: str) -> click.ParamType:
+    """Return a click choice of the values the protocol allows for a field (a workspace list:
+    any key; the device's store and the server check it)."""
+    if isinstance(RECORD_TYPES[rtype].rules[name], ListChoice):
+        return click.STRING
     return click.Choice(CHOICES[(rtype, name)])
 
 

@@ -11,7 +11,6 @@ from werkzeug.wrappers import Response
 from field_client.errors import ClientError, NotEnrolled
 from field_client.web import i18n, photos, queries
 from field_client.web.forms import (
-    CATEGORIES,
     PLACE_KINDS,
     PRIORITIES,
     ConcernRow,
@@ -19,8 +18,19 @@ from field_client.web.forms import (
     parse_visit,
     to_input,
 )
-from field_client.web.views import L, bp, form_key, lang, new_form_key, now, state, store, t
-from sync.records import GROUPS, VISIT_KINDS
+from field_client.web.views import (
+    L,
+    bp,
+    form_key,
+    lang,
+    list_keys,
+    new_form_key,
+    now,
+    state,
+    store,
+    t,
+)
+from sync.records import GROUPS
 from sync.rules import concern_people, same_person
 
 __all__ = ["flash_form_errors", "store_errors"]
@@ -89,10 +99,10 @@ def _visit_context(
         "selected_parties": set(values.get("party_ids") or []),
         "concern_rows": _rows(form, concern_names, 1),
         "person_rows": _rows(form, person_names, 1),
-        "visit_kinds": VISIT_KINDS,
+        "visit_kinds": list_keys("visit.kind"),
         "place_kinds": PLACE_KINDS,
         "party_kinds": PARTY_CHIP_KINDS + ("organisation", "other"),
-        "categories": CATEGORIES,
+        "categories": list_keys("concern.category"),
         "priorities": PRIORITIES,
         "groups": GROUPS,
         "offset": f"UTC{offset[:3]}:{offset[3:]}",
@@ -128,7 +138,7 @@ def _typed_values(form: Any) -> dict[str, Any]:
 def create_visit() -> Response | tuple[str, int]:
     """Save a visit with its place, new people and concerns in one transaction."""
     places = [queries.flat(p) for p in store().list("place")]
-    parsed = parse_visit(request.form, places, t, state().tz, now())
+    parsed = parse_visit(request.form, places, t, state().tz, now(), list_keys("concern.category"))
     for row in parsed.concerns:
         if row.support_of and store().get("concern", row.support_of) is None:
             row.support_of = None  # the suggested concern is gone: keep the new one
@@ -284,7 +294,7 @@ def update_visit(visit_id: str) -> Response | tuple[str, int]:
     if record is None or record["deleted"]:
         abort(404)
     places = [queries.flat(p) for p in store().list("place")]
-    parsed = parse_visit(request.form, places, t, state().tz, now())
+    parsed = parse_visit(request.form, places, t, state().tz, now(), list_keys("concern.category"))
     if not parsed.errors:
         try:
             with store().write():

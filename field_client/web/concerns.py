@@ -10,9 +10,19 @@ from werkzeug.wrappers import Response
 from field_client.errors import ClientError
 from field_client.web import queries
 from field_client.web.capture import flash_form_errors, store_errors
-from field_client.web.forms import CATEGORIES, FOLLOW_UP_KINDS, PRIORITIES, parse_concern
+from field_client.web.forms import FOLLOW_UP_KINDS, PRIORITIES, parse_concern
 from field_client.web.forms import parse_follow_up as parse_note
-from field_client.web.views import L, bp, form_key, new_form_key, now, safe_next, store, t
+from field_client.web.views import (
+    L,
+    bp,
+    form_key,
+    list_keys,
+    new_form_key,
+    now,
+    safe_next,
+    store,
+    t,
+)
 from sync.casework import REPRESENTATIVE_STEPS as REP_STEPS
 from sync.casework import status_change
 from sync.records import CONCERN_STATUSES, GROUPS
@@ -36,7 +46,7 @@ def _form_context(values: dict[str, Any], errors: dict[str, str], **extra: Any) 
         "values": values,
         "errors": errors,
         "places": queries.places_by_recent(store()),
-        "categories": CATEGORIES,
+        "categories": list_keys("concern.category", held=values.get("category")),
         "priorities": PRIORITIES,
         "groups": GROUPS,
         "similar": [],
@@ -82,7 +92,7 @@ def create_concern() -> Response | tuple[str, int]:
         flash(t("common.already_saved"))  # the same form sent twice: saved once
         concern_id = key if done["type"] == "concern" else done["fields"].get("subject_id")
         return redirect(url_for("field.concern", concern_id=concern_id))
-    fields, errors = parse_concern(request.form, t)
+    fields, errors = parse_concern(request.form, t, list_keys("concern.category"))
     place_id = request.form.get("place_id") or None
     if place_id and store().get("place", place_id) is None:
         errors["place_id"] = t("v.place_unknown")
@@ -135,7 +145,8 @@ def update_concern(concern_id: str) -> Response | tuple[str, int]:
     """Save changes to a concern's words, category, priority, place and outcome."""
     row = _concern_or_404(concern_id)
     values = {k: request.form.get(k, "") for k in request.form}
-    fields, errors = parse_concern(request.form, t)
+    held = row.get("category")  # a retired category stays valid on its record
+    fields, errors = parse_concern(request.form, t, list_keys("concern.category", held=held))
     place_id = request.form.get("place_id") or None
     if place_id and store().get("place", place_id) is None:
         errors["place_id"] = t("v.place_unknown")

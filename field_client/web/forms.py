@@ -215,7 +215,9 @@ def _people(form: Any, t: Translate, errors: dict[str, str]) -> list[PersonRow]:
     return people
 
 
-def _concern_rows(form: Any, t: Translate, errors: dict[str, str]) -> list[ConcernRow]:
+def _concern_rows(
+    form: Any, t: Translate, errors: dict[str, str], categories: Sequence[str]
+) -> list[ConcernRow]:
     rows = []
     names = ("concern_title", "concern_category", "concern_priority", "concern_group",
              "concern_support_of")  # fmt: skip
@@ -228,7 +230,7 @@ def _concern_rows(form: Any, t: Translate, errors: dict[str, str]) -> list[Conce
         rows.append(
             ConcernRow(
                 title=title,
-                category=_choice(category, CATEGORIES, "other") or "other",
+                category=_choice(category, categories, "other") or "other",
                 priority=_choice(priority, PRIORITIES, "normal") or "normal",
                 group=_choice(group, GROUPS, None),
                 support_of=support.strip() or None,
@@ -276,6 +278,7 @@ def parse_visit(
     t: Translate,
     tz: dt.tzinfo | None = None,
     now: dt.datetime | None = None,
+    categories: Sequence[str] = CATEGORIES,
 ) -> VisitInput:
     """Validate the visit form; ``places`` are the known places (id, name...) for name lookup.
 
@@ -301,18 +304,21 @@ def parse_visit(
         errors["place"] = place.error
     party_ids = [p for p in (form.getlist("party_ids") if hasattr(form, "getlist") else []) if p]
     people = _people(form, t, errors)
-    concerns = _concern_rows(form, t, errors)
+    concerns = _concern_rows(form, t, errors, categories)
     typed = {k: form.get(k, "") for k in form} if hasattr(form, "keys") else {}
     return VisitInput(fields, place, party_ids, people, concerns, errors, typed)
 
 
-def parse_concern(form: Mapping[str, Any], t: Translate) -> tuple[dict[str, Any], dict[str, str]]:
-    """Validate the stand-alone concern form; return (fields, errors)."""
+def parse_concern(
+    form: Mapping[str, Any], t: Translate, categories: Sequence[str] = CATEGORIES
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validate the stand-alone concern form (``categories``: what it offers); return (fields,
+    errors)."""
     errors: dict[str, str] = {}
     fields: dict[str, Any] = {
         "title": _text(form, "title", t, errors, max_len=TITLE_MAX, required=True),
         "description": _text(form, "description", t, errors, max_len=TEXT_MAX) or None,
-        "category": _choice(form.get("category"), CATEGORIES, None),
+        "category": _choice(form.get("category"), categories, None),
         "priority": _choice(form.get("priority"), PRIORITIES, "normal"),
         "raised_by_group": _choice(form.get("raised_by_group"), GROUPS, None),
     }

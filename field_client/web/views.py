@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, current_app, g, redirect, request, url_for
 from uuid6 import uuid7
 from werkzeug.wrappers import Response
 
 from field_client.web import i18n
+from sync import choices
 
 __all__ = [
     "WebState", "bp", "form_key", "lang", "new_form_key", "now", "safe_next", "state", "store",
@@ -68,8 +69,27 @@ def t(key: str, **values: Any) -> str:
 
 
 def L(group: str, value: Any) -> str:  # noqa: N802 - short name used all over the templates
-    """Return the label of an enum value in the page language."""
+    """Return the label of an enum value in the page language (lists as the workspace has
+    them: its categories, its names of visit kinds)."""
+    where = i18n.GROUPS.get(group)
+    list_name = f"{where[0]}.{where[1]}" if where else ""
+    if list_name in choices.FIELDS and value not in (None, ""):
+        for entry in list_entries(list_name):
+            if entry.key == value:
+                return choices.entry_label(lang(), entry)
     return i18n.enum_label(lang(), group, value)
+
+
+def list_entries(list_name: str) -> list[choices.Entry]:
+    """The entries of a workspace list as this device last pulled them (read once a request)."""
+    if "fieldsync_lists" not in g:
+        g.fieldsync_lists = {r["id"]: r["fields"] for r in store().list("choice")}
+    return choices.entries(list_name, g.fieldsync_lists)
+
+
+def list_keys(list_name: str, held: Any = None) -> list[str]:
+    """The keys a form offers: the active entries (and ``held``, the record's own value)."""
+    return [e.key for e in list_entries(list_name) if not e.retired or e.key == held]
 
 
 _KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

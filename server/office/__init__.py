@@ -28,6 +28,7 @@ from server.office.views import (  # noqa: E402, F401
     conflicts,
     dashboard,
     exports,
+    lists,
     photos,
     records,
     review,

@@ -121,12 +121,17 @@ def build(record_type: str, record: dict[str, Any] | None) -> list[FormField]:
                 value=input_value(rule, value),
                 shown=json.dumps(value, ensure_ascii=False),
                 base=stamps.get(name) or "",
-                choices=list(rule.values) if isinstance(rule, Choice) else [],
+                choices=_choices(record_type, name, rule, value),
                 target=REF_TARGETS.get(name),
                 required=name in rtype.required,
             )
         )
     return result
+
+
+def _choices(record_type: str, name: str, rule: Rule, held: Any) -> list[str]:
+    """The values a select offers: the workspace's list (and the value the record holds)."""
+    return labels.choice_values(record_type, name, held=held) if isinstance(rule, Choice) else []
 
 
 def coerce(rule: Rule, raw: Any) -> tuple[Any, str | None]:
@@ -206,7 +211,7 @@ def read(record_type: str, form: Any, names: tuple[str, ...] | None = None) -> S
             value=raw if isinstance(rule, RefList) else (raw or ""),
             shown=form.get(f"shown__{name}", "null"),
             base=base or "",
-            choices=list(rule.values) if isinstance(rule, Choice) else [],
+            choices=_choices(record_type, name, rule, shown),
             target=REF_TARGETS.get(name),
             error=error,
             required=name in rtype.required,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g, has_request_context
 from flask_babel import get_locale
+from flask_login import current_user
 
-from sync import vocabulary
+from server import store
+from sync import choices, vocabulary
+from sync.records import RECORD_TYPES
 
 
 def lang() -> str:
@@ -21,8 +25,33 @@ def type_label(record_type: str, many: bool = False) -> str:
 
 
 def choice_label(record_type: str, field: str, value: Any) -> str:
-    """The name of a choice value (the value itself when unknown)."""
+    """The name of a choice value (the value itself when unknown); lists as the workspace has
+    them (its categories, its names of visit kinds)."""
+    list_name = f"{record_type}.{field}"
+    if list_name in choices.FIELDS and value not in (None, ""):
+        for entry in entries(list_name):
+            if entry.key == value:
+                return choices.entry_label(lang(), entry)
     return vocabulary.choice_label(lang(), record_type, field, value)
+
+
+def entries(list_name: str) -> list[choices.Entry]:
+    """The entries of one of the workspace's lists (read once per request)."""
+    if not has_request_context() or not getattr(current_user, "is_authenticated", False):
+        return choices.entries(list_name, {})
+    if "fieldsync_lists" not in g:
+        found = store.list_entries(str(current_user.workspace_id))
+        g.fieldsync_lists = {rid: r["fields"] for rid, r in found.items()}
+    return choices.entries(list_name, g.fieldsync_lists)
+
+
+def choice_values(record_type: str, field: str, *, held: Any = None) -> list[str]:
+    """The values a form offers: the workspace's active entries (and ``held``, if retired)."""
+    list_name = f"{record_type}.{field}"
+    if list_name not in choices.FIELDS:
+        rule = RECORD_TYPES[record_type].rules[field]
+        return list(getattr(rule, "values", ()))
+    return [e.key for e in entries(list_name) if not e.retired or e.key == held]
 
 
 def field_label(field: str) -> str:

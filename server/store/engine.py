@@ -35,6 +35,8 @@ from sync import (
     decide,
     validate_fields,
 )
+from sync.choices import record_faults, value_fault
+from sync.records import ListChoice
 from sync.rules import future_errors, people_errors, voice_key
 from sync.vocabulary import Fault
 
@@ -174,6 +176,7 @@ class Batch:
     current_nodes: set[str] = field(default_factory=set)
     voices: set[tuple[str, str]] = field(default_factory=set)  # (concern, person) counted
     visits: dict[str, dict[str, Any]] = field(default_factory=dict)  # fields of known visits
+    lists: dict[str, dict[str, Any]] = field(default_factory=dict)  # live choice records
 
 
 def _decide(batch: Batch, current: Current | None, incoming: Incoming) -> Decision:
@@ -216,6 +219,12 @@ def _check_change(
     for name, ids in refs.items():
         if ids & foreign:
             errors.setdefault(name, []).append(Fault("foreign_ref"))
+    if not errors and rtype.name == "choice":  # later changes of the batch see this one
+        after = {**(row.fields if row else {}), **values}
+        if values.get(DELETED) or (row is not None and row.deleted and DELETED not in values):
+            batch.lists.pop(change.id, None)
+        else:
+            batch.lists[change.id] = after
     return errors
 
 
@@ -229,6 +238,24 @@ def _rule_errors(
         visit = batch.visits.get(after.get("visit_id") or "")
         for name, messages in people_errors(after, visit).items():
             errors.setdefault(name, []).extend(messages)
+    errors.update(_list_errors(rtype, values, row, batch))
+    return errors
+
+
+def _list_errors(
+    rtype: RecordType, values: dict[str, Any], row: Row | None, batch: Batch
+) -> dict[str, list[str]]:
+    """Check values of workspace lists (categories) and the list entries themselves."""
+    errors: dict[str, list[str]] = {}
+    held = row.fields if row else {}
+    for name, rule in rtype.rules.items():
+        if isinstance(rule, ListChoice) and name in values:
+            fault = value_fault(rule.list_name, batch.lists, values[name], held.get(name))
+            if fault is not None:
+                errors[name] = [fault]
+    if rtype.name == "choice" and not values.get(DELETED):
+        after = {**held, **values}
+        errors.update(record_faults(row.id if row else "", after, batch.lists))
     return errors
 
 
@@ -403,6 +430,8 @@ def _load_context(db: Database, batch: Batch, changes: list[Change], rows: dict[
                 visit_ids.add(visit_id)
         if change.type == "follow_up" and change.id not in rows and voice_key(values):
             subjects.add(str(values["subject_id"]))
+    if any(c.type == "choice" or "category" in c.writes for c in changes):
+        batch.lists = _live_choices(db, batch.workspace_id)
     if visit_ids:
         _load_visits(db, batch, changes, visit_ids)
     if subjects:
@@ -418,6 +447,18 @@ def _load_visits(db: Database, batch: Batch, changes: list[Change], ids: set[str
         if change.type == "visit" and change.id in ids and "party_ids" in change.writes:
             visit = batch.visits.setdefault(change.id, {})
             visit["party_ids"] = change.writes["party_ids"].value
+
+
+def _live_choices(db: Database, workspace_id: str) -> dict[str, dict[str, Any]]:
+    """Return id -> fields of the workspace's live list entries (one query)."""
+    cursor = db.execute_sql(
+        sql_for(
+            db,
+            'SELECT id, fields FROM "record" WHERE workspace_id = ? AND type = ? AND NOT deleted',
+        ),
+        (workspace_id, "choice"),
+    )
+    return {r[0]: loads(r[1]) for r in cursor.fetchall()}
 
 
 def _counted_voices(db: Database, workspace_id: str, subjects: set[str]) -> set[tuple[str, str]]:

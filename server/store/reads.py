@@ -174,3 +174,15 @@ def record_history(workspace_id: str, record_id: str) -> list[dict[str, Any]]:
          "source": r[4], "diff": loads(r[5])}
         for r in rows
     ]  # fmt: skip
+
+
+def list_entries(workspace_id: str) -> dict[str, dict[str, Any]]:
+    """Return id -> {fields, stamps} of the workspace's live list entries (``choice`` records)."""
+    db = bound_db()
+    sql = (
+        'SELECT id, fields, stamps FROM "record" WHERE workspace_id = ? AND type = ?'
+        " AND NOT deleted"
+    )
+    with database_errors():
+        rows = db.execute_sql(sql_for(db, sql), (workspace_id, "choice")).fetchall()
+    return {r[0]: {"fields": loads(r[1]), "stamps": loads(r[2])} for r in rows}

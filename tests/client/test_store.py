@@ -33,7 +33,7 @@ def test_create_and_get_keep_values_and_stamps(store):
 
 def test_invalid_edit_is_refused_before_anything_is_stored(store):
     with pytest.raises(ValidationError) as caught:
-        store.create("concern", {"title": "", "category": "weather"})
+        store.create("concern", {"title": "", "category": "天气"})  # not a list key
     assert set(caught.value.errors) == {"title", "category"}
     with pytest.raises(ValidationError) as caught:
         store.create("visit", {"kind": "forum", "review_status": "approved"})

@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app, request
 from flask_babel import gettext as _
 
-from server.office import access, queries
+from server.office import access, labels, queries
 from server.office.access import workspace_id
 from server.office.security import now_ms
 from server.office.templating import office_tz
@@ -62,7 +62,9 @@ def parse_filter(record_type: str) -> queries.RecordFilter:
         rule = rules.get(name)
         if not value or rule is None:
             continue
-        if isinstance(rule, Choice) and value in rule.values:
+        if isinstance(rule, Choice) and value in labels.choice_values(
+            record_type, name, held=value
+        ):
             setattr(f, attr, value)
         else:
             errors.append(_("Unknown filter value “%(value)s” was ignored.", value=value[:40]))

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from server import store
-from server.office import bp, forms, queries
+from server.office import bp, forms, labels, queries
 from server.office.security import now_ms
 from server.office.views.common import page_size, parse_filter, record_or_404, today, workspace_id
 from server.office.views.records import conflict_page, ref_labels
@@ -33,7 +33,7 @@ def concern_list() -> Any:
         users=queries.user_labels(ws),
         places=queries.options(ws, "place"),
         statuses=CONCERN_STATUSES,
-        categories=RECORD_TYPES["concern"].rules["category"].values,  # type: ignore[attr-defined]
+        categories=[e.key for e in labels.entries("concern.category")],
     )
 
 

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from server import store
-from server.office import access, bp, forms, queries
+from server.office import access, bp, forms, labels, queries
 from server.office.security import now_ms
 from server.office.views.common import page_size, parse_page, workspace_id
 from server.office.views.records import detail_url
@@ -45,7 +45,9 @@ def conflict_list() -> Any:
             "conflict": c, "record": record, "kept": kept, "other": other,
             "current": record["fields"].get(c.field) if record else None,
             "widget": forms.widget_of(rule) if rule is not None else "text",
-            "choices": list(rule.values) if isinstance(rule, Choice) else [],
+            "choices": (
+                labels.choice_values(c.record_type, c.field) if isinstance(rule, Choice) else []
+            ),
             "url": detail_url(record) if record else None,
         })  # fmt: skip
     return render_template(
