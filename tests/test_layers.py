@@ -105,6 +105,8 @@ def test_sync_public_api_is_exactly_all():
     modules = {
         "annotations",
         "casework",
+        "choices",
+        "coerce",
         "errors",
         "hlc",
         "jsonio",
