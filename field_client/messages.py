@@ -45,10 +45,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "本设备尚未登记。请先运行：fieldsync init --server 地址 --code 登记码",
         "This device is not enrolled yet. Run: fieldsync init --server URL --code CODE",
     ),
-    "already_enrolled": (
-        "本设备已登记到 {server}（设备 {device_id}）。如需重新登记，请使用新的目录 --home。",
-        "This device is already enrolled with {server} (device {device_id}). Use another --home "
-        "to enroll again.",
+    "other_workspace": (
+        "这个登记码属于另一个工作区；本机的记录不会带过去。"
+        "请向原工作区要登记码，或使用新的目录 --home。",
+        "This code is for another workspace; this device's records do not move there. Ask the "
+        "original workspace for a code, or use another --home.",
     ),
     "not_found": ("找不到{type}：{id}", "No {type} found: {id}"),
     "ambiguous_name": (

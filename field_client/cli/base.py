@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from field_client import config as configmod
-from field_client.errors import ClientError, ProtocolError
+from field_client.errors import ClientError, ProtocolError, ValidationError
 from field_client.messages import explain, field_name, label_of, say, type_name
 from field_client.store import LocalStore, label
 from field_client.transport import HttpTransport
@@ -293,10 +293,7 @@ def enroll(app: App, server: str, code: str, name: str) -> str:
     parsed = urlparse(server)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise Failure(app.say("bad_server", server=server))
-    store = app.store
-    if store.enrolled:
-        status = store.status()
-        raise Failure(app.say("already_enrolled", **status))
+    store = app.store  # enrolled before (revoked, lost): pending edits go under the new identity
     transport = HttpTransport(server, timeout=app.config.timeout, retries=0)
     try:
         answer = transport.enroll(code.strip(), name[:100])
@@ -306,7 +303,10 @@ def enroll(app: App, server: str, code: str, name: str) -> str:
         raise Failure(app.say("protocol.invalid_code", detail=exc.detail)) from None
     except ClientError as exc:
         raise Failure(explain(exc, app.lang, server=server)) from None
-    store.save_enrollment(server, answer, name)
+    try:
+        store.save_enrollment(server, answer, name)
+    except ValidationError as exc:
+        raise Failure(app.say("other_workspace")) from exc
     user = answer.get("user") or {}
     workspace = answer.get("workspace") or {}
     return app.say(

@@ -32,6 +32,14 @@ from sync import DELETED, Clock, Stamp, validate_fields
 from sync.rules import FIELD_ALLOWANCE_MS, future_errors, people_errors, voice_key
 
 
+def _same_workspace(held: str | None, offered: Any) -> None:
+    """Refuse to carry a home's records into another workspace than the one they came from."""
+    before = (json.loads(held or "{}") or {}).get("id")
+    after = (offered or {}).get("id") if isinstance(offered, dict) else None
+    if before and after and before != after:
+        raise ValidationError("other_workspace", {"code": ["is for another workspace"]})
+
+
 class StoreCore:
     """One device's local store in ``home`` (a folder; created when missing).
 
@@ -116,20 +124,36 @@ class StoreCore:
 
     @guarded
     def save_enrollment(self, server_url: str, answer: dict[str, Any], device_name: str) -> None:
-        """Keep the enrollment answer: token in a 0600 file, the rest in the database."""
+        """Keep the enrollment answer: token in a 0600 file, the rest in the database.
+
+        A home enrolled before (a revoked or lost device, enrolled again with a new code) keeps
+        its records and its pending edits: they are re-stamped under the new identity, so the
+        next sync sends them, and the old identity is remembered in ``former_device_ids``.
+        """
+        state = self.state()
+        former = json.loads(state.former_device_ids or "[]")
+        if state.device_id and state.device_id != answer["device_id"]:
+            _same_workspace(state.workspace, answer.get("workspace"))
+            former.append(state.device_id)
+        server_url = server_url.rstrip("/")
         durable.write_bytes(self.home / TOKEN_FILE, answer["token"].encode("utf-8"), 0o600)
         with self.write():
             self.m.DeviceState.update(
-                server_url=server_url.rstrip("/"),
+                server_url=server_url,
                 device_id=answer["device_id"],
                 device_name=device_name,
                 user=dumps(answer.get("user") or {}),
                 workspace=dumps(answer.get("workspace") or {}),
-                cursor=None,
+                cursor=state.cursor if server_url == state.server_url else None,
+                former_device_ids=dumps(former),
             ).where(self.m.DeviceState.id == 1).execute()
             self._clock = None
             if answer.get("server_time"):
                 self.observe(answer["server_time"])
+            if former:
+                from field_client import replica
+
+                replica.restamp_pending(self, answer.get("server_time"))
 
     @guarded
     def credentials(self) -> dict[str, Any]:

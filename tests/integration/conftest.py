@@ -97,12 +97,17 @@ class Device:
     """One enrolled field device: its store and its transport to the in-process server."""
 
     def __init__(self, app: Flask, home: Path, clock: ManualClock, username: str) -> None:
-        with app.app_context():
-            code = services.create_enrollment_code(username, now=clock.ms)
+        self.app, self.clock, self.username = app, clock, username
         self.store = LocalStore(home, now=clock)
-        answer = FlaskTransport(app).enroll(code, home.name)
-        self.store.save_enrollment("http://in-process", answer, home.name)
-        self.transport = FlaskTransport(app, answer["token"])
+        self.enroll()
+
+    def enroll(self) -> None:
+        """Enroll with a new code (again, for a home that was enrolled before)."""
+        with self.app.app_context():
+            code = services.create_enrollment_code(self.username, now=self.clock.ms)
+        answer = FlaskTransport(self.app).enroll(code, self.store.home.name)
+        self.store.save_enrollment("http://in-process", answer, self.store.home.name)
+        self.transport = FlaskTransport(self.app, answer["token"])
         self.id = answer["device_id"]
 
     def sync(self, **kwargs: Any) -> Any:

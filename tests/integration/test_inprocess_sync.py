@@ -151,6 +151,29 @@ def test_revoked_device_stops_and_keeps_its_data(make_device, app):
     assert a.store.count("place") == 1
 
 
+def test_enrolling_again_sends_the_pending_edits_under_the_new_identity(make_device, app):
+    a = make_device("pad-a")
+    a.store.create("place", {"kind": "shop", "name": "早餐店"})
+    a.sync()
+    a.store.create("concern", {"title": "门口积水"})
+    a.store.next_batch()  # a batch made under the old identity, never answered
+    old_id = a.id
+    with app.app_context():
+        services.revoke_device(old_id)
+    assert a.sync().error == "device_revoked"
+    a.enroll()  # a new code, the same home
+    assert a.id != old_id and a.store.status()["pending"] == 1
+    report = a.sync()
+    assert report.ok and report.rejected == 0 and a.store.status()["pending"] == 0
+    b = make_device("pad-b", "zhao")
+    b.sync()
+    [concern] = b.store.list("concern")
+    assert concern["fields"]["title"] == "门口积水"
+    assert {s.split("-", 2)[2] for s in concern["stamps"].values()} == {a.id}
+    row = a.store.db.execute_sql("SELECT former_device_ids FROM device_state").fetchone()
+    assert json.loads(row[0]) == [old_id]
+
+
 def test_resync_required_pulls_from_the_start(make_device):
     a = make_device("pad-a")
     a.store.create("place", {"kind": "shop", "name": "早餐店"})
