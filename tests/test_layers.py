@@ -118,3 +118,18 @@ def test_sync_public_api_is_exactly_all():
         "wire",
     }
     assert public - modules == set(sync.__all__)
+
+
+def test_the_server_serves_the_field_app_without_importing_it(tmp_path: Path) -> None:
+    script = (
+        "import sys; from server import create_app; "
+        f"app = create_app({{'DATABASE_URL': 'sqlite:///{tmp_path / 'x.db'}', "
+        f"'INSTANCE_PATH': {str(tmp_path)!r}, 'AUTO_UPGRADE': True, 'SECRET_KEY': 'x'}}); "
+        "c = app.test_client(); "
+        "print(c.get('/field/').status_code, c.get('/field/js/store.js').status_code); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'field_client'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().splitlines()[-2:] == ["200 200", "[]"]

@@ -1,0 +1,118 @@
+"""The field app at ``/field/``: the static files of ``field_client/pwa`` served as package data.
+
+The server imports no Python from ``field_client``: it only finds where that package's files
+are. The service worker is served with the app's version (a hash of every asset) and the list of
+assets to precache filled in, so any change to a file installs a new version and drops the old
+caches. The words come from the one vocabulary (``sync.vocabulary``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from functools import cache
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, send_file
+
+from sync import vocabulary
+
+bp = Blueprint("field_app", __name__)
+
+TYPES = {
+    ".html": "text/html",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
+WORDS = "vocabulary.json"  # made from sync.vocabulary, not a file of the app
+WORKER = "sw.js"
+
+
+def app_folder() -> Path | None:
+    """Return the folder of the field app's files (without importing ``field_client``)."""
+    configured = current_app.config.get("FIELD_APP_DIR")
+    if configured:
+        return Path(configured)
+    spec = importlib.util.find_spec("field_client")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "pwa"
+    return folder if folder.is_dir() else None
+
+
+@cache
+def _assets(folder: Path, stamp: float) -> tuple[list[str], str]:
+    """Return the app's asset paths and its version (a hash of every asset and the words)."""
+    del stamp  # part of the cache key only
+    names = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in TYPES and p.name != WORKER
+    )
+    digest = hashlib.sha256(_words())
+    for name in [*names, WORKER]:
+        digest.update(name.encode() + b"\0" + (folder / name).read_bytes())
+    return names, digest.hexdigest()[:16]
+
+
+def _newest(folder: Path) -> float:
+    return max(p.stat().st_mtime for p in folder.rglob("*") if p.is_file())
+
+
+@cache
+def _words() -> bytes:
+    return json.dumps(vocabulary.export(), ensure_ascii=False, sort_keys=True).encode()
+
+
+def _folder_or_404() -> Path:
+    folder = app_folder()
+    if folder is None:
+        abort(404)
+    return folder
+
+
+@bp.get("/field")
+def field_root() -> Response:
+    """Send /field to /field/ (the app's scope)."""
+    return redirect("/field/", code=308)  # type: ignore[return-value]
+
+
+@bp.get("/field/")
+@bp.get("/field/<path:name>")
+def field_file(name: str = "index.html") -> Response:
+    """Serve one file of the field app."""
+    folder = _folder_or_404()
+    if name == WORDS:
+        return _fresh(Response(_words(), mimetype="application/json"))
+    if name == WORKER:
+        return _worker(folder)
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder.resolve()) or not path.is_file() or path.suffix not in TYPES:
+        abort(404)
+    response = send_file(path, mimetype=TYPES[path.suffix], max_age=0)
+    return _fresh(response)
+
+
+def _worker(folder: Path) -> Response:
+    names, version = _assets(folder, _newest(folder))
+    text = (folder / WORKER).read_text(encoding="utf-8")
+    text = text.replace('"__VERSION__"', json.dumps(version))
+    text = text.replace('["__ASSETS__"]', json.dumps(["./", *names, WORDS]))
+    return _fresh(Response(text, mimetype=TYPES[".js"]))
+
+
+def _fresh(response: Response) -> Response:
+    """Have the browser ask again each time online (the service worker serves offline)."""
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Serve the field app at /field/."""
+    app.register_blueprint(bp)
