@@ -60,7 +60,16 @@ def _v3(db: Database, migrator: SchemaMigrator) -> None:
     db.create_tables([OfficeSession], safe=True)
 
 
-MIGRATIONS: Sequence[tuple[int, Migration]] = ((1, _v1), (2, _v2), (3, _v3))
+def _v4(db: Database, migrator: SchemaMigrator) -> None:
+    """Version 4: a password reset by an administrator asks for a new one at the next login."""
+    if "must_change_password" not in {c.name for c in db.get_columns("user")}:
+        # plain SQL: playhouse would rebuild the SQLite table, which its foreign keys forbid
+        db.execute_sql(
+            'ALTER TABLE "user" ADD COLUMN must_change_password BOOLEAN NOT NULL DEFAULT FALSE'
+        )
+
+
+MIGRATIONS: Sequence[tuple[int, Migration]] = ((1, _v1), (2, _v2), (3, _v3), (4, _v4))
 LATEST = MIGRATIONS[-1][0]
 
 

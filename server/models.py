@@ -68,6 +68,7 @@ class User(BaseModel):
     role = CharField(max_length=20)
     password_hash = CharField(max_length=300, null=True)
     active = BooleanField(default=True)
+    must_change_password = BooleanField(default=False)  # after an administrator's reset
     created_at = DateTimeField(default=utcnow)
 
 

@@ -255,6 +255,42 @@ def _end_sessions_of(user_id: str, now: Now = None) -> None:
     ).execute()
 
 
+def reset_password(username: str) -> str:
+    """Give a user a new temporary password (returned once) to replace at the next login."""
+    user = get_user(username)
+    temporary = "-".join(secrets.token_hex(2) for _ in range(3))
+    with write_transaction():
+        User.update(
+            password_hash=generate_password_hash(temporary), must_change_password=True
+        ).where(User.id == user.id).execute()
+        _end_sessions_of(user.id)  # every open session of theirs ends now
+    return temporary
+
+
+def change_password(username: str, current: str, new: str) -> None:
+    """Replace one's own password after checking the current one; clears a forced change.
+
+    Every session of the user ends (``set_password``): the caller signs the current one in anew.
+    """
+    if check_password(username, current) is None:
+        raise ServiceError(ErrorCode.FORBIDDEN, "wrong_password", "The current password is wrong.")
+    if new == current:
+        raise ServiceError(
+            ErrorCode.INVALID_REQUEST, "same_password", "Choose a password you have not used."
+        )
+    set_password(username, new)
+    with write_transaction():
+        User.update(must_change_password=False).where(User.username == username).execute()
+
+
+def reactivate_user(username: str) -> User:
+    """Bring a deactivated user back: sign-in and the same devices work again."""
+    user = get_user(username)
+    with write_transaction():
+        User.update(active=True).where(User.id == user.id).execute()
+    return get_user(username)
+
+
 def check_password(username: str, password: str) -> User | None:
     """Return the active user whose password this is, else None (same cost either way)."""
     user = User.get_or_none(User.username == (username or "").strip())

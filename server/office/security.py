@@ -26,6 +26,8 @@ PUBLIC_ENDPOINTS = frozenset(
     {"office.login", "office.set_language", "office.static", "office.favicon"}
 )
 
+CHANGE_ENDPOINTS = frozenset({"office.change_password", "office.logout"})
+
 login_manager = LoginManager()
 
 
@@ -38,6 +40,7 @@ class OfficeUser(UserMixin):
     display_name: str
     role: str
     workspace_id: str
+    must_change_password: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -56,6 +59,7 @@ def office_user(row: Any) -> OfficeUser:
         display_name=row.display_name or "",
         role=row.role,
         workspace_id=row.workspace_id,
+        must_change_password=bool(row.must_change_password),
     )
 
 
@@ -106,6 +110,8 @@ def require_office_user() -> Any:
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
+    if current_user.must_change_password and request.endpoint not in CHANGE_ENDPOINTS:
+        return redirect(url_for("office.change_password"))  # after a reset: a new one first
     return None
 
 

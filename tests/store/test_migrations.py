@@ -9,7 +9,7 @@ from playhouse.migrate import SchemaMigrator, migrate
 
 from server import migrations, store
 from server.db import open_database
-from server.models import ALL_MODELS, BlobHolder, Record, ServerState
+from server.models import ALL_MODELS, BlobHolder, Device, Record, ServerState, User
 from tests.store.storekit import NOW, SKEW, Writer, make_device
 
 
@@ -43,17 +43,20 @@ def _future_add_column(db: Database, migrator: SchemaMigrator) -> None:
     migrate(migrator.add_column("record", "source_app", CharField(max_length=20, default="v1")))
 
 
-def _version_1_database(database_url: str) -> Database:
-    """A database as release 1 left it: schema version 1, no blob_holder table."""
+def _version_1_database(database_url: str) -> tuple[Database, Device]:
+    """A database as release 1 left it (schema version 1, no blob_holder table, no
+    user.must_change_password), with a device and its user made before."""
     db = open_database(database_url)
     assert migrations.upgrade(db, migrations=migrations.MIGRATIONS[:1]) == 1
+    device = make_device()
     db.drop_tables([BlobHolder])
-    return db
+    db.execute_sql('ALTER TABLE "user" DROP COLUMN must_change_password')
+    return db, device
 
 
 def test_version_2_lets_version_1_attachments_keep_their_blobs(database_url: str) -> None:
-    db = _version_1_database(database_url)
-    writer = Writer(make_device())
+    db, device = _version_1_database(database_url)
+    writer = Writer(device)
     sha, rid = "ab" * 32, str(uuid.uuid4())
     fields = {"subject_type": "visit", "subject_id": str(uuid.uuid4()), "sha256": sha}
     body = writer.body(writer.change("attachment", rid, fields, None))
@@ -90,4 +93,12 @@ def test_new_epoch_changes_only_the_epoch(database_url: str) -> None:
     epoch = migrations.new_epoch(db)
     after = ServerState.get_by_id(1)
     assert after.epoch == epoch != before.epoch and after.node_id == before.node_id
+    db.close()
+
+
+def test_version_3_keeps_users_and_asks_nobody_for_a_new_password(database_url: str) -> None:
+    db, device = _version_1_database(database_url)
+    assert migrations.upgrade(db) == migrations.LATEST
+    user = User.get_by_id(device.user_id)
+    assert user.must_change_password is False and user.active
     db.close()

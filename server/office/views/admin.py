@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 import segno
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -59,6 +59,43 @@ def _service_message(exc: ServiceError) -> str:
         "no_device": _("No such device."),
     }
     return str(messages.get(exc.key, exc.detail))
+
+
+@bp.route("/admin/users/<user_id>/active", methods=["POST"])
+@admin_required
+def admin_user_active(user_id: str) -> Any:
+    """Deactivate a user (their sessions and devices stop at once) or bring them back."""
+    user = _user_or_404(user_id)
+    active = request.form.get("active") == "1"
+    if user.id == current_user.id and not active:
+        flash(_("You cannot deactivate yourself."), "error")
+    else:
+        if active:
+            services.reactivate_user(user.username)
+        else:
+            services.deactivate_user(user.username, now=now_ms())
+        name = user.display_name or user.username
+        text = _("%(name)s can work again.", name=name) if active else _(
+            "%(name)s is deactivated: their sessions and devices have stopped.", name=name
+        )  # fmt: skip
+        flash(text, "success")
+    return redirect(url_for("office.admin_users"))
+
+
+@bp.route("/admin/users/<user_id>/reset", methods=["POST"])
+@admin_required
+def admin_user_reset(user_id: str) -> Any:
+    """Give a staff member a temporary password, to be replaced at the next login."""
+    user = _user_or_404(user_id)
+    temporary = services.reset_password(user.username)
+    return render_template("office/admin/reset.html", user=user, temporary=temporary)
+
+
+def _user_or_404(user_id: str) -> Any:
+    user = next((u for u in queries.users(workspace_id()) if u.id == user_id), None)
+    if user is None:
+        abort(404)
+    return user
 
 
 @bp.route("/admin/users/<user_id>/code", methods=["POST"])

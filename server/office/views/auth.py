@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from server import services
@@ -69,6 +70,38 @@ def login() -> Any:
 def logout() -> Any:
     end_session()
     return redirect(url_for("office.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password() -> Any:
+    """Change one's own password (required first after an administrator's reset)."""
+    error, status = None, 200
+    if request.method == "POST":
+        new = request.form.get("new", "")
+        if new != request.form.get("confirm", ""):
+            error, status = _("The two new passwords differ."), 422
+        else:
+            try:
+                services.change_password(
+                    current_user.username, request.form.get("current", ""), new
+                )
+            except services.ServiceError as exc:
+                error, status = _password_message(exc), 422
+            else:
+                begin_session(services.get_user(current_user.username))  # the others ended
+                flash(_("Your password is changed."), "success")
+                return redirect(url_for("office.dashboard"))
+    forced = current_user.must_change_password
+    return render_template("office/password.html", error=error, forced=forced), status
+
+
+def _password_message(exc: Any) -> str:
+    messages = {
+        "wrong_password": _("The current password is wrong."),
+        "short_password": _("A password needs at least 8 characters."),
+        "same_password": _("Choose a password you have not used."),
+    }
+    return str(messages.get(exc.key, exc.detail))
 
 
 @bp.route("/lang/<code>")
