@@ -90,6 +90,8 @@ def _print_ready(
         echo(f"    {say(lang, 'not_served')}")
         return
     echo(f"    {say(lang, 'office_url', url=result.office_url)}")
+    field_app = result.office_url.rstrip("/") + "/field/"
+    echo(f"    {say(lang, 'field_app_url', url=field_app)}")
     if result.report.get("since"):
         since = result.report["since"]
         url = f"{result.office_url}?since={since}"

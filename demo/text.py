@@ -123,6 +123,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "quote": ("文章原文：“{quote}”", "The article (in Chinese): “{quote}”"),
     "ready": ("演示已就绪", "The demo is ready"),
     "office_url": ("办公室网页：{url}", "Office pages: {url}"),
+    "field_app_url": (
+        "现场应用（平板、手机，可离线）：{url}",
+        "Field app (tablets and phones, works offline): {url}",
+    ),
     "dashboard": ("{since} 以来的看板：{url}", "Dashboard since {since}: {url}"),
     "login": (
         "演示登录：用户名 {username}  密码 {password}",

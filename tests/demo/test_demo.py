@@ -178,6 +178,9 @@ def test_demo_serves_the_office_and_a_field_ui_until_ctrl_c():
         output = _read_until(process, "Press Ctrl-C", timeout=60)
         office = re.search(r"Office pages: (http://127\.0\.0\.1:\d+/)", output).group(1)
         field = re.search(r"Field UI of .*: (http://127\.0\.0\.1:\d+/)", output).group(1)
+        app = re.search(r"Field app .*: (http://127\.0\.0\.1:\d+/field/)", output).group(1)
+        assert app == office + "field/"
+        assert 'rel="manifest"' in requests.get(app, timeout=5).text
         folder = re.search(r"Data folder: (\S+)", output).group(1)
         assert requests.get(office + "healthz", timeout=5).json()["status"] == "ok"
         login = requests.get(office + "login", timeout=5)

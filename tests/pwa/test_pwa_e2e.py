@@ -4,13 +4,14 @@ come back online, sync, and find it all through the API pull of a second device.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.field_ui.live import Office
+from tests.field_ui.live import BIN, Office
 
 pytestmark = pytest.mark.browser
 
@@ -106,4 +107,16 @@ def test_enroll_from_the_address_keeps_no_code_in_it(browser: Any, office: Offic
     assert page.url == f"{office.url}/field/"
     page.click("#lang")
     expect(page.locator("#sync")).to_have_text("Sync")
+    device_id = page.evaluate(
+        """() => new Promise((ok) => { const r = indexedDB.open("fieldsync");
+        r.onsuccess = () => { const g = r.result.transaction("state").objectStore("state")
+        .get("device"); g.onsuccess = () => ok(g.result.device_id); }; })"""
+    )
+    revoke = [str(BIN / "fieldsync-server"), "device", "revoke", device_id]
+    subprocess.run(revoke, env=office.env, check=True, capture_output=True, timeout=60)
+    page.click("#sync")
+    expect(page.locator("#sync-result")).to_have_text(
+        "The office has switched this device off. Its records stay here; please call the office."
+    )
+    shot(page, "home-revoked-390x844")
     context.close()
