@@ -19,7 +19,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     (tests and demos; a real deployment runs ``fieldsync-server db upgrade``). ``OFFICE_PAGES``
     False serves the device API alone.
     """
-    from server import api, config, errors, field_app
+    from server import api, config, errors, field_app, limits
     from server.db import open_database
 
     test_config = dict(test_config or {})
@@ -54,6 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             db.close()
 
     errors.init_app(app)
+    limits.init_app(app)
     app.register_blueprint(api.bp)
     field_app.init_app(app)
     app.add_url_rule("/healthz", "healthz", api.healthz)

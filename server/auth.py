@@ -6,15 +6,13 @@ reads the header and keeps the authenticated device on ``flask.g``.
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
-from server import services
+from server import limits, services
 from server.models import Device
 from sync import ErrorCode, ProtocolError
 
@@ -46,66 +44,35 @@ def device_required(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class RateLimiter:
-    """Count events per key in a sliding window (in memory, per process; the clock is given)."""
-
-    def __init__(self, limit: int, window_s: float) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _fresh(self, key: str, now_s: float) -> deque[float]:
-        events = self._events.setdefault(key, deque())
-        while events and events[0] <= now_s - self.window_s:
-            events.popleft()
-        return events
-
-    def retry_after(self, key: str, now_s: float) -> int | None:
-        """Return seconds to wait when the key is over its limit, else None."""
-        with self._lock:
-            events = self._fresh(key, now_s)
-            if len(events) < self.limit:
-                if not events:
-                    self._events.pop(key, None)
-                return None
-            return max(1, int(events[0] + self.window_s - now_s + 0.999))
-
-    def hit(self, key: str, now_s: float) -> None:
-        """Record one event for the key."""
-        with self._lock:
-            self._fresh(key, now_s).append(now_s)
-            if len(self._events) > 100_000:  # bound memory under a flood of addresses
-                self._events = {k: v for k, v in self._events.items() if v}
-
-
-def enroll_limiter() -> RateLimiter:
-    """Return the app's limiter of failed enrollment attempts."""
-    limiter = current_app.extensions.get("fieldsync_enroll_limiter")
-    if limiter is None:
-        limiter = RateLimiter(
-            current_app.config["ENROLL_RATE_LIMIT"], current_app.config["ENROLL_RATE_WINDOW"]
-        )
-        current_app.extensions["fieldsync_enroll_limiter"] = limiter
-    return limiter
-
-
 def client_address() -> str:
     """Return the client's address (behind a proxy, configure ProxyFix so this is the client)."""
     return request.remote_addr or "unknown"
 
 
+ALL_CODES = "*"  # the key counting failed enrollments from every address together
+
+
+def _enroll_counter() -> limits.Counter:
+    return limits.counter("enroll", current_app.config["ENROLL_RATE_WINDOW"])
+
+
 def check_enroll_rate(now_s: float) -> None:
-    """Raise rate_limited when this address failed too many enrollments lately."""
-    wait = enroll_limiter().retry_after(client_address(), now_s)
-    if wait is not None:
+    """Raise rate_limited when this address, or everyone together, failed too many
+    enrollments lately (counted across every worker in the shared storage)."""
+    config, counts = current_app.config, _enroll_counter()
+    wait = counts.retry_after(client_address(), now_s, config["ENROLL_RATE_LIMIT"])
+    every = counts.retry_after(ALL_CODES, now_s, config["ENROLL_RATE_LIMIT_ALL"])
+    if wait is not None or every is not None:
+        wait = max(wait or 0, every or 0)
         raise ProtocolError(
             ErrorCode.RATE_LIMITED,
-            f"Too many failed enrollment attempts from this address; retry in {wait} s.",
+            f"Too many failed enrollment attempts; retry in {wait} s.",
             extra={"retry_after": wait},
         )
 
 
 def record_enroll_failure(now_s: float) -> None:
-    """Count one failed enrollment attempt from this address."""
-    enroll_limiter().hit(client_address(), now_s)
+    """Count one failed enrollment attempt from this address, and one for everyone."""
+    counts = _enroll_counter()
+    counts.hit(client_address(), now_s)
+    counts.hit(ALL_CODES, now_s)

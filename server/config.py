@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "ENROLL_RATE_WINDOW": 600,  # ... per this many seconds
     "GZIP_MIN_BYTES": 1024,  # smaller responses are not worth compressing
     "TRUSTED_PROXIES": 0,  # reverse proxies in front (nginx: 1), so rate limits see the client
+    "RATE_LIMIT_STORAGE": "memory://",  # redis://127.0.0.1:6379/0 with several workers
+    "RATE_LIMIT_PREFIX": "fieldsync:",  # keys in that storage start with this
+    "ENROLL_RATE_LIMIT_ALL": 100,  # failed enrollments from all addresses together, per window
     "SESSION_SECURE": False,  # True behind HTTPS: office cookies only ever travel encrypted
     "AUTO_UPGRADE": False,  # tests and demos only: run migrations in create_app
     "OFFICE_PAGES": True,  # False: serve the device API only
@@ -51,7 +54,9 @@ DEFAULTS: dict[str, Any] = {
 # Environment values are text; these keys are converted.
 _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)}
 _BOOL_KEYS = {"AUTO_UPGRADE", "OFFICE_PAGES", "SESSION_SECURE"}
-_TEXT_KEYS = {"DATABASE_URL", "SECRET_KEY", "LANG", "BLOB_DIR"}
+_TEXT_KEYS = {
+    "DATABASE_URL", "SECRET_KEY", "LANG", "BLOB_DIR", "RATE_LIMIT_STORAGE", "RATE_LIMIT_PREFIX",
+}  # fmt: skip
 
 
 def instance_path_from_env() -> str | None:

@@ -8,7 +8,6 @@ office page needs a signed-in user (checked once, in ``bp.before_request``); adm
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from server import services
+from server import limits, services
 from server.office import bp
 
 OFFICE_ROLES = frozenset({"staff", "admin"})
@@ -67,7 +66,6 @@ def init_login(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "office.login"
     login_manager.session_protection = "strong"
-    app.extensions["office_throttle"] = LoginThrottle()
 
 
 SESSION_KEY = "office_sid"
@@ -134,39 +132,41 @@ def now_ms() -> int:
 
 
 class LoginThrottle:
-    """Counts failed logins per (username, address); too many lock that pair for a while."""
+    """Counts failed logins per (username, address), and per username from every address
+    (four times as many), in the shared rate-limit storage: every worker counts together."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._failures: dict[tuple[str, str], list[int]] = {}
+    USER_FACTOR = 4
+
+    def __init__(self, app: Flask, lock_ms: int) -> None:
+        self._counts = limits.counter("login", max(1, lock_ms // 1000), app)
+
+    @staticmethod
+    def _keys(key: tuple[str, str]) -> tuple[str, str]:
+        return f"{key[0]}|{key[1]}", f"{key[0]}|*"
 
     def locked_for(self, key: tuple[str, str], now: int, limit: int, lock_ms: int) -> int:
         """Milliseconds the pair is still locked out (0 when it may try)."""
-        with self._lock:
-            recent = [t for t in self._failures.get(key, []) if now - t < lock_ms]
-            if recent:
-                self._failures[key] = recent
-            else:
-                self._failures.pop(key, None)
-            if len(recent) < limit:
-                return 0
-            return lock_ms - (now - recent[-limit])
+        pair, user = self._keys(key)
+        waits = [
+            self._counts.retry_after(pair, now / 1000, limit),
+            self._counts.retry_after(user, now / 1000, limit * self.USER_FACTOR),
+        ]
+        return max((w or 0) for w in waits) * 1000
 
-    def fail(self, key: tuple[str, str], now: int, keep_ms: int = 3_600_000) -> None:
-        with self._lock:
-            if len(self._failures) > 10_000:  # many names tried: forget the stale ones
-                self._failures = {
-                    k: times for k, times in self._failures.items() if now - times[-1] < keep_ms
-                }
-            self._failures.setdefault(key, []).append(now)
+    def fail(self, key: tuple[str, str], now: int) -> None:
+        for name in self._keys(key):
+            self._counts.hit(name, now / 1000)
 
-    def clear(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+    def clear(self, key: tuple[str, str], now: int) -> None:
+        self._counts.clear(self._keys(key)[0], now / 1000)
 
 
 def throttle() -> LoginThrottle:
-    return current_app.extensions["office_throttle"]  # type: ignore[no-any-return]
+    found = current_app.extensions.get("office_throttle")
+    if found is None:
+        lock_ms = int(current_app.config["OFFICE_LOGIN_LOCK_SECONDS"]) * 1000
+        found = current_app.extensions["office_throttle"] = LoginThrottle(current_app, lock_ms)
+    return found  # type: ignore[no-any-return]
 
 
 # Scripts only from the server's own files (no inline code or event handlers); no framing.

@@ -61,7 +61,7 @@ def login() -> Any:
         )
         title = _("Office pages are for staff")
         return render_template("office/error.html", status=403, title=title, message=message), 403
-    throttle().clear(key)
+    throttle().clear(key, now_ms())
     begin_session(user)
     return redirect(safe_next(request.form.get("next")))
 
