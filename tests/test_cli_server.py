@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -216,3 +217,46 @@ def test_run_serves_http_until_stopped(sqlite_url, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_run_serves_https_with_cert_and_key(sqlite_url, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    code = (
+        "import sys; from server.cli import main; "
+        "main(['--database-url', sys.argv[1], 'run', '--port', '0', "
+        "'--cert', sys.argv[2], '--key', sys.argv[3]])"
+    )
+    env = {"FIELDSYNC_INSTANCE_PATH": str(tmp_path / "instance"), "PATH": "/usr/bin:/bin"}
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, sqlite_url, str(cert), str(key)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        line = process.stdout.readline()
+        url = line.split("https://", 1)[1].split()[0]
+        trust = ssl.create_default_context(cafile=str(cert))
+        with urllib.request.urlopen(f"https://{url}field/", timeout=10, context=trust) as answer:
+            assert 'rel="manifest"' in answer.read().decode()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_run_refuses_a_half_or_bad_tls_pair(sqlite_url, tmp_path):
+    (tmp_path / "bad.pem").write_text("not a certificate", encoding="utf-8")
+    runner = CliRunner()
+    half = runner.invoke(
+        cli.main, ["--database-url", sqlite_url, "--lang", "en", "run", "--cert", "x.pem"]
+    )
+    assert half.exit_code != 0 and "Give --cert and --key together." in half.output
+    bad = str(tmp_path / "bad.pem")
+    args = ["--database-url", sqlite_url, "--lang", "en", "run", "--cert", bad, "--key", bad]
+    wrong = runner.invoke(cli.main, args)
+    assert wrong.exit_code != 0 and "Cannot use the certificate or key:" in wrong.output
+    assert "Traceback" not in wrong.output

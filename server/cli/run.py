@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import ssl
 import sys
 from collections.abc import Callable
 
@@ -12,19 +13,41 @@ from server.cli.base import Settings, current_settings, make_app, one_line_error
 from server.cli.db import upgrade_database
 
 
-def serve(settings: Settings, host: str, port: int, echo: Callable[[str], None]) -> None:
-    """Run a threaded HTTP server until interrupted (the schema is upgraded first)."""
+def tls_context(cert: str | None, key: str | None, lang: str) -> ssl.SSLContext | None:
+    """Return a TLS server context for a certificate and key file, or None for plain HTTP."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise click.ClickException(say("tls_pair", lang))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise click.ClickException(say("tls_bad", lang, detail=detail)) from None
+    return context
+
+
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    echo: Callable[[str], None],
+    tls: ssl.SSLContext | None = None,
+) -> None:
+    """Run a threaded HTTP(S) server until interrupted (the schema is upgraded first)."""
     from werkzeug.serving import make_server
 
     upgrade_database(settings)
     app = make_app(settings)
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, ssl_context=tls)
     # What is loaded by now (modules, the app) lives as long as the process: keep it out of
     # the collector's full passes, which otherwise rescan it while a push builds thousands of
     # dicts (about 10% of a 1,000-change push).
     gc.freeze()
     shown = f"[{host}]" if ":" in host else host
-    echo(say("serving", settings.lang, url=f"http://{shown}:{server.server_port}/"))
+    scheme = "https" if tls else "http"
+    echo(say("serving", settings.lang, url=f"{scheme}://{shown}:{server.server_port}/"))
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -37,15 +60,21 @@ def serve(settings: Settings, host: str, port: int, echo: Callable[[str], None])
 @click.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port (0: any free).")
+@click.option("--cert", default=None, help="TLS certificate file (PEM): serve HTTPS.")
+@click.option("--key", default=None, help="TLS private key file (PEM), with --cert.")
 @one_line_errors
-def run_command(host: str, port: int) -> None:
+def run_command(host: str, port: int, cert: str | None, key: str | None) -> None:
     """Serve the API and office pages with a threaded HTTP server (upgrades the schema first).
 
-    For production use gunicorn: gunicorn -w 4 'server:create_app()'.
+    With --cert and --key it serves HTTPS, which tablets need to keep the field app offline.
+    For production use gunicorn behind a reverse proxy:
+    gunicorn -w 4 --certfile cert.pem --keyfile key.pem 'server:create_app()'.
 
     Example:
 
     \b
         fieldsync-server run --host 0.0.0.0 --port 8000
     """
-    serve(current_settings(), host, port, lambda line: click.echo(line) or sys.stdout.flush())
+    settings = current_settings()
+    tls = tls_context(cert, key, settings.lang)
+    serve(settings, host, port, lambda line: click.echo(line) or sys.stdout.flush(), tls)
