@@ -12,9 +12,9 @@ from field_client.errors import ClientError
 from field_client.web import i18n, queries
 from field_client.web.capture import flash_form_errors, store_errors
 from field_client.web.forms import coerce_field, format_local, to_input
-from field_client.web.views import bp, lang, state, store, t
+from field_client.web.views import L, bp, lang, list_keys, state, store, t
 from sync import vocabulary
-from sync.records import RECORD_TYPES, Choice, DateTime, Ref, RefList, Text
+from sync.records import RECORD_TYPES, Choice, DateTime, ListChoice, Ref, RefList, Text
 
 __all__ = ["fix_fields"]
 
@@ -43,6 +43,18 @@ def show_value(value: Any, rtype: str = "", name: str = "") -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _offered(rtype: str, name: str, rule: Choice) -> list[str]:
+    """The values a fix form offers: a workspace list as this device has it, else the rule's."""
+    if isinstance(rule, ListChoice):
+        return list_keys(rule.list_name)
+    return list(rule.values)
+
+
+def _label(rtype: str, name: str, value: str) -> str:
+    group = next((g for g, where in i18n.GROUPS.items() if where == (rtype, name)), None)
+    return L(group, value) if group else vocabulary.choice_label(lang(), rtype, name, value)
+
+
 def fix_fields(rejection: dict[str, Any]) -> list[dict[str, Any]]:
     """Describe the inputs of a fix form: one per refused field, with its reason."""
     rtype = rejection["type"]
@@ -54,7 +66,7 @@ def fix_fields(rejection: dict[str, Any]) -> list[dict[str, Any]]:
         choices: list[tuple[str, str]] = []
         if isinstance(rule, Choice):
             widget = "select"
-            choices = [(c, vocabulary.choice_label(lang(), rtype, name, c)) for c in rule.values]
+            choices = [(c, _label(rtype, name, c)) for c in _offered(rtype, name, rule)]
         elif isinstance(rule, Ref) and name in REF_TYPES:
             widget = "select"  # pick a record of this device instead of the refused reference
             choices = [(r["id"], queries.record_label(r) or r["id"][:8])
@@ -137,7 +149,11 @@ def save_fix(rejection_id: int) -> Response | tuple[str, int]:
             continue
         typed = request.form.get(f"f_{row['name']}", "")
         row["value"] = typed
-        value, error = coerce_field(item["type"], row["name"], typed, t, state().tz)
+        value, error = coerce_field(
+            item["type"], row["name"], typed, t, state().tz, lambda f: i18n.fault(lang(), f)
+        )
+        if row["widget"] == "select" and row["choices"] and value is not None and not error:
+            error = None if value in dict(row["choices"]) else t("v.bad_choice")
         if error:
             errors[row["name"]] = error
         fields[row["name"]] = value

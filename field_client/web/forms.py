@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync import strict
+from sync.coerce import coerce, parse_time
 from sync.records import (
     GROUPS,
     RECORD_TYPES,
@@ -23,9 +24,9 @@ from sync.records import (
     Float,
     Int,
     Ref,
-    Text,
 )
 from sync.rules import FIELD_ALLOWANCE_MS, future_errors
+from sync.vocabulary import Fault
 
 __all__ = [
     "CATEGORIES",
@@ -121,20 +122,6 @@ def _whole(text: str) -> int | None:
         return strict.parse_int(text, 0, 10**12)
     except ValueError:
         return None
-
-
-def parse_time(text: str, tz: dt.tzinfo | None) -> dt.datetime | None:
-    """Parse a typed or picked time; a time without offset is local (``tz``, else the system's)."""
-    text = (text or "").strip().replace(" ", "T", 1)
-    if not text or len(text) > 40:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=tz) if tz is not None else value.astimezone()
-    return value
 
 
 def format_local(value: str | None, with_offset: bool = False) -> str:
@@ -344,18 +331,25 @@ def parse_follow_up(form: Mapping[str, Any], t: Translate, now: dt.datetime) -> 
 
 
 def coerce_field(
-    record_type: str, name: str, text: str, t: Translate, tz: dt.tzinfo | None = None
+    record_type: str,
+    name: str,
+    text: str,
+    t: Translate,
+    tz: dt.tzinfo | None = None,
+    render: Callable[[Fault], str] = str,
 ) -> tuple[Any, str | None]:
-    """Turn the text typed into a fix form into a field value; return (value, error)."""
+    """Turn the text typed into a fix form into a field value; return (value, error).
+
+    The one coercion of ``sync.coerce``; ``render`` puts its fault in the page's language.
+    """
     rule = RECORD_TYPES[record_type].rules.get(name)
     text = (text or "").strip()
-    required = name in RECORD_TYPES[record_type].required
     if not text:
-        return None, (t("v.required") if required else None)
-    if isinstance(rule, Text):
-        if len(text) > rule.max:
-            return text, t("v.too_long", n=rule.max)
+        return None, (t("v.required") if name in RECORD_TYPES[record_type].required else None)
+    if rule is None:
         return text, None
+    value, fault = coerce(rule, text, tz=tz)
+    return (value, None) if fault is None else (text, render(fault))
     if isinstance(rule, Choice):
         return (text, None) if text in rule.values else (text, t("v.bad_choice"))
     if isinstance(rule, Int):

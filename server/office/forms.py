@@ -15,7 +15,8 @@ from typing import Any
 from flask_babel import gettext as _
 
 from server.office import labels
-from sync import jsonio, strict
+from sync import jsonio
+from sync.coerce import coerce as coerce_text
 from sync.records import (
     RECORD_TYPES,
     Choice,
@@ -136,31 +137,16 @@ def _choices(record_type: str, name: str, rule: Rule, held: Any) -> list[str]:
 
 def coerce(rule: Rule, raw: Any) -> tuple[Any, str | None]:
     """Turn what a form sent into a field value; return (value, error message)."""
-    if isinstance(rule, RefList):
-        items = [x for x in (raw if isinstance(raw, list) else [raw]) if x]
-        return (items or None), (_("Invalid value.") if rule.check(items) else None)
-    text = (raw or "").strip() if isinstance(raw, str) else ""
-    if text == "":
-        return None, None
-    value: Any = text
-    try:
-        if isinstance(rule, Int):
-            value = strict.parse_int(text, -strict.INT64_MAX, strict.INT64_MAX)
-        elif isinstance(rule, Float):
-            value = strict.parse_decimal(text, -1e15, 1e15)  # the rule checks the range
-        elif isinstance(rule, DateTime) and len(text) == 16:
-            moment = strict.parse_local_minute(text)
-            value = moment.replace(tzinfo=_office_tz()).isoformat()
-    except ValueError:
-        return None, _("Not a number.") if isinstance(rule, Int | Float) else _("Invalid value.")
-    problem = rule.check(value)
-    if problem is None:
+    value, fault = coerce_text(rule, raw, tz=_office_tz())
+    if fault is None:
         return value, None
     if isinstance(rule, Date):
         return None, _("Use a date like 2024-05-31.")
     if isinstance(rule, DateTime):
         return None, _("Use a time like 2024-05-31T09:30.")
-    return None, _("Invalid value: %(problem)s", problem=labels.fault(problem))
+    if isinstance(rule, Int | Float) and fault.code in ("not_whole", "not_number"):
+        return None, _("Not a number.")
+    return None, _("Invalid value: %(problem)s", problem=labels.fault(fault))
 
 
 def _office_tz() -> dt.tzinfo:

@@ -50,4 +50,9 @@ def test_form_numbers_and_times_are_ascii_and_canonical(app):
             assert forms.coerce(visit["lat"], text)[1] is not None, text
         assert forms.coerce(visit["lat"], "31.25") == (31.25, None)
         assert forms.coerce(visit["started_at"], "٢٠٢٤-٠٣-١٥T09:00")[1] is not None
-        assert forms.coerce(visit["started_at"], "2024-03-15 09:00")[1] is not None
+        # one coercion for every front end: a typed space is read as the picker's "T"
+        assert forms.coerce(visit["started_at"], "2024-03-15 09:00") == (
+            "2024-03-15T09:00:00+08:00",
+            None,
+        )
+        assert forms.coerce(visit["started_at"], "2024-03-15 9:00")[1] is not None
