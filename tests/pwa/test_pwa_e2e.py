@@ -107,6 +107,24 @@ def test_enroll_from_the_address_keeps_no_code_in_it(browser: Any, office: Offic
     assert page.url == f"{office.url}/field/"
     page.click("#lang")
     expect(page.locator("#sync")).to_have_text("Sync")
+    # A tablet whose clock ran an hour ahead: the office refuses its push, the app says so,
+    # and the next sync sends the edit again with fresh stamps.
+    page.evaluate(
+        """async () => {
+        const { openStore } = await import("./js/store.js");
+        const store = await openStore();
+        const { device_id: node } = await store.state();
+        const ahead = String(Date.now() + 3600000).padStart(13, "0");
+        await store.setState({ last_stamp: `${ahead}-000000-${node}` });
+        await store.create("place", { kind: "compound", name: "时钟快的小区" });
+        store.close(); }"""
+    )
+    page.click("#sync")
+    expect(page.locator("#sync-result")).to_have_text(
+        "This device's clock is ahead of the server's; fix the time and sync again."
+    )
+    page.click("#sync")
+    expect(page.locator("#sync-result")).to_contain_text("Sync done: 1 sent")
     device_id = page.evaluate(
         """() => new Promise((ok) => { const r = indexedDB.open("fieldsync");
         r.onsuccess = () => { const g = r.result.transaction("state").objectStore("state")
