@@ -21,3 +21,21 @@ function choose(event) {
 }
 document.addEventListener("change", choose);
 document.addEventListener("input", choose);
+
+// Each cell of a list table carries its column's name, shown before it when the table is laid
+// out as cards on a narrow screen (office.css).
+function labelCells() {
+  for (const table of document.querySelectorAll(".tablewrap table")) {
+    const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    for (const row of table.querySelectorAll("tbody tr")) {
+      [...row.children].forEach((cell, index) => {
+        if (names[index] && !cell.dataset.label) cell.dataset.label = names[index];
+      });
+    }
+  }
+}
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", labelCells);
+} else {
+  labelCells();
+}
