@@ -125,3 +125,18 @@ def test_every_page_fits_without_sideways_scroll_or_squeezed_text(browser, demo,
     context.close()
     report = [f"{where}: {'; '.join(found[:4])}" for where, found in problems.items()]
     assert not problems, f"at {width}x{height}:\n" + "\n".join(report)
+
+
+def test_the_one_minute_visit_takes_few_taps_and_saves_everything(browser, tmp_path):
+    from bench.visit_flow import record_visit, serve_field_ui
+
+    base, stop = serve_field_ui(tmp_path / "device")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    try:
+        flow = record_visit(context.new_page(), base, delay_ms=0)
+    finally:
+        context.close()
+        stop()
+    assert (flow.taps, flow.typed_fields) == (7, 3)  # the goal: under 25 taps
+    assert "污水管道经常破裂" in flow.saved and "小区没有物业公司" in flow.saved
+    assert "王阿姨" in flow.saved and "百盛家园" in flow.saved
