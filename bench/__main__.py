@@ -18,7 +18,8 @@ sees and the CPU time the server process spent meanwhile (the machine may be sha
 The database is seeded for the incremental case directly with bulk SQL (the server keeps
 running; SQLite WAL lets both work). If ``bench/client.py`` exists (the field client's
 benchmark) and defines ``main(argv) -> int``, it runs afterwards; ``python -m bench client
-...`` runs only it.
+...`` runs only it. The casework benchmark (``bench/casework.py``: ledger import, inbox page)
+runs last; ``python -m bench casework ...`` runs only it.
 """
 
 from __future__ import annotations
@@ -403,9 +404,15 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["client"]:
         result = run_client(argv[1:])
         return 1 if result is None else result
+    if argv[:1] == ["casework"]:
+        from bench import casework
+
+        return casework.main(argv[1:])
     status = run(parse_args(argv))
     client_status = run_client([])
-    return status or (client_status or 0)
+    from bench import casework
+
+    return status or (client_status or 0) or casework.main([])
 
 
 if __name__ == "__main__":

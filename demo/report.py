@@ -120,6 +120,19 @@ def figure_lines(
     lines.append(
         say(
             lang,
+            "report_rates",
+            resolved=percent(figures.get("resolution_rate")),
+            visited=percent(figures.get("return_visit_rate")),
+            satisfied=percent(figures.get("satisfaction_rate")),
+        )
+    )
+    lines.append(
+        say(lang, "report_overdue", overdue=figures.get("overdue", 0),
+            open=figures.get("open_concerns", 0))
+    )  # fmt: skip
+    lines.append(
+        say(
+            lang,
             "report_projects",
             total=figures["projects_total"],
             completed=figures["projects_completed"],

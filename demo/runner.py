@@ -387,7 +387,11 @@ class Demo:
     # -- the devices ---------------------------------------------------------------------------
 
     def _values(self, entry: Entry, values: dict[str, Any]) -> dict[str, Any]:
-        return resolve_refs(entry.type, values, self.ids)
+        resolved = resolve_refs(entry.type, values, self.ids)
+        owner = resolved.get("owner_id")
+        if isinstance(owner, str) and owner in self.users:  # owners are named by username
+            resolved["owner_id"] = str(self.users[owner].id)
+        return resolved
 
     def sync_all(self, *, quiet_when_idle: bool = False) -> None:
         """Sync every device once, printing what each sync did (``quiet_when_idle``: only

@@ -214,6 +214,10 @@ def _check_steps(entries: list[Entry], usernames: set[str]) -> None:
             if "by" in step and step["by"] not in usernames:
                 raise StoryError(f"{entry.key}: office step by unknown user {step['by']!r}")
             values = {k: v for k, v in step.items() if k != "by"}
+            if "owner_id" in values:  # an owner is named by username
+                if values["owner_id"] not in usernames:
+                    raise StoryError(f"{entry.key}: owner {values['owner_id']!r} is no user")
+                values["owner_id"] = _PLACEHOLDER_ID
             _check_values(entry, values, keys, is_new=False, from_office=True)
 
 

@@ -101,6 +101,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "回访满意度：{rate}（{rated} 条有评价）",
         "Satisfaction on return visits: {rate} ({rated} rated)",
     ),
+    "report_rates": (
+        "三率：办结率 {resolved}，回访率 {visited}，满意率 {satisfied}",
+        "Three rates: resolved {resolved}, return-visited {visited}, satisfied {satisfied}",
+    ),
+    "report_overdue": (
+        "在办 {open} 条，其中超期 {overdue} 条",
+        "{open} open, {overdue} of them overdue",
+    ),
     "report_median": ("办结用时中位数：{days} 天", "Median time to resolve: {days} days"),
     "report_projects": (
         "民生实事项目：{total} 个，已完成 {completed} 个",

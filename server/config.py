@@ -49,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "AUTO_UPGRADE": False,  # tests and demos only: run migrations in create_app
     "OFFICE_PAGES": True,  # False: serve the device API only
     "LANG": "zh",
+    "SMTP_URL": None,  # smtp://user:password@host:port (smtps:// for TLS): reminder e-mails
+    "SMTP_FROM": "fieldsync@localhost",
 }
 
 # Environment values are text; these keys are converted.
@@ -56,6 +58,7 @@ _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int) and not isinst
 _BOOL_KEYS = {"AUTO_UPGRADE", "OFFICE_PAGES", "SESSION_SECURE"}
 _TEXT_KEYS = {
     "DATABASE_URL", "SECRET_KEY", "LANG", "BLOB_DIR", "RATE_LIMIT_STORAGE", "RATE_LIMIT_PREFIX",
+    "SMTP_URL", "SMTP_FROM",
 }  # fmt: skip
 
 

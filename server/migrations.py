@@ -24,7 +24,15 @@ from peewee import Database, DatabaseProxy
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 
 from server.db import database, is_postgres, write_transaction
-from server.models import ALL_MODELS, BlobHolder, OfficeSession, ServerState
+from server.models import (
+    ALL_MODELS,
+    BlobHolder,
+    ImportBatch,
+    OfficeSession,
+    Reminder,
+    ServerState,
+    WorkspaceGrant,
+)
 
 __all__ = ["MIGRATIONS", "LATEST", "Migration", "new_epoch", "schema_version", "upgrade"]
 
@@ -69,7 +77,36 @@ def _v4(db: Database, migrator: SchemaMigrator) -> None:
         )
 
 
-MIGRATIONS: Sequence[tuple[int, Migration]] = ((1, _v1), (2, _v2), (3, _v3), (4, _v4))
+CASEWORK_INDEXES = ("owner_id", "review_status")  # the inbox's and the navigation's lookups
+
+
+def casework_indexes(db: Database) -> None:
+    """Index the JSON fields the inbox looks up (expression indexes on both backends)."""
+    for name in CASEWORK_INDEXES:
+        value = (
+            f"(CAST(fields AS jsonb) ->> '{name}')"
+            if is_postgres(db)
+            else f"json_extract(fields, '$.{name}')"
+        )
+        db.execute_sql(
+            f"CREATE INDEX IF NOT EXISTS record_{name} ON record (workspace_id, type, {value})"
+        )
+
+
+def _v5(db: Database, migrator: SchemaMigrator) -> None:
+    """Version 5: casework settings, users' e-mail, inbox reminders, imports, workspace grants."""
+    # plain SQL: playhouse would rebuild the SQLite tables, which their foreign keys forbid
+    if "settings" not in {c.name for c in db.get_columns("workspace")}:
+        db.execute_sql("ALTER TABLE workspace ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'")
+    if "email" not in {c.name for c in db.get_columns("user")}:
+        db.execute_sql("ALTER TABLE \"user\" ADD COLUMN email VARCHAR(254) NOT NULL DEFAULT ''")
+    db.create_tables([Reminder, ImportBatch, WorkspaceGrant], safe=True)
+    casework_indexes(db)
+
+
+MIGRATIONS: Sequence[tuple[int, Migration]] = (
+    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5),
+)  # fmt: skip
 LATEST = MIGRATIONS[-1][0]
 
 
@@ -117,6 +154,7 @@ def upgrade(
         with write_transaction(target):
             if schema_version(target) == 0:
                 target.create_tables(ALL_MODELS, safe=True)
+                casework_indexes(target)
                 if not ServerState.select().where(ServerState.id == 1).exists():
                     ServerState.create(
                         id=1,

@@ -56,6 +56,7 @@ class Workspace(BaseModel):
     id = CharField(primary_key=True, max_length=36, default=new_id)
     name = CharField(max_length=200, unique=True)
     created_at = DateTimeField(default=utcnow)
+    settings = TextField(default="{}")  # JSON: casework settings (server/casework.py)
 
 
 class User(BaseModel):
@@ -65,6 +66,7 @@ class User(BaseModel):
     workspace = ForeignKeyField(Workspace, backref="users", on_delete="RESTRICT")
     username = CharField(max_length=100, unique=True)
     display_name = CharField(max_length=200, default="")
+    email = CharField(max_length=254, default="")  # for reminder e-mails; "" for none
     role = CharField(max_length=20)
     password_hash = CharField(max_length=300, null=True)
     active = BooleanField(default=True)
@@ -194,6 +196,48 @@ class OfficeSession(BaseModel):
         table_name = "office_session"
 
 
+class Reminder(BaseModel):
+    """An inbox line written by the daily reminder run: one per person, day, reason, record."""
+
+    id = BigAutoField()
+    workspace = ForeignKeyField(Workspace, on_delete="CASCADE", index=False)
+    user = ForeignKeyField(User, on_delete="CASCADE", index=False)
+    day = CharField(max_length=10)  # the office's day of the run, YYYY-MM-DD
+    reason = CharField(max_length=20)  # overdue | due_soon | returned | voices
+    record_id = CharField(max_length=36)
+    created_at = DateTimeField(default=utcnow)
+    mailed_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user", "day", "reason", "record_id"), True),)
+
+
+class ImportBatch(BaseModel):
+    """One ledger import: what it created (undo deletes exactly these), by whom, from what file."""
+
+    id = CharField(primary_key=True, max_length=36, default=new_id)
+    workspace = ForeignKeyField(Workspace, on_delete="CASCADE")
+    user = ForeignKeyField(User, null=True, on_delete="SET NULL")  # None: the CLI
+    record_type = CharField(max_length=20)
+    filename = CharField(max_length=200)
+    rows = IntegerField()
+    record_ids = TextField()  # JSON list of the created records' ids
+    created_at = DateTimeField(default=utcnow)
+    undone_at = DateTimeField(null=True)
+    undone_by = CharField(max_length=36, null=True)
+
+
+class WorkspaceGrant(BaseModel):
+    """A further workspace an administrator holds (街道: several 社区), besides the user's own."""
+
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    workspace = ForeignKeyField(Workspace, on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user", "workspace"), True),)
+
+
 ALL_MODELS = [
     ServerState,
     Workspace,
@@ -206,4 +250,7 @@ ALL_MODELS = [
     Change,
     BlobHolder,
     OfficeSession,
+    Reminder,
+    ImportBatch,
+    WorkspaceGrant,
 ]

@@ -9,7 +9,12 @@ Definitions (a period is ``since``..``until``, both inclusive, either open):
 - a concern is *collected* on ``raised_on`` (else the day it was created);
 - it is *resolved* when its status is resolved or confirmed, on ``resolved_on`` (else the day it
   was last changed); the resolution rate is resolved / collected;
-- the satisfaction rate is satisfied / rated among the period's resolved concerns;
+- the satisfaction rate is satisfied / rated among the period's resolved concerns (partly
+  satisfied, 基本满意, counts as satisfied when the workspace's setting says so);
+- the return-visit rate is resolved concerns with a return-visit follow-up / resolved;
+- *voices* (附议) are support follow-ups on concerns, dated by ``happened_at`` (else created);
+- casework figures are as of today: a concern is *overdue* when it is open and its due day is
+  before today, *due this week* when it is open and due from today to Sunday;
 - *open over 30 days*: collected in the period, not closed today, raised more than 30 days ago;
 - a project counts when it ran during the period: started (``started_on``, else created) by the
   end and not completed before the start;
@@ -117,15 +122,26 @@ def office_report(
     until: dt.date | None,
     *,
     today: dt.date | None = None,
+    partly_satisfied_counts: bool | None = None,
 ) -> dict[str, Any]:
-    """Compute the office's figures for the period since..until (inclusive; None is open)."""
+    """Compute the office's figures for the period since..until (inclusive; None is open).
+
+    ``partly_satisfied_counts`` None: as the workspace's casework settings say.
+    """
     today = today or dt.date.today()
+    if partly_satisfied_counts is None:
+        from server.casework import get_settings
+
+        partly_satisfied_counts = get_settings(workspace_id).partly_satisfied_counts
     report: dict[str, Any] = {
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
         "as_of": today.isoformat(),
+        "partly_satisfied_counts": partly_satisfied_counts,
     }
-    report.update(_concern_figures(workspace_id, since, until, today))
+    report.update(_concern_figures(workspace_id, since, until, today, partly_satisfied_counts))
+    report.update(_voice_figures(workspace_id, since, until))
+    report.update(casework_figures(workspace_id, today))
     report.update(_project_figures(workspace_id, since, until))
     report.update(_visit_figures(workspace_id, since, until))
     return report
@@ -146,7 +162,11 @@ def _ordered(counts: dict[str | None, int], order: Iterable[str]) -> dict[str, i
 
 
 def _concern_figures(
-    workspace_id: str, since: dt.date | None, until: dt.date | None, today: dt.date
+    workspace_id: str,
+    since: dt.date | None,
+    until: dt.date | None,
+    today: dt.date,
+    partly_satisfied_counts: bool,
 ) -> dict[str, Any]:
     concerns = live(workspace_id, "concern")
     collected = concerns.where(*in_period(concern_day(), since, until))
@@ -162,15 +182,20 @@ def _concern_figures(
         field("status").in_(sorted(RESOLVED_STATUSES)), *in_period(resolved_day, since, until)
     )
     collected_count = collected.count()
-    durations, satisfaction = _resolution_details(resolved)
+    durations, satisfaction, revisited = _resolution_details(workspace_id, resolved)
     resolved_count = sum(satisfaction.values())
     rated = resolved_count - satisfaction.pop(None, 0)
+    satisfied = satisfaction.get("satisfied", 0)
+    if partly_satisfied_counts:
+        satisfied += satisfaction.get("partly_satisfied", 0)
     return {
         "concerns_collected": collected_count,
         "concerns_resolved": resolved_count,
         "resolution_rate": _rate(resolved_count, collected_count),
         "median_days_to_resolve": statistics.median(durations) if durations else None,
-        "satisfaction_rate": _rate(satisfaction.get("satisfied", 0), rated),
+        "return_visits": revisited,
+        "return_visit_rate": _rate(revisited, resolved_count),
+        "satisfaction_rate": _rate(satisfied, rated),
         "satisfaction": {
             "rated": rated,
             **{
@@ -186,21 +211,83 @@ def _concern_figures(
     }
 
 
-def _resolution_details(resolved: Any) -> tuple[list[int], dict[str | None, int]]:
-    """Stream the resolved concerns' dates: days to resolve, and satisfaction counts."""
+def _resolution_details(
+    workspace_id: str, resolved: Any
+) -> tuple[list[int], dict[str | None, int], int]:
+    """Stream the resolved concerns: days to resolve, satisfaction counts, return-visited."""
     rows = resolved.select(
+        Record.id,
         concern_day().alias("raised"),
         field("resolved_on").alias("resolved"),
         field("satisfaction").alias("satisfaction"),
     ).tuples()
+    visited = _return_visited(workspace_id)
     durations: list[int] = []
     satisfaction: dict[str | None, int] = {}
-    for raised, resolved_on, level in rows.iterator():
+    revisited = 0
+    for record_id, raised, resolved_on, level in rows.iterator():
         satisfaction[level] = satisfaction.get(level, 0) + 1
+        revisited += record_id in visited
         days = _days_between(raised, resolved_on)
         if days is not None:
             durations.append(days)
-    return durations, satisfaction
+    return durations, satisfaction, revisited
+
+
+def _return_visited(workspace_id: str) -> set[str]:
+    """Ids of the concerns that have a return-visit follow-up."""
+    rows = (
+        live(workspace_id, "follow_up")
+        .select(field("subject_id"))
+        .where(field("kind") == "return_visit", field("subject_type") == "concern")
+        .distinct()
+        .tuples()
+    )
+    return {sid for (sid,) in rows.iterator() if sid}
+
+
+def _voice_figures(
+    workspace_id: str, since: dt.date | None, until: dt.date | None
+) -> dict[str, Any]:
+    day = fn.COALESCE(field_day("happened_at"), created_day())
+    voices = live(workspace_id, "follow_up").where(
+        field("kind") == "support", field("subject_type") == "concern",
+        *in_period(day, since, until),
+    )  # fmt: skip
+    return {"voices": voices.count()}
+
+
+def week_end(day: dt.date) -> dt.date:
+    """The Sunday of the week of ``day`` (the end of "due this week")."""
+    return day + dt.timedelta(days=6 - day.weekday())
+
+
+def casework_figures(workspace_id: str, today: dt.date) -> dict[str, Any]:
+    """Open concerns, overdue and due this week, in total and per owner (as of today)."""
+    status = fn.COALESCE(field("status"), SQL("'new'"))
+    rows = (
+        live(workspace_id, "concern")
+        .select(field("owner_id"), field("due_on"))
+        .where(status.in_(OPEN_STATUSES))
+        .tuples()
+    )
+    now, sunday = today.isoformat(), week_end(today).isoformat()
+    owners: dict[str | None, dict[str, int]] = {}
+    for owner, due in rows.iterator():
+        counts = owners.setdefault(owner, {"open": 0, "overdue": 0, "due_this_week": 0})
+        counts["open"] += 1
+        if isinstance(due, str) and due < now:
+            counts["overdue"] += 1
+        elif isinstance(due, str) and due <= sunday:
+            counts["due_this_week"] += 1
+    by_owner = [{"owner_id": k, **v} for k, v in owners.items()]
+    by_owner.sort(key=lambda o: (o["owner_id"] is None, -o["overdue"], -o["due_this_week"]))
+    return {
+        "open_concerns": sum(o["open"] for o in by_owner),
+        "overdue": sum(o["overdue"] for o in by_owner),
+        "due_this_week": sum(o["due_this_week"] for o in by_owner),
+        "by_owner": by_owner,
+    }
 
 
 def _days_between(start: Any, end: Any) -> int | None:

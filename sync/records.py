@@ -32,6 +32,7 @@ __all__ = [
     "RECORD_TYPES",
     "RESOLVED_STATUSES",
     "Bool",
+    "SUPERVISION_LEVELS",
     "Choice",
     "Date",
     "DateTime",
@@ -45,6 +46,7 @@ __all__ = [
     "Rule",
     "Sha256",
     "Text",
+    "UserRef",
     "validate_fields",
 ]
 
@@ -173,6 +175,8 @@ class Float(Rule):
 
 @dataclass(frozen=True)
 class Date(Rule):
+    future_ok: bool = False  # a deadline lies ahead: exempt from the no-future-dates rule
+
     def check(self, value: Any) -> Fault | None:
         return None if is_canonical_date(value) else Fault("not_date")
 
@@ -203,6 +207,17 @@ class Ref(Rule):
 
     def check(self, value: Any) -> Fault | None:
         return None if _is_uuid(value) else Fault("not_ref")
+
+    def to_marshmallow(self) -> ma_fields.Field[Any]:
+        return ma_fields.UUID(allow_none=True)
+
+
+@dataclass(frozen=True)
+class UserRef(Rule):
+    """The id of a user of the workspace (not a record: devices never resolve it)."""
+
+    def check(self, value: Any) -> Fault | None:
+        return None if _is_uuid(value) else Fault("not_user_ref")
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
         return ma_fields.UUID(allow_none=True)
@@ -264,7 +279,15 @@ LISTS = ("concern.category", "visit.kind")  # the lists a workspace edits (recor
 CHOICE_FIELDS = frozenset({"list", "key", "name_zh", "name_en", "position", "retired", "days"})
 PROJECT_STATUSES = ("proposed", "approved", "in_progress", "completed", "cancelled")
 ATTACHMENT_SUBJECTS = ("place", "party", "visit", "concern", "project", "follow_up")
-REVIEW = {"review_status": Choice(("pending", "approved", "needs_changes")), "review_note": Text()}
+REVIEW_STATUSES = ("pending", "approved", "needs_changes", "resubmitted")
+REVIEW = {"review_status": Choice(REVIEW_STATUSES), "review_note": Text()}
+SUPERVISION_LEVELS = ("normal", "supervised", "key_supervised")  # 普通 / 督办 / 重点督办
+# Casework set by the office (who owns a concern, by when, how closely watched); devices read it.
+ASSIGNMENT = {
+    "owner_id": UserRef(),
+    "due_on": Date(future_ok=True),
+    "supervision": Choice(SUPERVISION_LEVELS),
+}
 LAT, LON = Float(-90.0, 90.0), Float(-180.0, 180.0)
 
 RECORD_TYPES: dict[str, RecordType] = {
@@ -336,9 +359,10 @@ RECORD_TYPES: dict[str, RecordType] = {
                 "resolution": Text(),
                 "satisfaction": Choice(("satisfied", "partly_satisfied", "unsatisfied")),
                 **REVIEW,
+                **ASSIGNMENT,
             },
             required=frozenset({"title"}),
-            office_only=frozenset(REVIEW),
+            office_only=frozenset(REVIEW).union(ASSIGNMENT),
         ),
         RecordType(
             "project",

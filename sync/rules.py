@@ -68,7 +68,7 @@ def future_errors(
             at = _epoch_ms(value)
             if at is not None and at > limit:
                 errors[name] = [FUTURE_MESSAGE]
-        elif isinstance(rule, Date):
+        elif isinstance(rule, Date) and not rule.future_ok:
             latest = dt.datetime.fromtimestamp(limit / 1000, dt.UTC) + _LATEST_OFFSET
             if dt.date.fromisoformat(value) > latest.date():
                 errors[name] = [FUTURE_MESSAGE]

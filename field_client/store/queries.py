@@ -136,6 +136,23 @@ class QueryMixin:
         return sorted(found, key=lambda c: c["stamps"].get("title", ""), reverse=True)
 
     @guarded
+    def owned_concerns(self, user_id: str) -> list[dict[str, Any]]:
+        """Return the open concerns the office gave this user to own, soonest due first."""
+        R = self.m.Record
+        owner = peewee.fn.json_extract(R.fields, "$.owner_id")
+        query = R.select().where(
+            R.type == "concern",
+            R.deleted == False,  # noqa: E712
+            owner == user_id,
+        )
+        found = [
+            c
+            for c in self._to_dicts(list(query))
+            if (c["fields"].get("status") or "new") not in CLOSED_STATUSES
+        ]
+        return sorted(found, key=lambda c: (c["fields"].get("due_on") or "9999", c["id"]))
+
+    @guarded
     def review_notes(self) -> list[dict[str, Any]]:
         """Return visits and concerns the office reviewed with a note or asked to change."""
         R = self.m.Record

@@ -12,7 +12,7 @@ from field_client.errors import ClientError
 from field_client.web import i18n, queries
 from field_client.web.capture import flash_form_errors, store_errors
 from field_client.web.forms import coerce_field, format_local, to_input
-from field_client.web.views import L, bp, lang, list_keys, state, store, t
+from field_client.web.views import L, bp, lang, list_keys, now, state, store, t
 from sync import vocabulary
 from sync.records import RECORD_TYPES, Choice, DateTime, ListChoice, Ref, RefList, Text
 
@@ -112,7 +112,11 @@ def attention() -> str:
         for side in ("kept", "other"):
             value = (item.get(side) or {}).get("value")
             item[f"{side}_text"] = show_value(value, item["type"], item["field"])
-    return render_template("attention.html", active="field.attention", **found)
+    owned = queries.mine(store(), now().date())
+    return render_template(
+        "attention.html", active="field.attention", today=now().date().isoformat(),
+        **found, **owned,
+    )  # fmt: skip
 
 
 def _rejection_or_404(rejection_id: int) -> dict[str, Any]:

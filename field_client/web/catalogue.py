@@ -332,6 +332,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "attention.reviews": ("办公室的修改意见", "Notes from the office"),
     "attention.nothing": ("一切正常，没有需要处理的事项。", "All good: nothing needs attention."),
     "attention.fix": ("修改", "Fix"),
+    "attention.mine": ("交办给我的诉求", "Concerns assigned to me"),
+    "attention.mine_hint": (
+        "已超期 {overdue} 条，{soon} 条将在三天内到期。",
+        "{overdue} overdue, {soon} due within three days.",
+    ),
+    "attention.overdue": ("已超期", "Overdue"),
     "attention.kept": ("现在的值", "Kept value"),
     "attention.other": ("另一个值", "Other value"),
     "attention.fix_title": ("修改被退回的记录", "Fix a returned change"),

@@ -38,6 +38,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "project_status": ("project", "status"),
     "review_status": ("visit", "review_status"),
     "satisfaction": ("concern", "satisfaction"),
+    "supervision": ("concern", "supervision"),
 }
 
 

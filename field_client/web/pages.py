@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from field_client.web import i18n, queries
 from field_client.web.forms import PLACE_KINDS, TITLE_MAX
-from field_client.web.views import bp, lang, state, store, t
+from field_client.web.views import bp, lang, now, state, store, t
 
 __all__ = ["result_message", "status_payload"]
 
@@ -45,9 +45,11 @@ def status_payload(check: bool = False) -> dict[str, Any]:
 
 
 def attention_count(status: dict[str, Any] | None = None) -> int:
-    """Count what needs the representative: rejected changes and office notes."""
+    """Count what needs the representative: rejected changes, office notes, own concerns due."""
     status = status or store().status()
-    return int(status.get("rejected", 0)) + len(store().review_notes())
+    owned = queries.mine(store(), now().date())
+    due = len(owned["overdue"]) + len(owned["due_soon"])
+    return int(status.get("rejected", 0)) + len(store().review_notes()) + due
 
 
 def result_message(result: dict[str, Any]) -> str:

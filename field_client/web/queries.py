@@ -7,6 +7,7 @@ into the other and the helpers below add what a page needs (place names, 附议 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from typing import Any
 
@@ -162,6 +163,21 @@ def record_label(record: dict[str, Any] | None) -> str:
         return ""
     fields = record.get("fields", {})
     return str(fields.get("name") or fields.get("title") or fields.get("note") or "")
+
+
+SOON_DAYS = 3  # as the office's inbox: due from today to this many days ahead
+
+
+def mine(store: Any, today: dt.date) -> dict[str, list[dict[str, Any]]]:
+    """Return the open concerns this device's user owns: all, overdue, due soon (flat rows)."""
+    user_id = (store.status().get("user") or {}).get("id")
+    if not isinstance(user_id, str) or not user_id:
+        return {"mine": [], "overdue": [], "due_soon": []}
+    rows = [flat(c) for c in store.owned_concerns(user_id)]
+    now, soon = today.isoformat(), (today + dt.timedelta(days=SOON_DAYS)).isoformat()
+    overdue = [r for r in rows if isinstance(r.get("due_on"), str) and r["due_on"] < now]
+    due_soon = [r for r in rows if isinstance(r.get("due_on"), str) and now <= r["due_on"] <= soon]
+    return {"mine": rows, "overdue": overdue, "due_soon": due_soon}
 
 
 def attention(store: Any) -> dict[str, list[dict[str, Any]]]:

@@ -29,8 +29,10 @@ from server.cli.backup import (
     restore_command,
 )
 from server.cli.base import Settings, current_settings, one_line_errors, opened, safe_url, say
+from server.cli.casework import remind_command
 from server.cli.db import db_group, new_epoch, upgrade_database
 from server.cli.device import device_group, devices, revoke
+from server.cli.imports import import_group
 from server.cli.report import report
 from server.cli.run import run_command, serve
 from server.cli.setup import (
@@ -141,5 +143,7 @@ for _command in (
     prune_command,
     db_group,
     report,
+    remind_command,
+    import_group,
 ):
     main.add_command(_command)

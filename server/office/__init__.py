@@ -24,14 +24,17 @@ csrf = CSRFProtect()
 from server.office.views import (  # noqa: E402, F401
     admin,
     auth,
+    casework,
     concerns,
     conflicts,
     dashboard,
     exports,
+    imports,
     lists,
     photos,
     records,
     review,
+    street,
 )
 
 

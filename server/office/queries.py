@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from peewee import SQL, fn
+from peewee import JOIN, SQL, fn
 
 from server import reports
 from server.models import Change, Conflict, Device, Record, User
@@ -74,6 +74,16 @@ def user_labels(workspace_id: str) -> dict[str, str]:
         User.workspace == workspace_id
     )
     return {u.id: u.display_name or u.username for u in rows}
+
+
+def active_user_labels(workspace_id: str) -> dict[str, str]:
+    """Labels of the workspace's active users (who may own a concern), by name."""
+    rows = User.select(User.id, User.username, User.display_name).where(
+        User.workspace == workspace_id,
+        User.active == True,  # noqa: E712
+    )
+    labels = {u.id: u.display_name or u.username for u in rows}
+    return dict(sorted(labels.items(), key=lambda item: item[1]))
 
 
 def device_labels(workspace_id: str) -> dict[str, str]:
@@ -190,6 +200,10 @@ class RecordFilter:
     review: str = ""
     deleted: bool = False  # the tombstones instead of the live records
     stale_before: dt.date | None = None  # only concerns still open and raised before this day
+    owner: str = ""  # a user id, or "none" for concerns nobody owns
+    due: str = ""  # "overdue" (open, due before today) or "week" (open, due by Sunday)
+    sort: str = ""  # "" newest first, "due" soonest due first, "voices" most 附议 first
+    today: dt.date | None = None  # the office's today, for due filters
     since: dt.date | None = None
     until: dt.date | None = None
     page: int = 1
@@ -207,6 +221,9 @@ class RecordFilter:
             "review": self.review,
             "deleted": "1" if self.deleted else "",
             "overdue": "1" if self.stale_before else "",
+            "owner": self.owner,
+            "due": self.due,
+            "sort": self.sort,
             "since": self.since.isoformat() if self.since else "",
             "until": self.until.isoformat() if self.until else "",
         }
@@ -244,12 +261,57 @@ def filtered(workspace_id: str, record_type: str, f: RecordFilter) -> Any:
     if f.review and "review_status" in RECORD_TYPES[record_type].rules:
         review = jfield("review_status")
         if f.review == "pending":
-            query = query.where(review.is_null() | (review == "pending"))
+            query = query.where(review.is_null() | review.in_(("pending", "resubmitted")))
         else:
             query = query.where(review == f.review)
+    if record_type == "concern":
+        query = _casework_filters(query, f)
     day = _day_of(record_type)
     query = query.where(*reports.in_period(day, f.since, f.until))
+    if record_type == "concern" and f.sort == "due":
+        return query.order_by(jfield("due_on").is_null(), jfield("due_on"), day.desc(), Record.id)
+    if record_type == "concern" and f.sort == "voices":
+        voices = voice_counts_query(workspace_id).alias("v")
+        count = fn.COALESCE(voices.c.n, 0)
+        joined = query.join(voices, on=(voices.c.sid == Record.id), join_type=JOIN.LEFT_OUTER)
+        return joined.order_by(count.desc(), day.desc(), Record.id)
     return query.order_by(day.desc(), Record.created_at.desc(), Record.id)
+
+
+def _casework_filters(query: Any, f: RecordFilter) -> Any:
+    if f.owner == "none":
+        query = query.where(jfield("owner_id").is_null())
+    elif f.owner:
+        query = query.where(jfield("owner_id") == f.owner)
+    if f.due and f.today is not None:
+        status = fn.COALESCE(jfield("status"), SQL("'new'"))
+        query = query.where(status.in_(reports.OPEN_STATUSES))
+        if f.due == "overdue":
+            query = query.where(jfield("due_on") < f.today.isoformat())
+        elif f.due == "week":
+            sunday = reports.week_end(f.today).isoformat()
+            query = query.where(jfield("due_on").between(f.today.isoformat(), sunday))
+    return query
+
+
+def voice_counts_query(workspace_id: str) -> Any:
+    """Select (sid, n): the number of 附议 (support follow-ups) per concern id."""
+    subject = jfield("subject_id")
+    return (
+        reports.live(workspace_id, "follow_up")
+        .select(subject.alias("sid"), fn.COUNT(Record.id).alias("n"))
+        .where(jfield("kind") == "support", jfield("subject_type") == "concern")
+        .group_by(subject)
+    )
+
+
+def voice_counts(workspace_id: str, concern_ids: Iterable[str]) -> dict[str, int]:
+    """The number of 附议 of each of these concerns, in one query."""
+    wanted = sorted(set(concern_ids))
+    if not wanted:
+        return {}
+    query = voice_counts_query(workspace_id).where(jfield("subject_id").in_(wanted))
+    return {sid: n for sid, n in query.tuples()}
 
 
 def _any(conditions: list[Any]) -> Any:
@@ -312,6 +374,28 @@ def history(workspace_id: str, record_id: str, limit: int = 500) -> list[dict[st
     ]
 
 
+def review_threads(workspace_id: str, record_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each record's review notes and review status changes, oldest first (one query)."""
+    if not record_ids:
+        return {}
+    rows = (
+        Change.select()
+        .where(Change.workspace == workspace_id, Change.record_id.in_(record_ids))
+        .order_by(Change.seq, Change.id)
+    )
+    threads: dict[str, list[dict[str, Any]]] = {}
+    for c in rows.iterator():
+        diff = _load_diff(c.diff)
+        status, note = diff.get("review_status"), diff.get("review_note")
+        if not status and not (note and note[1]):
+            continue
+        threads.setdefault(c.record_id, []).append({
+            "at": c.at, "user_id": c.user_id, "device_id": c.device_id,
+            "status": status[1] if status else None, "note": note[1] if note else None,
+        })  # fmt: skip
+    return threads
+
+
 def _load_diff(text: str | None) -> dict[str, Any]:
     try:
         diff = json.loads(text or "{}")
@@ -354,11 +438,10 @@ def conflicts_of(workspace_id: str, record_id: str) -> list[Conflict]:
 
 
 def pending_review_count(workspace_id: str) -> int:
+    """Visits and concerns not yet reviewed (or resubmitted): all but approved and sent back."""
     total = 0
     for record_type in ("visit", "concern"):
-        review = jfield("review_status")
-        query = reports.live(workspace_id, record_type).where(
-            review.is_null() | (review == "pending")
-        )
-        total += query.count()
+        records = reports.live(workspace_id, record_type)
+        done = records.where(jfield("review_status").in_(("approved", "needs_changes")))
+        total += records.count() - done.count()  # both counts use indexes, no JSON scan
     return total

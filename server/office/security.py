@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import wraps
 from typing import Any
 
@@ -69,6 +69,7 @@ def init_login(app: Flask) -> None:
 
 
 SESSION_KEY = "office_sid"
+WORKSPACE_KEY = "workspace_id"  # the session's chosen workspace (administrators holding several)
 
 
 @login_manager.user_loader
@@ -78,7 +79,15 @@ def load_user(user_id: str) -> OfficeUser | None:
     row = services.session_user(session.get(SESSION_KEY), user_id, now=now_ms(), ttl=ttl)
     if row is None or row.role not in OFFICE_ROLES:
         return None
-    return office_user(row)
+    user = office_user(row)
+    chosen = session.get(WORKSPACE_KEY)
+    if row.role == "admin" and isinstance(chosen, str) and chosen != row.workspace_id:
+        from server.street import holds
+
+        if holds(row.id, chosen):  # a workspace the administrator holds: work there
+            return replace(user, workspace_id=chosen)
+        session.pop(WORKSPACE_KEY, None)
+    return user
 
 
 def begin_session(row: Any) -> None:

@@ -8,14 +8,16 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_babel import get_locale
 from flask_login import current_user
 from jinja2 import Undefined
 from markupsafe import Markup
 
+from server.inbox import inbox
 from server.office import labels, queries
 from server.office.i18n import LANGUAGES
+from server.reports import OPEN_STATUSES
 from sync.hlc import Stamp
 
 EMPTY = "—"
@@ -111,7 +113,28 @@ def nav_counts() -> dict[str, int]:
     return {
         "conflicts": queries.open_conflict_count(ws),
         "review": queries.pending_review_count(ws),
+        "inbox": my_inbox().count,
     }
+
+
+def my_inbox() -> Any:
+    """The signed-in person's inbox, computed once per request (the page and the navigation)."""
+    if "inbox" not in g:
+        g.inbox = inbox(current_user.workspace_id, current_user.id, _today())
+    return g.inbox
+
+
+def held_workspaces() -> list[Any]:
+    """The workspaces the signed-in user may switch between."""
+    from server.street import held_workspaces as held
+
+    return held(current_user.id) if current_user.is_authenticated else []
+
+
+def _today() -> dt.date:
+    from server.office.security import now_ms
+
+    return dt.datetime.fromtimestamp(now_ms() / 1000, office_tz()).date()
 
 
 def init_templating(app: Flask) -> None:
@@ -137,5 +160,7 @@ def init_templating(app: Flask) -> None:
             "lang": lang,
             "html_lang": "zh-Hans" if lang == "zh" else "en",
             "nav_counts": nav_counts,
+            "open_statuses": OPEN_STATUSES,
+            "held_workspaces": held_workspaces,
             "svg": Markup,
         }

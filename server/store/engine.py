@@ -294,12 +294,29 @@ def _apply_change(batch: Batch, state: State, change: Change, row: Row | None) -
         else:
             fields[name] = incoming.value
     if diff:
+        _resubmit(batch, state, fields, stamps, diff)
         batch.applied += 1
         _queue_write(batch, state, change, row, fields, stamps, deleted, diff)
     else:
         batch.unchanged += 1
         if lost:  # re-sequence the unchanged record so the writer's next pull brings it
             _queue_write(batch, state, change, row, fields, stamps, deleted, None)
+
+
+def _resubmit(
+    batch: Batch,
+    state: State,
+    fields: dict[str, Any],
+    stamps: dict[str, str],
+    diff: dict[str, list[Any]],
+) -> None:
+    """A device's fix to a record sent back for changes puts it back in the review queue."""
+    if batch.author.device_id is None or fields.get("review_status") != "needs_changes":
+        return
+    stamp = _server_stamp(batch, state, max(stamps.values()))
+    diff["review_status"] = ["needs_changes", "resubmitted", stamp]
+    fields["review_status"] = "resubmitted"
+    stamps["review_status"] = stamp
 
 
 _LOSING = frozenset({Outcome.CONCURRENT_KEPT, Outcome.CONCURRENT_EQUAL})

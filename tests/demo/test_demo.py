@@ -63,6 +63,8 @@ def test_demo_prints_the_report_figures(played):
     assert "2023-02-22 “听新声 商圈说”专题座谈会 · 常发大厦 · 18 人" in output
     assert "✓ 百盛家园雨污分流改造工程（已完成" in output
     assert "待办公室处理的冲突：1 条" in output
+    assert "三率：办结率 88.9%，回访率 4.2%，满意率 84.6%" in output
+    assert "在办 3 条，其中超期 2 条" in output  # the two 2026-06 concerns due 2026-07-03
     # --no-serve: nothing answers afterwards, so the addresses are not printed, the logins are
     assert "办公室网页：" not in output and "现场界面：http" not in output
     assert "没有服务在运行" in output

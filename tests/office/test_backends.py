@@ -28,7 +28,9 @@ def test_every_page_and_export_on_both_backends(database_url, tmp_path):
                  "/people?q=张", "/projects?status=completed", f"/visits/{ids['forum']}",
                  "/review", "/review?type=visit", "/conflicts", "/admin/users", "/admin/devices",
                  f"/records/concern/{ids['riders']}/history",
-                 f"/records/visit/{ids['forum']}/edit"]  # fmt: skip
+                 f"/records/visit/{ids['forum']}/edit", "/inbox", "/concerns?sort=voices",
+                 f"/concerns?sort=due&due=overdue&owner={s.users['li'].id}",
+                 "/concerns?due=week&owner=none"]  # fmt: skip
         for path in paths:
             assert client.get(path).status_code == 200, path
         page = client.get("/?since=2024-01-01&until=2024-06-30").get_data(as_text=True)

@@ -83,3 +83,46 @@ def test_text_that_looks_like_a_formula_stays_text(staff, seeded, clock, tmp_pat
     )
     cell = openpyxl.load_workbook(path).active["B2"]
     assert cell.value == '=HYPERLINK("http://x")' and cell.data_type == "s"
+
+
+def test_every_list_exports_csv_and_xlsx_with_a_frozen_header_and_wide_chinese_columns(
+    staff, seeded, tmp_path
+):
+    expected = {"visits": "听新声 商圈说", "places": "百盛家园", "people": "张阿姨",
+                "projects": "雨污分流改造"}  # fmt: skip
+    for path, text in expected.items():
+        rows = read_csv(staff.get(f"/{path}/export.csv"))
+        assert any(text in row for row in rows[1:]), path
+        response = staff.get(f"/{path}/export.xlsx")
+        assert response.status_code == 200, path
+        (tmp_path / f"{path}.xlsx").write_bytes(response.get_data())
+        sheet = openpyxl.load_workbook(tmp_path / f"{path}.xlsx").active
+        assert sheet.freeze_panes == "A2", path
+        values = [list(r) for r in sheet.iter_rows(values_only=True)]
+        assert any(text in row for row in values[1:]), path
+        assert sheet.column_dimensions["B"].width >= 2 * len(values[0][1]), path
+    rows = read_csv(staff.get("/people/export.csv"))
+    assert "138****1234" in rows[1] and data.PHONE not in str(rows)
+
+
+def test_phones_in_full_only_for_admins_and_logged(staff, admin, seeded):
+    from server.models import Change
+
+    assert data.PHONE not in staff.get("/people/export.csv?reveal=1").get_data(as_text=True)
+    assert Change.select().where(Change.source == "reveal").count() == 0
+    assert data.PHONE in admin.get("/people/export.csv?reveal=1").get_data(as_text=True)
+    logged = Change.select().where(
+        Change.source == "reveal", Change.record_id == seeded.ids["zhang"]
+    )
+    assert logged.count() == 1 and data.PHONE not in logged.get().diff
+
+
+def test_concern_export_has_owner_due_and_voices(staff, seeded, clock):
+    ids = seeded.ids
+    data.edit(seeded, clock, "concern", {"owner_id": seeded.users["wang"].id,
+                                         "due_on": "2024-07-05"}, ids["riders"])  # fmt: skip
+    data.edit(seeded, clock, "follow_up", {"subject_type": "concern", "kind": "support",
+                                           "subject_id": ids["riders"]})  # fmt: skip
+    rows = read_csv(staff.get("/concerns/export.csv?q=骑手"))
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert (row["承办人"], row["办理期限"], row["附议"]) == ("王芳", "2024-07-05", "1")

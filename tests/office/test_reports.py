@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 
-from server import migrations
+from server import inbox, migrations
 from server.cli import main
 from server.db import open_database
 from server.office import queries
@@ -38,6 +38,8 @@ def test_figures_for_periods(known):
     assert r["satisfaction"] == {"rated": 2, "satisfied": 1, "partly_satisfied": 1,
                                  "unsatisfied": 0}  # fmt: skip
     assert r["satisfaction_rate"] == 0.5
+    assert (r["return_visits"], r["return_visit_rate"]) == (1, 0.3333)  # the pipe, of 3
+    assert r["partly_satisfied_counts"] is False and r["voices"] == 0
     assert r["open_over_30_days"] == 1  # the riders' concern; the summer one is 10 days old
     assert (r["projects_total"], r["projects_completed"]) == (3, 1)
     assert r["sessions"] == 2 and r["sessions_by_kind"] == {"reception": 1, "forum": 1}
@@ -50,6 +52,29 @@ def test_figures_for_periods(known):
     _all_time(known)
     _later_period(known)
     _empty_period(known)
+    _partly_counts_and_casework(known)
+
+
+def _partly_counts_and_casework(known):
+    r = office_report(known.workspace_id, SINCE, UNTIL, today=data.TODAY,
+                      partly_satisfied_counts=True)  # fmt: skip
+    assert r["satisfaction_rate"] == 1.0 and r["partly_satisfied_counts"] is True
+    clock, ids, li = data.ManualClock(), known.ids, known.users["li"].id
+    data.edit(known, clock, "concern", {"owner_id": li, "due_on": "2024-06-20"}, ids["riders"])
+    data.edit(known, clock, "concern", {"owner_id": li, "due_on": "2024-06-30"}, ids["summer"])
+    data.edit(known, clock, "follow_up", {"subject_type": "concern", "subject_id": ids["summer"],
+                                          "kind": "support",
+                                          "happened_at": "2024-06-21T09:00:00+08:00"})  # fmt: skip
+    r = office_report(known.workspace_id, SINCE, UNTIL, today=data.TODAY)
+    assert (r["overdue"], r["due_this_week"], r["open_concerns"], r["voices"]) == (1, 1, 2, 1)
+    assert r["by_owner"] == [{"owner_id": li, "open": 2, "overdue": 1, "due_this_week": 1}]
+    box = inbox.inbox(known.workspace_id, li, data.TODAY)
+    assert [c["id"] for c in box.overdue] == [ids["riders"]] and len(box.voices) == 1
+    first = {d.username: d.new for d in inbox.remind(data.TODAY)}
+    again = {d.username: d.new for d in inbox.remind(data.TODAY)}
+    assert first["li"] == 3 and again["li"] == 0  # idempotent per day
+    assert queries.filtered(known.workspace_id, "concern", queries.RecordFilter(
+        sort="voices"))[0].id == ids["summer"]  # fmt: skip
 
 
 def _all_time(known):  # deleted records never count

@@ -9,7 +9,18 @@ from playhouse.migrate import SchemaMigrator, migrate
 
 from server import migrations, store
 from server.db import open_database
-from server.models import ALL_MODELS, BlobHolder, Device, Record, ServerState, User
+from server.models import (
+    ALL_MODELS,
+    BlobHolder,
+    Device,
+    ImportBatch,
+    Record,
+    Reminder,
+    ServerState,
+    User,
+    Workspace,
+    WorkspaceGrant,
+)
 from tests.store.storekit import NOW, SKEW, Writer, make_device
 
 
@@ -83,6 +94,19 @@ def test_a_later_release_upgrades_without_losing_data(database_url: str) -> None
         "%s", db.param), (rid,)).fetchone()  # fmt: skip
     assert row[0] == "v1" and "电话回访" in row[1]
     assert store.get_record(writer.device.workspace_id, rid)["fields"]["title"] == "电话回访"
+    db.close()
+
+
+def test_version_5_adds_casework_settings_reminders_imports_and_grants(database_url: str) -> None:
+    db = open_database(database_url)
+    assert migrations.upgrade(db, migrations=migrations.MIGRATIONS[:4]) == 4
+    db.drop_tables([Reminder, ImportBatch, WorkspaceGrant])
+    migrator = SchemaMigrator.from_database(db)
+    migrate(migrator.drop_column("workspace", "settings"), migrator.drop_column("user", "email"))
+    db.execute_sql("INSERT INTO workspace (id, name, created_at) VALUES (%s, %s, %s)".replace(
+        "%s", db.param), ("w1", "庄泉社区", "2024-01-01 00:00:00"))  # fmt: skip
+    assert migrations.upgrade(db) == migrations.LATEST
+    assert Workspace.get_by_id("w1").settings == "{}" and Reminder.select().count() == 0
     db.close()
 
 

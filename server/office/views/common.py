@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app, request
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from server.office import access, labels, queries
 from server.office.access import workspace_id
@@ -70,6 +71,9 @@ def parse_filter(record_type: str) -> queries.RecordFilter:
             errors.append(_("Unknown filter value “%(value)s” was ignored.", value=value[:40]))
     f.place_id = _ref_arg("place", errors)
     f.created_by = _user_arg(errors)
+    f.today = today()
+    if record_type == "concern":
+        _casework_args(f, errors)
     f.since = parse_date("since", errors)
     f.until = parse_date("until", errors)
     if f.since and f.until and f.since > f.until:
@@ -77,6 +81,23 @@ def parse_filter(record_type: str) -> queries.RecordFilter:
         f.since, f.until = f.until, f.since
     f.page = parse_page(errors)
     return f
+
+
+def _casework_args(f: queries.RecordFilter, errors: list[str]) -> None:
+    """Read the owner, due and sort arguments of the concern list."""
+    owner = request.args.get("owner", "").strip()
+    if owner == "me":
+        owner = str(current_user.id)
+    if owner and owner != "none" and owner not in queries.user_labels(workspace_id()):
+        errors.append(_("Unknown owner “%(value)s” was ignored.", value=owner[:40]))
+        owner = ""
+    f.owner = owner
+    for arg, allowed in (("due", ("overdue", "week")), ("sort", ("due", "voices"))):
+        value = request.args.get(arg, "").strip()
+        if value and value not in allowed:
+            errors.append(_("Unknown filter value “%(value)s” was ignored.", value=value[:40]))
+        elif value:
+            setattr(f, arg, value)
 
 
 def _ref_arg(name: str, errors: list[str]) -> str:

@@ -9,13 +9,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from server import store
+from server import casework, store
 from server.office import bp, forms, labels, queries
 from server.office.security import now_ms
 from server.office.views.common import page_size, parse_filter, record_or_404, today, workspace_id
 from server.office.views.records import conflict_page, ref_labels
 from sync.casework import STEP_FIELDS, status_change, steps_for
-from sync.records import CONCERN_STATUSES, RECORD_TYPES
+from sync.records import CONCERN_STATUSES, RECORD_TYPES, SUPERVISION_LEVELS
 
 
 @bp.route("/concerns")
@@ -28,6 +28,8 @@ def concern_list() -> Any:
         "office/concern_list.html",
         page=page,
         filter=f,
+        voices=queries.voice_counts(ws, [c["id"] for c in page.items]),
+        today=f.today.isoformat() if f.today else "",
         refs=ref_labels(page.items, "concern"),
         parties={p["id"]: p for p in queries.by_ids(ws, party_ids)},
         users=queries.user_labels(ws),
@@ -52,6 +54,11 @@ def concern_detail(record_id: str) -> Any:
     return render_template(
         "office/concern_detail.html",
         record=record,
+        voices=queries.voice_counts(ws, [record_id]).get(record_id, 0),
+        today_iso=today().isoformat(),
+        owners=queries.active_user_labels(ws),
+        supervision_levels=SUPERVISION_LEVELS,
+        time_limit=casework.get_settings(ws).time_limit(fields.get("category")),
         fields=forms.EDITABLE["concern"],
         refs=ref_labels([record], "concern"),
         party=party,

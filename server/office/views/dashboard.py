@@ -9,6 +9,7 @@ from flask import render_template, request
 from flask_babel import gettext as _
 
 from server.office import bp, charts, labels
+from server.office.queries import user_labels
 from server.office.views.common import parse_date, today, workspace_id
 from server.reports import office_report
 
@@ -45,6 +46,7 @@ def dashboard() -> Any:
         presets=presets(day),
         errors=errors,
         charts=_charts(report),
+        owners=user_labels(workspace_id()),
     )
 
 
@@ -56,6 +58,9 @@ def _charts(report: dict[str, Any]) -> dict[str, Any]:
     visits = choice("kind", report["visits_by_kind"], "visit")
     return {
         "resolution": charts.ring(report["resolution_rate"], _("Resolution rate")),
+        "return_visits": charts.ring(
+            report["return_visit_rate"], _("Return-visit rate"), color=charts.PALETTE[4]
+        ),
         "satisfaction": charts.ring(
             report["satisfaction_rate"], _("Satisfaction rate"), color=charts.PALETTE[2]
         ),

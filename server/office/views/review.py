@@ -38,6 +38,7 @@ def review_list() -> Any:
         counts=counts,
         errors=errors,
         refs=ref_labels(page.items, record_type),
+        threads=queries.review_threads(ws, [r["id"] for r in page.items]),
         users=queries.user_labels(ws),
         devices=queries.device_labels(ws),
     )
