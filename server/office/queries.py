@@ -54,8 +54,15 @@ def decode(row: Record) -> dict[str, Any]:
 
 
 def record_label(record: dict[str, Any]) -> str:
+    """A record as people name it; an untitled visit by its kind and date, never a raw id."""
     fields = record["fields"]
-    return str(fields.get(LABEL_FIELDS.get(record["type"], "title")) or record["id"][:8])
+    label = fields.get(LABEL_FIELDS.get(record["type"], "title"))
+    if not label and record["type"] == "visit" and fields.get("kind"):
+        from server.office.labels import choice_label
+
+        when = str(fields.get("started_at") or "")[:10]
+        return " ".join(x for x in (choice_label("visit", "kind", fields["kind"]), when) if x)
+    return str(label or record["id"][:8])
 
 
 # --- users and devices -------------------------------------------------------------------------

@@ -41,3 +41,19 @@ def test_the_office_has_a_favicon(app):
     icon = client.get(answer.headers["Location"])
     assert icon.status_code == 200 and b"<svg" in icon.data
     assert 'rel="icon"' in client.get("/login").get_data(as_text=True)
+
+
+def test_a_step_says_what_changed_and_an_untitled_visit_is_named(staff, seeded, clock):
+    from tests.office.test_concerns import step
+
+    summer = seeded.ids["summer"]
+    step(staff, summer, "accepted")
+    assert "已改为“已受理”" in staff.get(f"/concerns/{summer}").get_data(as_text=True)
+    step(staff, summer, "referred", responsible_unit="城管科")
+    assert "已转交 城管科" in staff.get(f"/concerns/{summer}").get_data(as_text=True)
+    visit = data.edit(
+        seeded, clock, "visit", {"kind": "home_visit", "started_at": "2024-06-01T09:00:00+08:00"}
+    )
+    concern = data.edit(seeded, clock, "concern", {"title": "噪音扰民", "visit_id": visit})
+    page = staff.get(f"/concerns/{concern}").get_data(as_text=True)
+    assert "入户走访 2024-06-01" in page and visit[:8] not in page.replace(visit, "")

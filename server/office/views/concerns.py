@@ -149,5 +149,13 @@ def concern_step(record_id: str) -> Any:
         flash(_("Saved, but someone changed the same fields at the same time: "
                 "both values wait in the conflict queue."), "warning")  # fmt: skip
     else:
-        flash(_("Saved."), "success")
+        flash(_step_done(target, submission.values), "success")
     return redirect(url_for("office.concern_detail", record_id=record_id))
+
+
+def _step_done(target: str, values: dict[str, Any]) -> str:
+    """Say what a step changed: "已转交 城管科", "已改为 已办结"."""
+    unit = values.get("responsible_unit")
+    if target == "referred" and unit:
+        return _("Referred to %(unit)s.", unit=unit)
+    return _("Now %(status)s.", status=labels.choice_label("concern", "status", target))
