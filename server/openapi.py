@@ -13,8 +13,10 @@ from marshmallow import Schema
 
 from sync import RECORD_TYPES
 from sync.wire import (
+    CURSOR_PATTERN,
     MAX_PULL_LIMIT,
     PROTOCOL_HEADER,
+    STAMP_PATTERN,
     DeviceSchema,
     EnrollRequestSchema,
     EnrollResponseSchema,
@@ -35,6 +37,7 @@ ERRORS_OF = {
     "get_blob": ("401", "403", "404", "426"),
 }
 SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+STAMP = {"type": "string", "pattern": STAMP_PATTERN}
 
 
 def _field_schema(name: str) -> type[Schema]:
@@ -110,7 +113,7 @@ def _problem_extensions(schema: dict[str, Any]) -> None:
     schema["properties"].update(
         {
             "supported": {"type": "array", "items": {"type": "integer"}},
-            "server_time": {"type": "string", "description": "with clock_skew"},
+            "server_time": {**STAMP, "description": "with clock_skew"},
             "reason": {"type": "string", "enum": ["unknown", "used", "expired"]},
             "retry_after": {"type": "integer", "description": "with rate_limited (seconds)"},
         }
@@ -120,7 +123,7 @@ def _problem_extensions(schema: dict[str, Any]) -> None:
 def _paths(spec: APISpec) -> None:
     health = {
         "type": "object",
-        "properties": {"status": {"type": "string"}, "server_time": {"type": "string"}},
+        "properties": {"status": {"type": "string"}, "server_time": STAMP},
     }
     spec.path(
         "/api/v1/healthz",
@@ -169,7 +172,12 @@ def _paths(spec: APISpec) -> None:
     pull = _op("Pull the next page of changed records.", "200", "PullResponse", "pull")
     pull["parameters"] = [
         *pull["parameters"],
-        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+        {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "pattern": CURSOR_PATTERN},
+        },
         {
             "name": "limit",
             "in": "query",
@@ -194,7 +202,7 @@ def _blob_paths(spec: APISpec) -> None:
         "properties": {
             "missing": {"type": "array", "items": SHA256},
             "limit": {"type": "integer"},
-            "server_time": {"type": "string"},
+            "server_time": STAMP,
         },
     }
     missing = _op("Say which blobs the server lacks.", "200", "", "blobs_missing")
@@ -210,7 +218,7 @@ def _blob_paths(spec: APISpec) -> None:
             "sha256": SHA256,
             "size": {"type": "integer"},
             "created": {"type": "boolean"},
-            "server_time": {"type": "string"},
+            "server_time": STAMP,
         },
     }
     put = _op("Upload a blob (raw bytes; the name is their SHA-256).", "201", "", "put_blob")

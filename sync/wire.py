@@ -296,6 +296,19 @@ def problem(
 
 # -- marshmallow schemas: request bodies that are not the hot path, and the OpenAPI document --
 
+STAMP_PATTERN = r"^[0-9]{13}-[0-9]{6}-[A-Za-z0-9_.:\-]{1,64}$"
+CURSOR_PATTERN = r"^[A-Za-z0-9_\-]{1,200}$"
+
+
+def _stamp(**kwargs: Any) -> fields.String:
+    """A stamp's string form, as the OpenAPI document describes it."""
+    return fields.String(validate=validate.Regexp(STAMP_PATTERN), **kwargs)
+
+
+def _cursor(**kwargs: Any) -> fields.String:
+    """A pull cursor: base64url without padding."""
+    return fields.String(validate=validate.Regexp(CURSOR_PATTERN), **kwargs)
+
 
 class ProblemSchema(Schema):
     type = fields.String(required=True)
@@ -308,8 +321,8 @@ class ProblemSchema(Schema):
 
 class FieldWriteSchema(Schema):
     value = fields.Raw(required=True, allow_none=True)
-    stamp = fields.String(required=True)
-    base = fields.String(required=True, allow_none=True)
+    stamp = _stamp(required=True)
+    base = _stamp(required=True, allow_none=True)
 
 
 class ChangeSchema(Schema):
@@ -320,7 +333,7 @@ class ChangeSchema(Schema):
 
 class PushRequestSchema(Schema):
     batch_id = fields.UUID(required=True)
-    device_time = fields.String(allow_none=True)
+    device_time = _stamp(allow_none=True)
     changes = fields.List(
         fields.Nested(ChangeSchema), required=True, validate=validate.Length(max=MAX_PUSH_CHANGES)
     )
@@ -328,7 +341,7 @@ class PushRequestSchema(Schema):
 
 class VersionedSchema(Schema):
     value = fields.Raw(allow_none=True)
-    stamp = fields.String()
+    stamp = _stamp()
 
 
 class ConflictSchema(Schema):
@@ -354,7 +367,7 @@ class PushResponseSchema(Schema):
     unchanged = fields.Integer(strict=True)
     conflicts = fields.List(fields.Nested(ConflictSchema))
     rejected = fields.List(fields.Nested(RejectionSchema))
-    server_time = fields.String()
+    server_time = _stamp()
     replayed = fields.Boolean()
 
 
@@ -362,7 +375,7 @@ class RecordSchema(Schema):
     type = fields.String(validate=validate.OneOf(list(RECORD_TYPES)))
     id = fields.String()
     fields_ = fields.Dict(data_key="fields")
-    stamps = fields.Dict(keys=fields.String(), values=fields.String())
+    stamps = fields.Dict(keys=fields.String(), values=_stamp())
     deleted = fields.Boolean()
     meta = fields.Dict()
 
@@ -381,6 +394,7 @@ class StrictInteger(fields.Integer):
 
 class PullQuerySchema(Schema):
     cursor = fields.String(load_default=None, validate=validate.Length(1, MAX_CURSOR_CHARS))
+    # (the pattern is documented; a cursor of any other form is refused when decoded)
     limit = StrictInteger(
         load_default=DEFAULT_PULL_LIMIT, validate=validate.Range(1, MAX_PULL_LIMIT)
     )
@@ -388,9 +402,9 @@ class PullQuerySchema(Schema):
 
 class PullResponseSchema(Schema):
     records = fields.List(fields.Nested(RecordSchema))
-    cursor = fields.String()
+    cursor = _cursor()
     more = fields.Boolean()
-    server_time = fields.String()
+    server_time = _stamp()
 
 
 class EnrollRequestSchema(Schema):
@@ -415,7 +429,7 @@ class EnrollResponseSchema(Schema):
     token = fields.String()
     user = fields.Nested(UserSchema)
     workspace = fields.Nested(WorkspaceSchema)
-    server_time = fields.String()
+    server_time = _stamp()
 
 
 class DeviceSchema(Schema):
@@ -425,7 +439,7 @@ class DeviceSchema(Schema):
     workspace = fields.Nested(WorkspaceSchema)
     last_sync = fields.String(allow_none=True)
     open_conflicts = fields.List(fields.Nested(ConflictSchema))
-    server_time = fields.String()
+    server_time = _stamp()
 
 
 # The field names of every type, with DELETED, for documentation and clients.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import schemathesis
@@ -39,6 +40,28 @@ def test_openapi_document_is_valid_and_complete(app):
         assert set(schemas[f"{title}Fields"]["properties"]) == set(rtype.rules)
     push = document["paths"]["/api/v1/sync/push"]["post"]
     assert {"413", "422", "426"} <= set(push["responses"])
+    for path, item in document["paths"].items():  # every operation that needs the header
+        for operation in item.values():
+            if "Protocol" in str(operation.get("parameters")):
+                assert "426" in operation["responses"], path
+
+
+def test_stamps_cursors_and_hashes_have_their_formats(app):
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    schemas = document["components"]["schemas"]
+    stamps = [
+        schemas["FieldWrite"]["properties"]["stamp"],
+        schemas["PushRequest"]["properties"]["device_time"],
+        schemas["PushResponse"]["properties"]["server_time"],
+        schemas["PullResponse"]["properties"]["server_time"],
+        schemas["Record"]["properties"]["stamps"]["additionalProperties"],
+    ]
+    assert all(re.fullmatch(s["pattern"], "1780000000000-000001-office-1") for s in stamps)
+    assert not any(re.fullmatch(s["pattern"], "١٧٨٠٠٠٠٠٠٠٠٠٠-000001-x") for s in stamps)
+    assert schemas["PullResponse"]["properties"]["cursor"]["pattern"]
+    pull = document["paths"]["/api/v1/sync/pull"]["get"]["parameters"]
+    assert any(p.get("name") == "cursor" and p["schema"].get("pattern") for p in pull)
+    assert schemas["AttachmentFields"]["properties"]["sha256"]["pattern"]
 
 
 @pytest.fixture
@@ -52,12 +75,12 @@ def fuzz_app(sqlite_url, tmp_path, clock):
     return app
 
 
-def fuzzer(operation, mode, headers, seen):
+def fuzzer(operation, mode, headers, seen, examples=15):
     """Return a hypothesis test that calls one operation with generated requests."""
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
-        max_examples=15,
+        max_examples=examples,
         deadline=None,
         database=None,
         phases=[Phase.explicit, Phase.generate],
