@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from field_client import durable
-from field_client.errors import NotFound, ProtocolError, ServerError, ValidationError
+from field_client.errors import NotFound, Refused, ServerError, ValidationError
 from field_client.store import LocalStore
 from sync import RECORD_TYPES, ErrorCode, validate_fields
 
@@ -272,7 +272,7 @@ def upload_missing(
             continue
         try:
             transport.upload_blob(sha, path)
-        except ProtocolError as exc:
+        except Refused as exc:
             if exc.code not in (ErrorCode.INVALID_REQUEST, ErrorCode.PAYLOAD_TOO_LARGE):
                 raise
             report.refused[sha] = str(exc.code)
@@ -308,7 +308,7 @@ def fetch(
     """Return the path of blob ``sha256``, downloading it first when this device lacks it.
 
     The download (at most ``limit`` bytes) is checked against the hash before it takes its
-    name. Raises ProtocolError ``not_found`` when the server has no such blob for this
+    name. Raises Refused ``not_found`` when the server has no such blob for this
     workspace (not uploaded yet), ServerError when the bytes are too many or wrong.
     """
     target = blob_path(store.home, sha256)

@@ -12,7 +12,9 @@ The tree::
         ├── Offline             no connection (refused, DNS, timeout) after the retries
         ├── ServerError         the server answered, but not as a Fieldsync server should (5xx,
         │                       HTML, wrong address)
-        └── ProtocolError       a problem+json answer; ``code`` is the protocol's ErrorCode
+        └── Refused             the server refused: a problem+json answer; ``code`` is the
+                                protocol's ErrorCode (not ``sync.ProtocolError``: that one
+                                is raised by the protocol's own checks)
 
 Every error carries a message ``key`` and ``params`` so the CLI and the web UI can show it in
 Simplified Chinese or English (see ``field_client.messages``). Conflicts are not errors: they are
@@ -31,7 +33,7 @@ __all__ = [
     "NotEnrolled",
     "NotFound",
     "Offline",
-    "ProtocolError",
+    "Refused",
     "ServerError",
     "StoreError",
     "TransportError",
@@ -106,8 +108,8 @@ class ServerError(TransportError):
     key = "server_error"
 
 
-class ProtocolError(TransportError):
-    """A problem+json answer from the server; ``code`` is the protocol's error code."""
+class Refused(TransportError):
+    """The server refused: a problem+json answer; ``code`` is the protocol's error code."""
 
     key = "protocol_error"
 

@@ -13,7 +13,7 @@ from field_client.errors import (
     AmbiguousName,
     ClientError,
     NotFound,
-    ProtocolError,
+    Refused,
     StoreError,
     ValidationError,
 )
@@ -194,7 +194,7 @@ def explain(error: ClientError, lang: str = "zh", **context: Any) -> str:
             for k, v in error.errors.items()
         )
         return say("invalid_fields", lang, errors=text)
-    if isinstance(error, ProtocolError):
+    if isinstance(error, Refused):
         key = f"protocol.{error.code}"
         params["code"] = str(error.code)
         params.setdefault("server_time", error.body.get("server_time", ""))

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from field_client import blobs
-from field_client.errors import Offline, ProtocolError, ServerError
+from field_client.errors import Offline, Refused, ServerError
 from field_client.store import LocalStore
 from field_client.transport import Transport
 from sync import Clock, ErrorCode
@@ -118,7 +118,7 @@ def sync_once(
         notify(Stage.DONE, report.received, report.received)
     except Offline as exc:
         report.offline, report.message = True, exc.detail
-    except ProtocolError as exc:
+    except Refused as exc:
         _stop(store, report, exc)
     except ServerError as exc:
         report.error, report.message = "server_error", exc.detail
@@ -170,7 +170,7 @@ def _pull(
         while True:
             try:
                 page = coming.result()
-            except ProtocolError as exc:
+            except Refused as exc:
                 if exc.code != ErrorCode.RESYNC_REQUIRED or restarted:
                     raise
                 # The server was restored from a backup (a new epoch): give it back what it
@@ -195,14 +195,14 @@ def _refresh_conflicts(store: LocalStore, transport: Transport) -> None:
     open here: office staff resolving them is what closes them)."""
     try:
         answer = transport.device()
-    except (ProtocolError, ServerError):
+    except (Refused, ServerError):
         return  # an older server without GET /device: keep what pushes reported
     conflicts = answer.get("open_conflicts")
     if isinstance(conflicts, list):
         store.refresh_conflicts(conflicts)
 
 
-def _stop(store: LocalStore, report: SyncReport, exc: ProtocolError) -> None:
+def _stop(store: LocalStore, report: SyncReport, exc: Refused) -> None:
     report.error = str(exc.code)
     report.message = exc.detail
     report.server_time = exc.body.get("server_time")

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Protocol
 
 import requests
 
-from field_client.errors import Offline, ProtocolError, ServerError
+from field_client.errors import Offline, Refused, ServerError
 from sync import PROTOCOL_HEADER, PROTOCOL_VERSION, jsonio
 
 __all__ = ["API", "HttpTransport", "Transport", "check_answer"]
@@ -50,7 +50,7 @@ class Transport(Protocol):
 
 
 def check_answer(status: int, content_type: str, body: bytes) -> dict[str, Any]:
-    """Return the JSON of a successful answer; raise ProtocolError for problem+json and
+    """Return the JSON of a successful answer; raise Refused for problem+json and
     ServerError for anything else that is not a Fieldsync answer."""
     try:
         data = jsonio.loads(body) if body else {}
@@ -59,7 +59,7 @@ def check_answer(status: int, content_type: str, body: bytes) -> dict[str, Any]:
     if status < 400 and isinstance(data, dict):
         return data
     if isinstance(data, dict) and "code" in data:
-        raise ProtocolError(
+        raise Refused(
             str(data["code"]),
             str(data.get("detail") or data.get("title") or ""),
             status=status,

@@ -20,7 +20,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     False serves the device API alone.
     """
     from server import api, config, errors, field_app, limits
-    from server.db import open_database
+    from server.db import UNAVAILABLE_ERRORS, open_database
 
     test_config = dict(test_config or {})
     instance = test_config.pop("INSTANCE_PATH", None) or config.instance_path_from_env()
@@ -53,7 +53,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         if not db.is_closed():
             db.close()
 
-    errors.init_app(app)
+    errors.init_app(app, database_errors=UNAVAILABLE_ERRORS)
     limits.init_app(app)
     app.register_blueprint(api.bp)
     field_app.init_app(app)

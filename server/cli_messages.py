@@ -1,6 +1,6 @@
 """The message catalogue of ``fieldsync-server``: Simplified Chinese (default) and English.
 
-Error keys are those of ``services.ServiceError.key``, plus the CLI's own.
+Error keys are those of ``server.errors.ServerError.key``, plus the CLI's own.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "table_record": "记录",
         "table_conflict": "冲突",
         "table_change": "修改历史",
-        # errors (keys of services.ServiceError, plus the CLI's own)
+        # errors (keys of server.errors.ServerError, plus the CLI's own)
         "workspace_name": "工作区名称须为 1-200 个字符。",
         "workspace_exists": "工作区“{name}”已存在。",
         "no_workspace": "找不到工作区“{name}”。",

@@ -6,13 +6,27 @@ Models are bound to ``database``, a proxy that entry points initialise with ``op
 from __future__ import annotations
 
 import os
+import sqlite3
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from peewee import (
+    Database,
+    DatabaseProxy,
+    OperationalError,
+    PeeweeException,
+    PostgresqlDatabase,
+    SqliteDatabase,
+)
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 database = DatabaseProxy()
+
+# The driver's errors that mean "the database is unavailable" (busy, locked, gone away): the
+# store wraps them in ``server.errors.Unavailable``, the app's error handlers too.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError,)
+# Every error a database may raise (the CLI turns any of them into one line).
+DATABASE_ERRORS: tuple[type[Exception], ...] = (PeeweeException, sqlite3.Error)
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",

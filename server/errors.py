@@ -1,14 +1,20 @@
-"""Every error rendered once: problem+json on API paths, a readable page on office pages.
+"""The server's errors, and every error rendered once: problem+json on API paths, a readable
+page on office pages (the CLI renders them once too, as one line: ``server.cli.base``).
 
 The server's error tree::
 
-    sync.SyncError
-    └── sync.ProtocolError        a request the protocol refuses (carries an ErrorCode)
-        └── services.ServiceError a use case refused (adds a message key for the CLI)
+    sync.ProtocolError            a request the protocol refuses (carries an ErrorCode)
+    └── ServerError               root of what the server raises on purpose: an ErrorCode for
+        │                         the API, a message ``key`` and ``params`` for people
+        ├── NotFound              no such workspace, user, device, ...
+        ├── Refused               a use case refused, for the reason ``key`` names
+        └── Unavailable           the database failed (busy, gone); ``original`` is its error
 
-Foreign errors are translated here, at the edge: werkzeug's HTTP errors (404, 405, 413, ...),
-marshmallow's ValidationError, a busy database (503) and anything unexpected (500, logged
-without request data, so no names or phone numbers reach the log).
+``ServerError`` is a ``ProtocolError`` because each kind answers the wire with a protocol code.
+Database errors are wrapped in ``Unavailable`` once, in the store; those raised outside it (a
+page's query) are wrapped here, at the edge. Other foreign errors are translated here too:
+werkzeug's HTTP errors (404, 405, 413, ...), marshmallow's ValidationError and anything
+unexpected (500, logged without request data, so no names or phone numbers reach the log).
 """
 
 from __future__ import annotations
@@ -19,12 +25,48 @@ from typing import Any
 
 from flask import Flask, Response, json, render_template, request
 from marshmallow import ValidationError
-from peewee import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from sync import ErrorCode, ProtocolError, problem
 
 log = logging.getLogger("fieldsync.server")
+
+
+class ServerError(ProtocolError):
+    """Root of the server's errors: an ErrorCode, and a message ``key`` and ``params``."""
+
+    def __init__(self, code: ErrorCode, key: str, detail: str, **params: Any) -> None:
+        extra = {k: v for k, v in params.items() if k == "reason"}
+        super().__init__(code, detail, extra=extra)
+        self.key = key
+        self.params = params
+
+
+class NotFound(ServerError):
+    """No such thing (workspace, user, device, ...): ``key`` says which."""
+
+    def __init__(self, key: str, detail: str, **params: Any) -> None:
+        super().__init__(ErrorCode.NOT_FOUND, key, detail, **params)
+
+
+class Refused(ServerError):
+    """A use case refused: ``key`` names the reason (bad name, used code, revoked device)."""
+
+
+class Unavailable(ServerError):
+    """The database failed (busy, locked, unreachable); ``original`` is its error.
+
+    Only the error's class and first line are kept for people (the CLI shows them); the API
+    answer says neither, and the log gets the class only: a message may quote data.
+    """
+
+    def __init__(self, original: BaseException) -> None:
+        first = (str(original).strip().splitlines() or [""])[0][:200]
+        detail = "The database is busy or unreachable. Retry shortly."
+        super().__init__(ErrorCode.UNAVAILABLE, "database_error", detail)
+        self.params = {"kind": type(original).__name__, "detail": first}
+        self.original = original
+
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -142,6 +184,8 @@ def handle_protocol_error(exc: ProtocolError) -> Response:
     headers = {}
     if exc.code is ErrorCode.RATE_LIMITED and "retry_after" in exc.extra:
         headers["Retry-After"] = str(exc.extra["retry_after"])
+    if exc.code is ErrorCode.UNAVAILABLE:
+        headers["Retry-After"] = "5"
     return problem_response(
         exc.code, exc.detail, status=exc.status, errors=exc.errors, headers=headers, **exc.extra
     )
@@ -174,17 +218,13 @@ def handle_http_exception(exc: HTTPException) -> Response:
     return response
 
 
-def handle_database_busy(exc: OperationalError) -> Response:
+def handle_database_error(exc: Exception) -> Response:
+    """Render a database error the store did not wrap (a page's own query) as Unavailable."""
+    wrapped = exc if isinstance(exc, Unavailable) else Unavailable(exc)
     # Only the exception's class goes to the log: its message may quote data.
-    log.warning("database unavailable (%s) on %s %s", type(exc).__name__, request.method, _where())
-    if not is_api_request():
-        return page_response(503)
-    return problem_response(
-        ErrorCode.UNAVAILABLE,
-        "The database is busy or unreachable. Retry shortly.",
-        status=503,
-        headers={"Retry-After": "5"},
-    )
+    kind = type(wrapped.original).__name__
+    log.warning("database unavailable (%s) on %s %s", kind, request.method, _where())
+    return handle_protocol_error(wrapped)
 
 
 def handle_unexpected(exc: Exception) -> Response:
@@ -206,10 +246,16 @@ def _where() -> str:
     return request.url_rule.rule if request.url_rule is not None else "(no route)"
 
 
-def init_app(app: Flask) -> None:
-    """Register the error handlers on the app (they cover every blueprint)."""
+def init_app(app: Flask, database_errors: tuple[type[Exception], ...] = ()) -> None:
+    """Register the error handlers on the app (they cover every blueprint).
+
+    ``database_errors`` are the database driver's errors that mean "unavailable" (``server.db``
+    knows them), rendered as ``Unavailable``.
+    """
+    app.register_error_handler(Unavailable, handle_database_error)
     app.register_error_handler(ProtocolError, handle_protocol_error)
     app.register_error_handler(ValidationError, handle_validation_error)
     app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(OperationalError, handle_database_busy)
+    for error in database_errors:
+        app.register_error_handler(error, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

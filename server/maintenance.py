@@ -1,5 +1,5 @@
 """The administrator's housekeeping: backup, restore, prune. No Flask: plain paths and URLs in,
-plain values out, refusals as ``services.ServiceError`` (the CLI prints them as one line).
+plain values out, refusals as ``server.errors.Refused`` (the CLI prints them as one line).
 
 Backup (SQLite): sqlite3's online backup API copies a consistent snapshot while the server keeps
 running, then the blob folder is copied beside it. The database goes first: a device uploads a
@@ -37,8 +37,8 @@ from peewee import Database, SqliteDatabase
 from server import migrations
 from server.blobs import TEMP_PREFIX, BlobStore
 from server.db import make_database, write_transaction
+from server.errors import Refused
 from server.models import PushBatch
-from server.services import ServiceError
 from sync import ErrorCode
 
 __all__ = [
@@ -89,8 +89,8 @@ class PruneResult:
     temp_files_removed: int
 
 
-def _refuse(key: str, detail: str, **params: object) -> ServiceError:
-    return ServiceError(ErrorCode.INVALID_REQUEST, key, detail, **params)
+def _refuse(key: str, detail: str, **params: object) -> Refused:
+    return Refused(ErrorCode.INVALID_REQUEST, key, detail, **params)
 
 
 def mask_password(url: str) -> str:

@@ -1,7 +1,8 @@
 """Use cases of the office server: workspaces, users, enrollment, devices. No Flask here.
 
-Every failure is a ``ServiceError`` (a ``sync.ProtocolError`` with a stable ``key`` for the CLI's
-message catalogue), so the API renders it as problem+json and the CLI as one translated line.
+Every failure is a ``server.errors.ServerError`` (``NotFound`` or ``Refused``, with a stable
+``key`` for the message catalogue), so the API renders it as problem+json and the CLI as one
+translated line.
 
 Enrollment codes that are unknown, used or expired all answer ``401 unauthorized`` (the code is
 a credential); ``reason`` in the problem body says which, so a device can tell its user to ask
@@ -24,6 +25,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from server import store
 from server.db import database, write_transaction
+from server.errors import NotFound, Refused, ServerError
 from server.models import (
     Change,
     Conflict,
@@ -33,7 +35,7 @@ from server.models import (
     User,
     Workspace,
 )
-from sync import ErrorCode, ProtocolError
+from sync import ErrorCode
 
 ROLES = User.ROLES
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed by hand
@@ -52,14 +54,8 @@ def _dummy_hash() -> str:
 Now = dt.datetime | int | None
 
 
-class ServiceError(ProtocolError):
-    """A use case refused: ``key`` and ``params`` name the message for people (CLI catalogue)."""
-
-    def __init__(self, code: ErrorCode, key: str, detail: str, **params: Any) -> None:
-        extra = {k: v for k, v in params.items() if k == "reason"}
-        super().__init__(code, detail, extra=extra)
-        self.key = key
-        self.params = params
+# The old name of the server's error root, kept for code that still says it.
+ServiceError = ServerError
 
 
 def _utc(now: Now = None) -> dt.datetime:
@@ -92,14 +88,14 @@ def create_workspace(name: str) -> Workspace:
     """Create a workspace (one community office) with a unique name."""
     name = (name or "").strip()
     if not 1 <= len(name) <= 200:
-        raise ServiceError(
+        raise Refused(
             ErrorCode.INVALID_REQUEST, "workspace_name", "A workspace name has 1-200 characters."
         )
     try:
         with write_transaction():
             return Workspace.create(name=name)
     except IntegrityError as exc:
-        raise ServiceError(
+        raise Refused(
             ErrorCode.INVALID_REQUEST,
             "workspace_exists",
             f"A workspace named {name!r} already exists.",
@@ -115,9 +111,7 @@ def get_workspace(workspace: Workspace | str) -> Workspace:
         Workspace.id == workspace
     )
     if found is None:
-        raise ServiceError(
-            ErrorCode.NOT_FOUND, "no_workspace", f"No workspace {workspace!r}.", name=workspace
-        )
+        raise NotFound("no_workspace", f"No workspace {workspace!r}.", name=workspace)
     return found
 
 
@@ -136,27 +130,27 @@ def create_user(
     """Create a user of a workspace; passwords are stored hashed (scrypt)."""
     username = (username or "").strip()
     if not _USERNAME.match(username):
-        raise ServiceError(
+        raise Refused(
             ErrorCode.INVALID_REQUEST,
             "bad_username",
             "A username has 1-100 letters, digits or . _ @ -.",
         )
     if role not in ROLES:
-        raise ServiceError(
+        raise Refused(
             ErrorCode.INVALID_REQUEST,
             "bad_role",
             "The role must be one of: " + ", ".join(ROLES) + ".",
             roles=", ".join(ROLES),
         )
     if password is not None and len(password) < MIN_PASSWORD:
-        raise ServiceError(
+        raise Refused(
             ErrorCode.INVALID_REQUEST,
             "short_password",
             f"A password needs at least {MIN_PASSWORD} characters.",
             min=MIN_PASSWORD,
         )
     if len(display_name or "") > 200:
-        raise ServiceError(
+        raise Refused(
             ErrorCode.INVALID_REQUEST, "long_display_name", "A display name has at most 200."
         )
     space = get_workspace(workspace)
@@ -171,7 +165,7 @@ def create_user(
                 display_name=display_name or "",
             )
     except IntegrityError as exc:
-        raise ServiceError(
+        raise Refused(
             ErrorCode.INVALID_REQUEST,
             "user_exists",
             f"A user named {username!r} already exists.",
@@ -183,16 +177,14 @@ def get_user(username: str) -> User:
     """Return a user by username; raise not_found otherwise."""
     user = User.get_or_none(User.username == username)
     if user is None:
-        raise ServiceError(
-            ErrorCode.NOT_FOUND, "no_user", f"No user {username!r}.", username=username
-        )
+        raise NotFound("no_user", f"No user {username!r}.", username=username)
     return user
 
 
 def set_password(username: str, password: str) -> None:
     """Replace a user's password."""
     if len(password or "") < MIN_PASSWORD:
-        raise ServiceError(
+        raise Refused(
             ErrorCode.INVALID_REQUEST,
             "short_password",
             f"A password needs at least {MIN_PASSWORD} characters.",
@@ -337,9 +329,7 @@ def create_enrollment_code(
     """Create a single-use enrollment code for a user, valid for 72 hours; return it (once)."""
     user = get_user(username)
     if not user.active:
-        raise ServiceError(
-            ErrorCode.FORBIDDEN, "user_inactive", f"User {username!r} is deactivated."
-        )
+        raise Refused(ErrorCode.FORBIDDEN, "user_inactive", f"User {username!r} is deactivated.")
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     moment = _utc(now)
     with write_transaction():
@@ -353,13 +343,13 @@ def create_enrollment_code(
     return code
 
 
-def _bad_code(reason: str) -> ServiceError:
+def _bad_code(reason: str) -> Refused:
     details = {
         "unknown": "This enrollment code is not known. Check it, or ask the office for a new one.",
         "used": "This enrollment code was already used. Ask the office for a new one.",
         "expired": "This enrollment code has expired. Ask the office for a new one.",
     }
-    return ServiceError(ErrorCode.UNAUTHORIZED, f"code_{reason}", details[reason], reason=reason)
+    return Refused(ErrorCode.UNAUTHORIZED, f"code_{reason}", details[reason], reason=reason)
 
 
 def new_device_id() -> str:
@@ -376,7 +366,7 @@ def enroll(code: str, device_name: str, *, now: Now = None) -> dict[str, Any]:
     """Turn an enrollment code into a device and its token; return the enroll response body."""
     device_name = (device_name or "").strip()
     if not 1 <= len(device_name) <= 100:
-        raise ServiceError(
+        raise Refused(
             ErrorCode.INVALID_REQUEST, "device_name", "A device name has 1-100 characters."
         )
     moment = _utc(now)
@@ -433,22 +423,22 @@ _AUTH_SQL = (
 def authenticate_device(token: str | None) -> Device:
     """Return the device holding this bearer token; raise unauthorized or device_revoked."""
     if not token:
-        raise ServiceError(
+        raise Refused(
             ErrorCode.UNAUTHORIZED, "no_token", "Send 'Authorization: Bearer <device token>'."
         )
     sql = _AUTH_SQL.replace("?", database.param)
     row = database.execute_sql(sql, (sha256_hex(token),)).fetchone()
     if row is None:
-        raise ServiceError(ErrorCode.UNAUTHORIZED, "bad_token", "The device token is not known.")
+        raise Refused(ErrorCode.UNAUTHORIZED, "bad_token", "The device token is not known.")
     if row[5] is not None:
-        raise ServiceError(
+        raise Refused(
             ErrorCode.DEVICE_REVOKED,
             "device_revoked",
             "The office revoked this device. Its local data is kept; ask the office to enroll it "
             "again.",
         )
     if not row[9]:
-        raise ServiceError(
+        raise Refused(
             ErrorCode.FORBIDDEN, "user_inactive", "The user of this device is deactivated."
         )
     when = Device.created_at.python_value
@@ -478,9 +468,7 @@ def get_device(device_id: str) -> Device:
     """Return a device by id; raise not_found otherwise."""
     device = Device.get_or_none(Device.id == device_id)
     if device is None:
-        raise ServiceError(
-            ErrorCode.NOT_FOUND, "no_device", f"No device {device_id!r}.", device_id=device_id
-        )
+        raise NotFound("no_device", f"No device {device_id!r}.", device_id=device_id)
     return device
 
 

@@ -260,3 +260,14 @@ def test_run_refuses_a_half_or_bad_tls_pair(sqlite_url, tmp_path):
     wrong = runner.invoke(cli.main, args)
     assert wrong.exit_code != 0 and "Cannot use the certificate or key:" in wrong.output
     assert "Traceback" not in wrong.output
+
+
+def test_a_database_without_tables_is_one_line_naming_the_fix(runner, tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = invoke(runner, url, "--lang", "en", "device", "list")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert lines == [
+        "Error: Database error (OperationalError): no such table: device. For a new database "
+        "run 'fieldsync-server db upgrade' first."
+    ]

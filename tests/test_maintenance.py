@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from server import cli, maintenance, migrations, store
 from server.cli import Settings, main
 from server.db import open_database
+from server.errors import Refused
 from server.models import PushBatch
 from sync import ErrorCode, ProtocolError
 from tests.store.storekit import NOW, SKEW, Writer, make_device
@@ -240,7 +241,7 @@ def test_prune_keeps_batches_newer_than_the_cutoff(database_url, tmp_path):
         os.utime(stale, (old, old))
         os.utime(fresh, (now.replace(tzinfo=dt.UTC).timestamp(),) * 2)
 
-        with pytest.raises(maintenance.ServiceError) as info:
+        with pytest.raises(Refused) as info:
             maintenance.prune(db, blobs, days=29, now=now)
         assert info.value.key == "prune_days" and PushBatch.select().count() == 6
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from field_client import config as configmod
-from field_client.errors import ClientError, ProtocolError, ValidationError
+from field_client.errors import ClientError, Refused, ValidationError
 from field_client.messages import explain, field_name, label_of, say, type_name
 from field_client.store import LocalStore, label
 from field_client.transport import HttpTransport
@@ -297,7 +297,7 @@ def enroll(app: App, server: str, code: str, name: str) -> str:
     transport = HttpTransport(server, timeout=app.config.timeout, retries=0)
     try:
         answer = transport.enroll(code.strip(), name[:100])
-    except ProtocolError as exc:
+    except Refused as exc:
         if exc.code == ErrorCode.UNSUPPORTED_PROTOCOL:
             raise
         raise Failure(app.say("protocol.invalid_code", detail=exc.detail)) from None

@@ -20,7 +20,7 @@ from field_client.cli.base import (
     pass_app,
     print_json,
 )
-from field_client.errors import ProtocolError
+from field_client.errors import Refused
 from field_client.messages import explain, type_name
 from field_client.syncer import Stage, SyncReport, sync_once
 from sync import jsonio
@@ -65,7 +65,7 @@ def summary(app: App, report: SyncReport) -> str:
         return app.say("sync.offline", pending=report.pending)
     if report.error:
         body = {"server_time": _readable_stamp(report.server_time)}
-        error = ProtocolError(report.error, report.message or "", body=body)
+        error = Refused(report.error, report.message or "", body=body)
         if report.error == "server_error":
             return app.say("server_error", detail=report.message, **app.context())
         return explain(error, app.lang, **app.context())

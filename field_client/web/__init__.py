@@ -24,10 +24,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from field_client import config as client_config
-from field_client.errors import ClientError, NotEnrolled, Offline, ProtocolError, ServerError
+from field_client.errors import ClientError, NotEnrolled, Offline, Refused, ServerError
 from field_client.store import LocalStore
 from field_client.web import i18n
-from field_client.web.syncjob import Reachability, SyncJob
+from field_client.web.syncjob import Reachability, SyncJob, log
 
 __all__ = ["create_app", "serve"]
 
@@ -226,6 +226,7 @@ def _http_runner(store: LocalStore, settings: Any) -> Callable[..., dict[str, An
         try:
             report = sync_once(store, transport, store.clock, progress)
         except ClientError as exc:  # the local store failed (locked, damaged)
+            log.warning("sync failed: %s (%s)", type(exc).__name__, exc.key)
             return {"failed": True, "reason_key": f"sync.error.{exc.key}", "reason": exc.detail}
         finally:
             transport.close()
@@ -260,7 +261,7 @@ def _http_check(store: LocalStore) -> Callable[[], bool | None]:
         try:
             transport.device()
             return True
-        except ProtocolError:
+        except Refused:
             return True  # it answered as a Fieldsync server (say, with device_revoked)
         except (Offline, ServerError):
             return False

@@ -7,12 +7,16 @@ sync runs at a time. Everything a sync does not finish stays queued in the store
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
 __all__ = ["Reachability", "SyncJob"]
+
+log = logging.getLogger("fieldsync.client")
 
 Progress = Callable[[str, int, int], None]
 Runner = Callable[[Progress], dict[str, Any]]
@@ -66,10 +70,21 @@ class SyncJob:
             failed = result.get("failed") or result.get("error")
             final = {"state": "failed" if failed else "done", "result": result}
         except Exception as exc:  # a sync never takes the page down; say why in one sentence
+            _log_failure(exc)
             final = {"state": "failed", "result": {"failed": True, "reason": _reason(exc)}}
         with self._lock:
             if self._state.get("run") == run:
                 self._state.update(final, finished=time.time())
+
+
+def _log_failure(exc: Exception) -> None:
+    """Log a failed sync: the error's class and where it arose, never its message (it may
+    quote a name or a phone number)."""
+    frames = "\n".join(
+        f"  {frame.filename}:{frame.lineno} in {frame.name}"
+        for frame in traceback.extract_tb(exc.__traceback__)
+    )
+    log.error("sync failed: %s\n%s", type(exc).__name__, frames)
 
 
 def _reason(exc: Exception) -> str:

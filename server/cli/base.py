@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,11 +11,11 @@ from typing import Any, TypeVar
 
 import click
 from flask import Flask
-from peewee import Database, PeeweeException
 
-from server import config, maintenance, services
+from server import config, maintenance
 from server.cli_messages import MESSAGES
-from server.db import DatabaseUrlError
+from server.db import DATABASE_ERRORS, DatabaseUrlError
+from server.errors import ServerError, Unavailable
 from sync import ProtocolError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,7 +54,7 @@ def make_app(settings: Settings) -> Flask:
 def opened(settings: Settings) -> Iterator[Flask]:
     """Give a command the app with its database connected, and close it afterwards."""
     app = make_app(settings)
-    db: Database = app.extensions["fieldsync_db"]
+    db = app.extensions["fieldsync_db"]
     with app.app_context():
         db.connect(reuse_if_open=True)
         try:
@@ -83,6 +82,13 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
+def error_line(exc: ServerError | ProtocolError, lang: str) -> str:
+    """Return the one line a command prints for an error, in the language."""
+    if isinstance(exc, ServerError):
+        return say(exc.key, lang, **{"detail": exc.detail, **exc.params})
+    return say("error", lang, detail=exc.detail)
+
+
 def one_line_errors(command: F) -> F:
     """Turn every library error into one translated line and a non-zero exit."""
 
@@ -91,18 +97,12 @@ def one_line_errors(command: F) -> F:
         lang = current_settings().lang
         try:
             return command(*args, **kwargs)
-        except services.ServiceError as exc:
-            message = say(exc.key, lang, detail=exc.detail, **exc.params)
-            raise click.ClickException(message) from None
-        except ProtocolError as exc:
-            raise click.ClickException(say("error", lang, detail=exc.detail)) from None
+        except ProtocolError as exc:  # ServerError among them
+            raise click.ClickException(error_line(exc, lang)) from None
         except DatabaseUrlError as exc:
             raise click.ClickException(say("bad_database_url", lang, detail=str(exc))) from None
-        except (PeeweeException, OSError, sqlite3.Error) as exc:
-            first = (str(exc).strip().splitlines() or [""])[0][:200]
-            raise click.ClickException(
-                say("database_error", lang, kind=type(exc).__name__, detail=first)
-            ) from None
+        except (*DATABASE_ERRORS, OSError) as exc:
+            raise click.ClickException(error_line(Unavailable(exc), lang)) from None
 
     return wrapper  # type: ignore[return-value]
 

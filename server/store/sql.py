@@ -14,6 +14,7 @@ from typing import Any
 from peewee import Database, DatabaseError
 
 from server.db import database, is_postgres
+from server.errors import Unavailable
 from sync import (
     Clock,
     ErrorCode,
@@ -97,13 +98,11 @@ def iso_utc(value: Any) -> str | None:
 
 @contextmanager
 def database_errors() -> Iterator[None]:
-    """Translate database failures (locked, gone away) into the protocol's ``unavailable``."""
+    """Wrap database failures (locked, gone away) in ``Unavailable``: the one place they are."""
     try:
         yield
     except DatabaseError as exc:
-        raise ProtocolError(
-            ErrorCode.UNAVAILABLE, "The database is busy or unavailable; try again shortly."
-        ) from exc
+        raise Unavailable(exc) from exc
 
 
 # -- server state: epoch, node, change sequence, office clock ----------------------------------

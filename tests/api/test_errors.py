@@ -79,3 +79,39 @@ def test_an_uninitialised_database_is_a_clear_problem(sqlite_url, tmp_path, cloc
     app = make_app(sqlite_url, tmp_path, clock, AUTO_UPGRADE=False)
     response = app.test_client().get("/healthz")
     assert_problem(response, 503, "unavailable")
+
+
+def test_the_server_error_tree_has_one_root():
+    from server.errors import NotFound, Refused, ServerError, Unavailable
+    from sync import ErrorCode, ProtocolError
+
+    missing = NotFound("no_user", "No user 'x'.", username="x")
+    refused = Refused(ErrorCode.UNAUTHORIZED, "code_used", "Used.", reason="used")
+    down = Unavailable(OperationalError("database is locked\nat 13912345678"))
+    for error in (missing, refused, down):
+        assert isinstance(error, ServerError) and isinstance(error, ProtocolError)
+    assert (missing.status, missing.key, missing.params) == (404, "no_user", {"username": "x"})
+    assert refused.extra == {"reason": "used"}  # the reason reaches the problem body
+    assert (down.status, down.code) == (503, ErrorCode.UNAVAILABLE)
+    assert down.params == {"kind": "OperationalError", "detail": "database is locked"}
+    assert "13912345678" not in down.detail and isinstance(down.original, OperationalError)
+
+
+def test_the_store_wraps_database_errors_once(failing_app, caplog):
+    from server.errors import Unavailable
+    from server.store.sql import database_errors
+
+    def store_busy():
+        with database_errors():
+            raise OperationalError("database is locked while saving 13912345678")
+
+    with pytest.raises(Unavailable) as caught:
+        store_busy()
+    assert isinstance(caught.value.original, OperationalError)
+    failing_app.add_url_rule("/api/v1/store-busy", "store_busy", store_busy)
+    with caplog.at_level(logging.WARNING, logger="fieldsync.server"):
+        response = Api(failing_app.test_client()).get("/api/v1/store-busy")
+    assert_problem(response, 503, "unavailable")
+    assert response.headers["Retry-After"] == "5"
+    assert "OperationalError" in caplog.text and "13912345678" not in caplog.text
+    assert "13912345678" not in response.get_data(as_text=True)

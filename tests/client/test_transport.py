@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from field_client.errors import Offline, ProtocolError, ServerError
+from field_client.errors import Offline, Refused, ServerError
 from field_client.syncer import sync_once
 from field_client.transport import HttpTransport
 from sync import ErrorCode
@@ -118,7 +118,7 @@ def test_problem_json_becomes_a_protocol_error_with_its_code(stub):
     }
     url, script = stub((401, {"Content-Type": "application/problem+json"}, revoked))
     sleeps: list[float] = []
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(Refused) as caught:
         HttpTransport(url, "tok", sleep=sleeps.append).pull("c", 10)
     assert caught.value.code == ErrorCode.DEVICE_REVOKED and caught.value.status == 401
     assert sleeps == [] and len(script.seen) == 1  # not retried

@@ -14,7 +14,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from field_client import blobs
-from field_client.errors import ProtocolError, ServerError
+from field_client.errors import Refused, ServerError
 from field_client.store import LocalStore
 from field_client.syncer import sync_once
 from field_client.transport import API, HttpTransport
@@ -100,7 +100,7 @@ def test_a_device_of_another_workspace_cannot_fetch_the_photo(make_device, app, 
         services.create_user("zhou", other, "representative")
     stranger = with_blobs(make_device("phone", "zhou"), app)
     assert stranger.sync().ok and stranger.store.list("attachment") == []
-    with pytest.raises(ProtocolError) as refused:
+    with pytest.raises(Refused) as refused:
         blobs.fetch(stranger.store, stranger.transport, PHOTO_SHA)
     assert refused.value.code == "not_found"
     assert not blobs.has_blob(stranger.store, PHOTO_SHA)
@@ -141,10 +141,10 @@ def test_photos_stream_over_real_http(app, live_url, tmp_path, clock):
     assert sync_once(a, a_http).ok  # the records still sync; the big file stays on the device
     assert sync_once(b, b_http).ok
     assert blobs.fetch(b, b_http, _sha(photo)).read_bytes() == photo
-    with pytest.raises(ProtocolError) as absent:
+    with pytest.raises(Refused) as absent:
         blobs.fetch(b, b_http, _sha(big))
     assert absent.value.code == "not_found"
-    with pytest.raises(ProtocolError) as too_big:  # sent anyway: the server stops it
+    with pytest.raises(Refused) as too_big:  # sent anyway: the server stops it
         a_http.upload_blob(_sha(big), blobs.blob_path(a.home, _sha(big)))
     assert too_big.value.code == "payload_too_large"
     for device, transport in ((a, a_http), (b, b_http)):

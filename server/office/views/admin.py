@@ -12,10 +12,10 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from server import services
+from server.errors import ServerError
 from server.office import access, bp, queries
 from server.office.security import admin_required, now_ms
 from server.office.views.common import workspace_id
-from server.services import ServiceError
 
 ROLE_CHOICES = ("representative", "staff", "admin")
 
@@ -33,7 +33,7 @@ def admin_users() -> Any:
         try:
             services.create_user(form["username"], ws, form["role"], password,
                                  form["display_name"])  # fmt: skip
-        except ServiceError as exc:
+        except ServerError as exc:
             error, status = _service_message(exc), 422
         else:
             flash(_("User %(name)s created.", name=form["username"]), "success")
@@ -47,7 +47,7 @@ def admin_users() -> Any:
     ), status
 
 
-def _service_message(exc: ServiceError) -> str:
+def _service_message(exc: ServerError) -> str:
     messages = {
         "bad_username": _("A username has 1-100 letters, digits or . _ @ -."),
         "bad_role": _("Choose a role."),
@@ -109,7 +109,7 @@ def admin_enrollment_code(user_id: str) -> Any:
     try:
         code = services.create_enrollment_code(user.username, created_by=current_user.id,
                                                now=now_ms())  # fmt: skip
-    except ServiceError as exc:
+    except ServerError as exc:
         flash(_service_message(exc), "error")
         return redirect(url_for("office.admin_users"))
     server_url = request.host_url.rstrip("/")
