@@ -107,12 +107,10 @@ class ListChoice(Choice):
     list_name: str = ""
 
     def check(self, value: Any) -> Fault | None:
-        if type(value) is not str or _KEY_RE.fullmatch(value) is None:
-            return Fault("bad_key", max=64)
-        return None
+        return Key().check(value)
 
     def to_marshmallow(self) -> ma_fields.Field[Any]:
-        return ma_fields.String(allow_none=True, validate=ma_validate.Regexp(_KEY_RE))
+        return Key().to_marshmallow()
 
 
 @dataclass(frozen=True)
