@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 
 import click
-from click.utils import make_default_short_help
 
 from server import config
 from server.cli.backup import (
@@ -101,11 +100,17 @@ class ServerGroup(click.Group):
         for name in names:
             command = self.commands.get(name)
             if command is None:
-                rows.append((name, make_default_short_help(LAZY_COMMANDS[name][2], limit)))
+                rows.append((name, _first_line(LAZY_COMMANDS[name][2], limit)))
             elif not command.hidden:
                 rows.append((name, command.get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _first_line(help_text: str, limit: int) -> str:
+    """Return the help's first line, shortened to ``limit`` characters."""
+    line = help_text.strip().split("\n", 1)[0]
+    return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
 
 
 @click.group(

@@ -8,6 +8,8 @@ import re
 
 from tests.office import data
 from tests.office.conftest import login, make_app
+from tests.office.test_imports import PEOPLE, form_of, live, upload
+from tests.office.test_ledger import xlsx
 
 
 def test_every_page_and_export_on_both_backends(database_url, tmp_path):
@@ -30,7 +32,9 @@ def test_every_page_and_export_on_both_backends(database_url, tmp_path):
                  f"/records/concern/{ids['riders']}/history",
                  f"/records/visit/{ids['forum']}/edit", "/inbox", "/concerns?sort=voices",
                  f"/concerns?sort=due&due=overdue&owner={s.users['li'].id}",
-                 "/concerns?due=week&owner=none"]  # fmt: skip
+                 "/concerns?due=week&owner=none", "/street", "/admin/workspaces", "/import",
+                 "/admin/lists/concern.category", "/visits/export.csv", "/places/export.xlsx",
+                 "/people/export.csv", "/projects/export.xlsx"]  # fmt: skip
         for path in paths:
             assert client.get(path).status_code == 200, path
         page = client.get("/?since=2024-01-01&until=2024-06-30").get_data(as_text=True)
@@ -40,5 +44,30 @@ def test_every_page_and_export_on_both_backends(database_url, tmp_path):
         )))  # fmt: skip
         assert [r[1] for r in rows[1:]] == ["污水管道反复堵塞"]
         assert client.get("/concerns/export.xlsx").status_code == 200
+    finally:
+        db.close()
+
+
+def test_a_ledger_import_and_its_undo_on_both_backends(database_url, tmp_path):
+    clock = data.ManualClock(data.NOW_MS)
+    app = make_app(tmp_path / "unused.db", tmp_path / "instance", clock,
+                   DATABASE_URL=database_url)  # fmt: skip
+    db = app.extensions["fieldsync_db"]
+    db.connect(reuse_if_open=True)
+    try:
+        s = data.seed(clock)
+        client = app.test_client()
+        assert login(client, "admin").status_code == 302
+        before = live(s.workspace_id, "party")
+        page = upload(client, "parties", xlsx(PEOPLE), "居民台账.xlsx").get_data(as_text=True)
+        assert "共 4 行；0 行有错误；2 个重复" in page
+        action = re.search(r'<form method="post" action="([^"]+)"[^>]*id="run"', page)[1]
+        done = client.post(action, data=form_of(page, "run"), follow_redirects=True)
+        assert "导入 2 条记录" in done.get_data(as_text=True)
+        assert live(s.workspace_id, "party") == before + 2
+        undo = re.search(r'action="(/import/batches/[^"]+/undo)"', done.get_data(as_text=True))
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+        client.post(undo[1], data={"csrf_token": token})
+        assert live(s.workspace_id, "party") == before
     finally:
         db.close()
