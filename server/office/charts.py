@@ -52,12 +52,17 @@ def _fit(label: str, room: int) -> str:
     return label
 
 
+def percent_text(rate: float) -> str:
+    """A rate as the office shows it everywhere, card and chart alike: one decimal place."""
+    return f"{rate * 100:.1f}%"
+
+
 def ring(rate: float | None, caption: str, *, color: str = PALETTE[1]) -> Markup:
     """A ring showing one rate (0..1) with the percentage in the middle."""
     size, radius, stroke = 120, 48, 14
     circumference = 2 * math.pi * radius
     filled = 0.0 if rate is None else max(0.0, min(1.0, rate)) * circumference
-    text = "—" if rate is None else f"{rate * 100:.0f}%"
+    text = "—" if rate is None else percent_text(rate)
     c = size / 2
     return Markup(
         f'<svg class="ring" viewBox="0 0 {size} {size}" role="img" '
@@ -67,6 +72,6 @@ def ring(rate: float | None, caption: str, *, color: str = PALETTE[1]) -> Markup
         f'<circle cx="{c}" cy="{c}" r="{radius}" fill="none" stroke="{color}" '
         f'stroke-width="{stroke}" stroke-dasharray="{filled:.2f} {circumference:.2f}" '
         f'transform="rotate(-90 {c} {c})" stroke-linecap="butt"/>'
-        f'<text x="{c}" y="{c + 8}" font-size="24" font-weight="600" text-anchor="middle" '
+        f'<text x="{c}" y="{c + 7}" font-size="20" font-weight="600" text-anchor="middle" '
         f'fill="#111827">{text}</text></svg>'
     )

@@ -166,6 +166,17 @@ def options(workspace_id: str, record_type: str) -> list[tuple[str, str]]:
     return [(rid, label or rid[:8]) for rid, label in rows]
 
 
+def concern_matches(
+    workspace_id: str, text: str, exclude: str, limit: int = 20
+) -> list[tuple[str, str]]:
+    """(id, label) of the workspace's live concerns the search text finds, newest first."""
+    if not text:
+        return []
+    query = filtered(workspace_id, "concern", RecordFilter(search=text))
+    rows = query.where(Record.id != exclude).limit(limit)
+    return [(row.id, record_label(decode(row))) for row in rows]
+
+
 @dataclass
 class Page:
     items: list[dict[str, Any]]
@@ -249,6 +260,8 @@ def filtered(workspace_id: str, record_type: str, f: RecordFilter) -> Any:
         query = reports.live(workspace_id, record_type)
     if f.search:
         matches = [contains(jfield(name), f.search) for name in SEARCH_FIELDS[record_type]]
+        if record_type == "concern":
+            matches.extend(_by_people(workspace_id, f.search))
         query = query.where(_any(matches))
     for name, value in (
         ("status", f.status),
@@ -283,6 +296,18 @@ def filtered(workspace_id: str, record_type: str, f: RecordFilter) -> Any:
         joined = query.join(voices, on=(voices.c.sid == Record.id), join_type=JOIN.LEFT_OUTER)
         return joined.order_by(count.desc(), day.desc(), Record.id)
     return query.order_by(day.desc(), Record.created_at.desc(), Record.id)
+
+
+def _by_people(workspace_id: str, text: str) -> list[Any]:
+    """Conditions matching concerns recorded or owned by a user whose name contains the text."""
+    named = User.select(User.id).where(
+        User.workspace == workspace_id,
+        contains(User.display_name, text) | contains(User.username, text),
+    )
+    ids = [u.id for u in named]
+    if not ids:
+        return []
+    return [Record.created_by.in_(ids), jfield("owner_id").in_(ids)]
 
 
 def _casework_filters(query: Any, f: RecordFilter) -> Any:

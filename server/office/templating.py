@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from server.inbox import inbox
 from server.office import labels, queries
+from server.office.charts import percent_text
 from server.office.i18n import LANGUAGES
 from server.reports import OPEN_STATUSES
 from sync.hlc import Stamp
@@ -103,7 +104,7 @@ def as_json(value: Any) -> str:
 
 
 def percent(value: float | None) -> str:
-    return EMPTY if value is None else f"{value * 100:.1f}%"
+    return EMPTY if value is None else percent_text(value)
 
 
 def nav_counts() -> dict[str, int]:

@@ -149,3 +149,20 @@ def test_switch_to_english(page, demo):
     assert page.inner_text("h1") == "Dashboard"
     page.click("text=中文")
     assert page.inner_text("h1") == "工作概览"
+
+
+def test_the_dashboard_marks_its_range_and_primary_is_not_the_delete_red(page, demo):
+    base = demo.office_url.rstrip("/")
+    page.goto(base + "/")
+    active = page.locator('a.btn.active[aria-current="true"]')
+    assert active.count() == 1 and active.inner_text().strip() == "全部时间"
+    style = "e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color]"
+    plain = page.locator("a.btn.small:not(.active)").first.evaluate(style)
+    assert active.evaluate(style) != plain  # the active range looks different
+    page.goto(base + "/concerns")
+    page.locator("table a[href^='/concerns/']").first.click()
+    primary = page.locator(".pagehead .btn.primary").evaluate(style)
+    danger = page.locator(".pagehead .btn.danger").evaluate(style)
+    assert primary[0] != danger[0] and primary[1] != danger[1]
+    assert "185, 28, 28" not in primary[0]  # not the red of 删除
+    page.screenshot(path=str(SCREENSHOTS / "office-concern-buttons.png"), full_page=True)

@@ -51,6 +51,7 @@ def concern_detail(record_id: str) -> Any:
     party = queries.get(ws, party_id, "party") if isinstance(party_id, str) else None
     users = queries.user_labels(ws)
     next_steps, side_exits = steps_for(fields.get("status"))
+    dup_search = request.args.get("dup_q", "").strip()[:100]
     return render_template(
         "office/concern_detail.html",
         record=record,
@@ -69,7 +70,8 @@ def concern_detail(record_id: str) -> Any:
         side_exits=side_exits,
         step_fields=STEP_FIELDS,
         satisfaction_values=RECORD_TYPES["concern"].rules["satisfaction"].values,  # type: ignore[attr-defined]
-        concern_options=queries.options(ws, "concern"),
+        dup_search=dup_search,
+        concern_options=queries.concern_matches(ws, dup_search, record_id),
     )
 
 

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from server.office import bp, charts, labels
 from server.office.queries import user_labels
 from server.office.views.common import parse_date, today, workspace_id
-from server.reports import office_report
+from server.reports import live, office_report
 
 
 def presets(day: dt.date) -> list[tuple[str, dt.date | None, dt.date | None]]:
@@ -26,6 +26,13 @@ def presets(day: dt.date) -> list[tuple[str, dt.date | None, dt.date | None]]:
     ]
 
 
+def default_period(ws: str, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The period the dashboard opens on: all the data there is, or the last 12 months."""
+    if live(ws, "concern").exists():
+        return None, None
+    return day - dt.timedelta(days=365), day
+
+
 @bp.route("/")
 def dashboard() -> Any:
     errors: list[str] = []
@@ -33,7 +40,7 @@ def dashboard() -> Any:
     if "since" in request.args or "until" in request.args:
         since, until = parse_date("since", errors), parse_date("until", errors)
     else:
-        since, until = dt.date(day.year, 1, 1), day
+        since, until = default_period(workspace_id(), day)
     if since and until and since > until:
         since, until = until, since
         errors.append(_("The period ends before it starts; the dates were swapped."))
@@ -43,7 +50,7 @@ def dashboard() -> Any:
         report=report,
         since=since,
         until=until,
-        presets=presets(day),
+        presets=[(label, s, u, (s, u) == (since, until)) for label, s, u in presets(day)],
         errors=errors,
         charts=_charts(report),
         owners=user_labels(workspace_id()),
