@@ -19,7 +19,7 @@ def test_charts_escape_labels_and_scale_bars():
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "&amp; more" in svg
     assert svg.count("<rect") == 3
     assert charts.bars([], "空").startswith("<svg")
-    assert "—" in charts.ring(None, "x") and "60%" in charts.ring(0.6, "x")
+    assert "—" in charts.ring(None, "x") and "60.0%" in charts.ring(0.6, "x")
 
 
 def test_chart_labels_are_shortened_by_width():
