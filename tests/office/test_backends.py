@@ -43,6 +43,11 @@ def test_every_page_and_export_on_both_backends(database_url, tmp_path):
             client.get("/concerns/export.csv?q=管道").get_data().decode("utf-8-sig")
         )))  # fmt: skip
         assert [r[1] for r in rows[1:]] == ["污水管道反复堵塞"]
+        by_name = client.get("/concerns?q=李明&status=confirmed").get_data(as_text=True)
+        assert by_name.count('<a href="/concerns/') == 2  # the representative's name finds both
+        picker = client.get(f"/concerns/{ids['summer']}?dup_q=骑手").get_data(as_text=True)
+        assert f'<option value="{ids["riders"]}"' in picker
+        assert 'aria-current="true"' in client.get("/").get_data(as_text=True)
         assert client.get("/concerns/export.xlsx").status_code == 200
     finally:
         db.close()
