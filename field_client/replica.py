@@ -267,14 +267,19 @@ def _take_kept(
     row.save()
 
 
-def apply_pull_page(store: LocalStore, page: dict[str, Any]) -> int:
-    """Apply a pulled page and save its cursor in the same transaction; return its size.
+def apply_pull_page(store: LocalStore, page: dict[str, Any]) -> dict[str, int]:
+    """Apply a pulled page and save its cursor in the same transaction; return its counts.
 
+    ``received`` is the page's size, ``new`` the records that changed something here (not
+    this device's own writes coming back), ``returned`` the office review notes new here.
     A pulled field replaces the local one unless this device holds an unpushed edit of it.
     """
     records = page.get("records") or []
     with store.write():
-        mine = _pending_fields(store, [r["id"] for r in records])
+        ids = [r["id"] for r in records]
+        known = _local_stamps(store, ids)
+        counts = _pull_counts(records, known)
+        mine = _pending_fields(store, ids)
         rows = [_pulled_row(store, record, mine.get(record["id"])) for record in records]
         store.db.cursor().executemany(
             "INSERT OR REPLACE INTO record (id, type, fields, stamps, deleted, meta, search,"
@@ -282,7 +287,45 @@ def apply_pull_page(store: LocalStore, page: dict[str, Any]) -> int:
             rows,
         )
         _save_cursor(store, page.get("cursor"), page.get("server_time"))
-    return len(records)
+    return counts
+
+
+REVIEW_FIELDS = ("review_status", "review_note")
+
+
+def _local_stamps(store: LocalStore, ids: list[str]) -> dict[str, dict[str, str]]:
+    """Return the stamps this device holds for the given record ids."""
+    found: dict[str, dict[str, str]] = {}
+    for chunk in _chunks(ids, 500):
+        cursor = store.db.execute_sql(
+            "SELECT id, stamps FROM record WHERE id IN ({marks})".format(
+                marks=",".join("?" * len(chunk))
+            ),
+            chunk,
+        )
+        for rid, stamps in cursor:
+            found[rid] = json.loads(stamps)
+    return found
+
+
+def _pull_counts(
+    records: list[dict[str, Any]], known: dict[str, dict[str, str]]
+) -> dict[str, int]:
+    """Count what a pulled page brings that this device did not hold already."""
+    new = returned = 0
+    for record in records:
+        stamps, local = record.get("stamps") or {}, known.get(record["id"])
+        if local is not None and all(local.get(k) == v for k, v in stamps.items()):
+            continue  # this device's own write (or one it already had) coming back
+        new += 1
+        fields = record.get("fields") or {}
+        reviewed = fields.get("review_status") == "needs_changes" or bool(
+            fields.get("review_note")
+        )
+        fresh = any((local or {}).get(k) != stamps.get(k) for k in REVIEW_FIELDS if k in stamps)
+        if record.get("type") in ("visit", "concern") and reviewed and fresh:
+            returned += 1
+    return {"received": len(records), "new": new, "returned": returned}
 
 
 def _save_cursor(store: LocalStore, cursor: str | None, server_time: str | None) -> None:

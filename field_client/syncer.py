@@ -56,7 +56,9 @@ class SyncReport:
     ``offline`` means the server could not be reached and everything stays queued."""
 
     sent: int = 0
-    received: int = 0
+    received: int = 0  # records pulled, this device's own writes coming back included
+    new: int = 0  # pulled records that changed something on this device
+    returned: int = 0  # office review notes (needs changes, or a note) new on this device
     conflicts: int = 0
     rejected: int = 0
     restamped: int = 0
@@ -104,6 +106,7 @@ def sync_once(
             report.restamped = store.restamp_pending()
             notify(Stage.RESTAMP, report.restamped, report.restamped)
         report.stage = Stage.BLOBS
+        notify(Stage.BLOBS, 0, None)
         _upload_blobs(store, transport, notify)
         report.stage = Stage.PUSH
         _push(store, transport, report, notify, push_limit)
@@ -184,7 +187,10 @@ def _pull(
             if more:
                 coming = fetcher.submit(transport.pull, page.get("cursor"), limit)
             foreign = foreign or bool(page.get("records"))
-            report.received += store.apply_pull_page(page)
+            counts = store.apply_pull_page(page)
+            report.received += counts["received"]
+            report.new += counts["new"]
+            report.returned += counts["returned"]
             notify(Stage.PULL, report.received, page.get("total"))
             if not more:
                 return foreign

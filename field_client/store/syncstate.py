@@ -187,8 +187,9 @@ class SyncStateMixin:
 
         return guarded(replica.apply_push_response)(self, batch_id, response)
 
-    def apply_pull_page(self, page: dict[str, Any]) -> int:
-        """Apply one pull page and save its cursor in the same transaction; return its size."""
+    def apply_pull_page(self, page: dict[str, Any]) -> dict[str, int]:
+        """Apply one pull page and save its cursor in the same transaction; return its counts
+        (received, new to this device, office review notes returned)."""
         from field_client import replica
 
         return guarded(replica.apply_pull_page)(self, page)

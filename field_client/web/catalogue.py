@@ -128,12 +128,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Field UI running at {url}  (Ctrl+C to stop)",
     ),
     "serve.stopped": ("现场界面已停止。", "Field UI stopped."),
-    "sync.result": (
-        "已发送 {sent} 条，收到 {received} 条，{conflicts} 处冲突交由办公室处理，"
-        "{rejected} 条需要修改。",
-        "Sent {sent}, received {received}, {conflicts} conflicts for the office, "
-        "{rejected} changes to fix.",
+    "sync.result": ("已发送 {sent} 条，收到 {new} 条新记录", "Sent {sent}, received {new} new"),
+    "sync.result_conflicts": (
+        "{n} 处冲突交由办公室处理",
+        "{n} conflicts for the office",
     ),
+    "sync.result_rejected": ("{n} 条需要修改", "{n} changes to fix"),
+    "sync.result_returned": ("办公室退回 {n} 条需修改", "the office sent back {n} to change"),
+    "sync.result_sep": ("，", ", "),
+    "sync.result_end": ("。", "."),
     "sync.offline": (
         "无法连接服务器，所有记录已保存在本机，稍后再同步。",
         "Cannot reach the server; every record is kept on this device, sync again later.",

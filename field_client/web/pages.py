@@ -41,6 +41,7 @@ def status_payload(check: bool = False) -> dict[str, Any]:
         "server_text": t(f"home.server_{server}"),
         "server_url": status.get("server") or "",
         "attention": attention_count(status),
+        "conflicts": len(store().conflicts()),
     }
 
 
@@ -67,19 +68,19 @@ def result_message(result: dict[str, Any]) -> str:
         else:
             reason = result.get("reason") or ""
         return t("sync.failed", reason=reason.rstrip("。.") or "?")
-    return t(
-        "sync.result",
-        sent=result.get("sent", 0),
-        received=result.get("received", 0),
-        conflicts=result.get("conflicts", 0),
-        rejected=result.get("rejected", 0),
-    )
+    parts = [t("sync.result", sent=result.get("sent", 0), new=result.get("new", 0))]
+    for key in ("conflicts", "rejected", "returned"):
+        if result.get(key):
+            parts.append(t(f"sync.result_{key}", n=result[key]))
+    return t("sync.result_sep").join(parts) + t("sync.result_end")
 
 
 def _job_payload() -> dict[str, Any]:
     snap = state().jobs.snapshot()
     payload = {k: snap.get(k) for k in ("state", "stage", "done", "total", "run")}
     payload["stage_text"] = t(f"sync.stage.{snap.get('stage') or 'starting'}")
+    payload["stages"] = list(snap.get("stages") or [])
+    payload["stages_text"] = " → ".join(t(f"sync.stage.{s}") for s in payload["stages"])
     if snap["state"] in ("done", "failed"):
         result = snap.get("result") or {}
         payload["message"] = result_message(result)

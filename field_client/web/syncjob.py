@@ -38,7 +38,7 @@ class SyncJob:
                 return False
             run = self._state["run"] + 1
             self._state = {"state": "running", "run": run, "stage": "starting", "done": 0,
-                           "total": 0, "started": time.time()}  # fmt: skip
+                           "total": 0, "stages": [], "started": time.time()}  # fmt: skip
             self._thread = threading.Thread(
                 target=self._run, args=(run,), name="fieldsync-web-sync", daemon=True
             )
@@ -54,13 +54,15 @@ class SyncJob:
     def snapshot(self) -> dict[str, Any]:
         """Return a copy of the current state: idle, running (stage, done, total), done, failed."""
         with self._lock:
-            return dict(self._state)
+            return dict(self._state)  # ``stages`` is replaced, never changed in place
 
     def _progress(self, run: int) -> Progress:
         def report(stage: str, done: int, total: int) -> None:
             with self._lock:
                 if self._state.get("run") == run:
                     self._state.update(stage=str(stage), done=int(done), total=int(total or 0))
+                    if str(stage) not in self._state["stages"]:
+                        self._state["stages"] = [*self._state["stages"], str(stage)]
 
         return report
 

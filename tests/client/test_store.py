@@ -219,9 +219,14 @@ def test_review_notes_show_office_feedback(store, clock):
         "more": False,
         "server_time": f"{clock.ms:013d}-000000-server",
     }
-    store.apply_pull_page(page)
+    assert store.apply_pull_page(page) == {"received": 1, "new": 1, "returned": 1}
     notes = store.review_notes()
     assert [n["fields"]["review_note"] for n in notes] == ["请补充参会人数"]
+    # the same page again brings nothing new and no note returned a second time
+    again = dict(
+        page, records=[dict(page["records"][0], stamps=store.get("visit", vid)["stamps"])]
+    )
+    assert store.apply_pull_page(again) == {"received": 1, "new": 0, "returned": 0}
     # the device's own unpushed edits survived the pull
     assert store.get("visit", vid)["pending"] == ["kind", "title"]
 

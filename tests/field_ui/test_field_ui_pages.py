@@ -53,19 +53,34 @@ def test_a_sync_with_no_server_keeps_everything_and_says_so(client, app, store):
 def test_a_finished_sync_is_told_in_plain_words(store, tmp_path):
     def runner(progress):
         progress("push", 3, 3)
-        return {"sent": 3, "received": 7, "conflicts": 1, "rejected": 2}
+        progress("pull", 7, 0)
+        result = {"sent": 3, "received": 7, "new": 4, "conflicts": 1, "rejected": 2}
+        return result | {"returned": 2} if runs.append(1) or len(runs) == 1 else result
 
+    runs: list[int] = []
     app = create_app(store.home, store=store, now=lambda: NOW, tz=TZ, runner=runner)
     app.config.update(WTF_CSRF_ENABLED=False)
     client = app.test_client()
     assert client.post("/sync").status_code == 302
     app.extensions["fieldsync_web"].jobs.wait(10)
     job = client.get("/sync/status").json
-    assert job["message"] == "已发送 3 条，收到 7 条，1 处冲突交由办公室处理，2 条需要修改。"
+    assert job["message"] == (
+        "已发送 3 条，收到 4 条新记录，1 处冲突交由办公室处理，2 条需要修改，办公室退回 2 条需修改。"
+    )
     assert job["rejected"] == 2 and job["ok"] is True
+    assert job["stages"] == ["push", "pull"] and job["stages_text"] == "正在发送 → 正在接收"
     client.set_cookie("fieldsync_lang", "en")
     job = client.get("/sync/status").json
-    assert job["message"] == "Sent 3, received 7, 1 conflicts for the office, 2 changes to fix."
+    assert job["message"] == (
+        "Sent 3, received 4 new, 1 conflicts for the office, 2 changes to fix, "
+        "the office sent back 2 to change."
+    )
+    client.post("/sync")
+    app.extensions["fieldsync_web"].jobs.wait(10)
+    job = client.get("/sync/status").json  # nothing came back: no "0 ..." clause
+    assert (
+        job["message"] == "Sent 3, received 4 new, 1 conflicts for the office, 2 changes to fix."
+    )
 
 
 def test_a_sync_that_breaks_says_why_in_one_sentence(store):

@@ -232,3 +232,18 @@ def test_incremental_sync_is_cheap(make_device):
     report = a.sync()
     assert report.sent == 0 and report.received == 0
     assert a.transport.calls == ["/sync/pull"]  # one round trip when nothing changed
+
+
+def test_the_report_counts_only_what_is_new_to_the_device(make_device, clock):
+    a, b = make_device("pad-a"), make_device("pad-b", "zhao")
+    pid = a.store.create("place", {"kind": "shop", "name": "早餐店"})
+    a.store.create("concern", {"title": "路灯不亮", "place_id": pid})
+    report = a.sync()
+    assert report.sent == 2 and report.received == 2  # its own two records come back
+    assert report.new == 0 and report.returned == 0
+    first = b.sync()
+    assert first.new == 2 and first.to_json()["new"] == 2
+    clock.advance(1)
+    b.store.update("place", pid, {"name": "早餐店（新）"})
+    b.sync()
+    assert a.sync().new == 1

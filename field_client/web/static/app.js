@@ -26,12 +26,14 @@
     }
   }
 
-  function refreshSection(sel) {
+  function refreshSections(sels) {
     fetch(location.pathname, { credentials: "same-origin" }).then(function (r) { return r.text(); })
       .then(function (html) {
-        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector(sel);
-        var old = $(sel);
-        if (fresh && old) old.replaceWith(fresh);
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        sels.forEach(function (sel) {
+          var fresh = doc.querySelector(sel), old = $(sel);
+          if (fresh && old) old.replaceWith(fresh);
+        });
       }).catch(function () {});
   }
 
@@ -47,7 +49,7 @@
     var label = button.textContent.trim(), started = 0;
 
     function render(job) {
-      stage.textContent = job.stage_text || "";
+      stage.textContent = job.stages_text || job.stage_text || "";
       if (job.total) {
         bar.classList.remove("indeterminate");
         bar.firstElementChild.style.width = Math.min(100, Math.round(100 * job.done / job.total)) + "%";
@@ -60,6 +62,7 @@
 
     function finish(job) {
       var wait = Math.max(0, 700 - (Date.now() - started));  // let the progress be seen
+      stage.textContent = job.stages_text || "";  // the stages this sync went through
       setTimeout(function () {
         progress.classList.add("hidden");
         result.textContent = job.message || "";
@@ -69,7 +72,9 @@
         button.textContent = label;
         card.dataset.state = job.state;
         showStatus(job.status);
-        refreshSection("#recent-visits-card");  // what the sync brought in
+        card.dataset.stages = (job.stages || []).join(" ");
+        // what the sync brought in: visits, the attention card and the 待处理 badge
+        refreshSections(["#recent-visits-card", "#attention-card", "#nav"]);
         getJSON(cards.dataset.statusUrl + "?check=1").then(showStatus).catch(function () {});
       }, wait);
     }
