@@ -72,7 +72,7 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
     office.cli("user", "add", "liu", "--workspace", "庄泉社区", "--role", "representative")
     office.cli("user", "add", "zhao", "--workspace", "另一个社区", "--role", "representative")
     # One CLI process at a time: they all write the same SQLite file.
-    office.codes = [office.cli("enroll-code", "liu")["code"] for _ in STORIES]
+    office.codes = [office.cli("enroll-code", "liu")["code"] for _ in [*STORIES, "home"]]
     other_code = office.cli("enroll-code", "zhao")["code"]
     office.start()
     other = office.enroll(root / "other", other_code)
@@ -155,7 +155,7 @@ def test_record_offline_sync_and_fix_a_refused_change(
         office.start()
         page.reload()
         expect(page.locator("#server-state")).to_contain_text("可以连接")
-        done = re.compile(r"^已发送 5 条，收到 \d+ 条，0 处冲突交由办公室处理，0 条需要修改。$")
+        done = re.compile(r"^已发送 5 条，收到 0 条新记录。$")  # its own five are not news
         press_sync(page, expect, done)
         expect(page.locator("#pending-count")).to_have_text(re.compile(r"^0"))
         expect(page.locator("#last-sync")).not_to_have_text("从未同步")
@@ -186,7 +186,7 @@ def test_record_offline_sync_and_fix_a_refused_change(
         page.click("#save-fix")
         expect(page.locator(".flash")).to_contain_text("已修改，将在下次同步时发送")
         nav(page, "首页")
-        press_sync(page, expect, re.compile(r"^已发送 1 条，.*0 条需要修改。$"))
+        press_sync(page, expect, re.compile(r"^已发送 1 条，收到 0 条新记录。$"))
         assert office.records(device)[first]["fields"]["place_id"] == place["id"]
 
         nav(page, "地点")
@@ -219,6 +219,60 @@ def test_record_offline_sync_and_fix_a_refused_change(
         expect(page.locator(".flash")).to_contain_text("已附议")
         expect(page.locator("h1")).to_have_text(story["concerns"][0])
         expect(page.locator(".page-head")).to_contain_text("2 人附议")  # the visit's and this
+    finally:
+        page.close()
+        ui.close()
+
+
+def office_review(browser: Any, office: Office, notes: dict[str, tuple[str, str]]) -> None:
+    """Send records back to the representative with a note, as office staff on the office pages."""
+    page = browser.new_page(locale="zh-CN")
+    try:
+        page.goto(office.url + "/login")
+        page.fill("#username", "admin")
+        page.fill("#password", "admin-pass-1")
+        page.locator("#password").press("Enter")
+        page.wait_for_load_state()
+        for record_id, (record_type, note) in notes.items():
+            page.goto(f"{office.url}/review?type={record_type}")
+            block = page.locator(f'[data-review="{record_id}"]')
+            block.locator("input[name=review_note]").fill(note)
+            block.locator("button[value=needs_changes]").click()
+            page.wait_for_load_state()
+    finally:
+        page.close()
+
+
+def test_home_page_updates_in_place_after_a_sync(browser, office, tmp_path, monkeypatch):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+    if office.process is None:
+        office.start()
+    device = office.enroll(tmp_path / "device", office.codes.pop())
+    visit = device.create("visit", {"kind": "forum", "title": "骑手座谈会"})
+    concern = device.create("concern", {"title": "骑手没有休息的地方", "visit_id": visit})
+    monkeypatch.setenv("FIELDSYNC_RETRIES", "0")
+    ui = FieldUI(create_app(device.home, store=device))
+    page = browser.new_page(viewport={"width": 1024, "height": 768}, locale="zh-CN")
+    try:
+        page.goto(ui.url + "/")
+        expect(page.locator("#pending-count")).to_have_text(re.compile(r"^2"))
+        expect(page.locator("#attention-badge")).to_have_count(0)
+        page.evaluate("window.notReloaded = true")
+
+        press_sync(page, expect, "已发送 2 条，收到 0 条新记录。")
+        expect(page.locator("#pending-count")).to_have_text(re.compile(r"^0"))
+        stages = page.locator("#sync-card").get_attribute("data-stages") or ""
+        assert stages.split() == ["blobs", "push", "pull", "conflicts", "done"], stages
+
+        office_review(browser, office, {visit: ("visit", "请补充到场人数"),
+                                        concern: ("concern", "请写明地点")})  # fmt: skip
+        press_sync(page, expect, "已发送 0 条，收到 2 条新记录，办公室退回 2 条需修改。")
+        expect(page.locator("#attention-badge")).to_have_text("2")
+        expect(page.locator("#attention-summary")).to_contain_text("2 项需要您处理")
+        assert page.evaluate("window.notReloaded") is True  # all of it without a reload
+        page.screenshot(path=str(SHOTS / "field-home-after-sync-1024x768.png"))
     finally:
         page.close()
         ui.close()
