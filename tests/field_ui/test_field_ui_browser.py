@@ -72,7 +72,7 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
     office.cli("user", "add", "liu", "--workspace", "庄泉社区", "--role", "representative")
     office.cli("user", "add", "zhao", "--workspace", "另一个社区", "--role", "representative")
     # One CLI process at a time: they all write the same SQLite file.
-    office.codes = [office.cli("enroll-code", "liu")["code"] for _ in [*STORIES, "home"]]
+    office.codes = [office.cli("enroll-code", "liu")["code"] for _ in [*STORIES, "home", "pad"]]
     other_code = office.cli("enroll-code", "zhao")["code"]
     office.start()
     other = office.enroll(root / "other", other_code)
@@ -260,6 +260,7 @@ def test_home_page_updates_in_place_after_a_sync(browser, office, tmp_path, monk
         page.goto(ui.url + "/")
         expect(page.locator("#pending-count")).to_have_text(re.compile(r"^2"))
         expect(page.locator("#attention-badge")).to_have_count(0)
+        expect(page.locator("#conflict-count")).to_have_count(0)
         page.evaluate("window.notReloaded = true")
 
         press_sync(page, expect, "已发送 2 条，收到 0 条新记录。")  # its own two are not news
@@ -269,9 +270,17 @@ def test_home_page_updates_in_place_after_a_sync(browser, office, tmp_path, monk
 
         office_review(browser, office, {visit: ("visit", "请补充到场人数"),
                                         concern: ("concern", "请写明地点")})  # fmt: skip
-        press_sync(page, expect, "已发送 0 条，收到 2 条新记录，办公室退回 2 条需修改。")
+        pad = office.enroll(tmp_path / "pad", office.codes.pop())  # a colleague's tablet
+        sync(pad, office.url)
+        device.update("concern", concern, {"status": "accepted"})
+        pad.update("concern", concern, {"status": "deferred"})
+        assert sync(pad, office.url).sent == 1
+        press_sync(page, expect, "已发送 1 条，收到 2 条新记录，1 处冲突交由办公室处理，"
+                                 "办公室退回 2 条需修改。")  # fmt: skip
+        expect(page.locator("#pending-count")).to_have_text(re.compile(r"^0"))
         expect(page.locator("#attention-badge")).to_have_text("2")
         expect(page.locator("#attention-summary")).to_contain_text("2 项需要您处理")
+        expect(page.locator("#conflict-count")).to_have_text("另有 1 处冲突由办公室处理")
         assert page.evaluate("window.notReloaded") is True  # all of it without a reload
         page.screenshot(path=str(SHOTS / "field-home-after-sync-1024x768.png"))
     finally:
