@@ -96,8 +96,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Enrolled: device {device_id}, user {user}, workspace {workspace}.",
     ),
     "sync.summary": (
-        "同步完成：发送 {sent} 条，接收 {received} 条，冲突 {conflicts} 个，被拒 {rejected} 条。",
-        "Sync done: sent {sent}, received {received}, conflicts {conflicts}, rejected {rejected}.",
+        "同步完成：发送 {sent} 条，收到 {new} 条新记录，冲突 {conflicts} 个，被拒 {rejected} 条。",
+        "Sync done: sent {sent}, received {new} new, conflicts {conflicts}, rejected {rejected}.",
     ),
     "sync.offline": (
         "离线：无法连接服务器，{pending} 条修改已保留，联网后再同步。",

@@ -74,6 +74,9 @@ def test_three_devices_edit_offline_sync_and_converge(server, tmp_path):
     for device in (a, b, c):
         device.json("sync")
     assert a.snapshot() == b.snapshot() == c.snapshot()
+    c.run("concern", "update", concern, "--priority", "high")
+    assert "Sync done: sent 1, received 0 new," in c.run("sync").stdout  # its own write comes back
+    assert "Sync done: sent 0, received 1 new," in a.run("sync").stdout
 
 
 def test_connection_cut_in_push_and_pull_recovers_without_loss(server, tmp_path):
