@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,20 @@ def launch_chromium(playwright: Any) -> Any:
             pytest.fail(reason)
         pytest.skip(reason)
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def chromium_session() -> Iterator[Any]:
+    """Yield Debian's Chromium through Playwright for a fixture, closing it afterwards."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("FIELDSYNC_REQUIRE_BROWSER") == "1":
+            pytest.fail("playwright is not installed")
+        pytest.skip("playwright is not installed")
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
 
 
 class Office:

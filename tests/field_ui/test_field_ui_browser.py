@@ -8,7 +8,6 @@ Screenshots go to ``artifacts/screenshots/``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from field_client.web import create_app
-from tests.field_ui.live import FieldUI, Office, launch_chromium, sync
+from tests.field_ui.live import FieldUI, Office, chromium_session, sync
 
 pytestmark = pytest.mark.browser
 
@@ -27,16 +26,7 @@ OFFLINE = "无法连接服务器，所有记录已保存在本机，稍后再同
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("FIELDSYNC_REQUIRE_BROWSER") == "1":
-            pytest.fail("playwright is not installed")
-        pytest.skip("playwright is not installed")
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
+    yield from chromium_session()
 
 
 STORIES = {

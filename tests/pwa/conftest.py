@@ -4,7 +4,6 @@ static server for the unit test page (the app's modules, the tests, the shared v
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.field_ui.live import launch_chromium
+from tests.field_ui.live import chromium_session
 
 ROOT = Path(__file__).resolve().parents[2]
 MOUNTS = {
@@ -59,13 +58,4 @@ def static_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's Chromium, or a skip (a failure with FIELDSYNC_REQUIRE_BROWSER=1)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("FIELDSYNC_REQUIRE_BROWSER") == "1":
-            pytest.fail("playwright is not installed")
-        pytest.skip("playwright is not installed")
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
+    yield from chromium_session()

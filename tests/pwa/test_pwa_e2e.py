@@ -74,10 +74,10 @@ def test_enroll_record_offline_and_sync(browser: Any, office: Office, tmp_path: 
     shot(page, "home-offline-768x1024")
 
     context.set_offline(False)  # back online: the app syncs by itself
-    expect(page.locator("#sync-result")).to_have_text("同步完成：上传 5 条，下载 5 条。")
+    expect(page.locator("#sync-result")).to_have_text("同步完成：发送 5 条，接收 5 条。")
     expect(page.locator("#pending")).to_have_text("0")
     page.click("#sync")
-    expect(page.locator("#sync-result")).to_have_text("同步完成：上传 0 条，下载 0 条。")
+    expect(page.locator("#sync-result")).to_have_text("同步完成：发送 0 条，接收 0 条。")
     shot(page, "home-768x1024")
     context.close()
 
