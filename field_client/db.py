@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from peewee import SqliteDatabase
@@ -20,8 +21,17 @@ PRAGMAS = {
 
 
 def open_database(home: Path) -> SqliteDatabase:
-    """Create (and connect) the SQLite database of a device home."""
-    home.mkdir(parents=True, exist_ok=True)
-    db = SqliteDatabase(str(home / DB_FILE), pragmas=PRAGMAS, timeout=5)
+    """Create (and connect) the SQLite database of a device home.
+
+    The home and a new database file are made readable by their owner only: the database holds
+    names and phone numbers (SQLite gives its -wal and -shm files the database's mode).
+    """
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = home / DB_FILE
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    db = SqliteDatabase(str(path), pragmas=PRAGMAS, timeout=5)
     db.connect(reuse_if_open=True)
     return db

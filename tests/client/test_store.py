@@ -262,3 +262,20 @@ def test_an_edit_made_while_a_batch_is_in_flight_stays_queued(store, clock):
     assert body2["changes"][0]["set"] == {
         "status": {"value": "accepted", "stamp": entry["stamp"], "base": None}
     }
+
+
+def test_the_device_database_is_readable_by_its_owner_only(tmp_path, clock):
+    """Names and phones live in it: no other account on the laptop may read it (issue 9, 6)."""
+    old = os.umask(0o022)  # the usual umask: files 0644 unless created otherwise
+    try:
+        store = enrolled_store(tmp_path / "device", clock)
+        store.create("party", {"kind": "resident", "name": "张三", "phone": "13800000000"})
+        store.close()
+    finally:
+        os.umask(old)
+    home = tmp_path / "device"
+    assert stat.S_IMODE(home.stat().st_mode) & 0o077 == 0
+    for name in ("fieldsync.db", "fieldsync.db-wal", "fieldsync.db-shm"):
+        if (home / name).exists():
+            assert stat.S_IMODE((home / name).stat().st_mode) & 0o077 == 0, name
+    assert (home / "fieldsync.db").exists()
