@@ -19,7 +19,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     (tests and demos; a real deployment runs ``fieldsync-server db upgrade``). ``OFFICE_PAGES``
     False serves the device API alone.
     """
-    from server import api, config, errors, field_app, limits
+    from server import api, config, errors, field_app, limits, metrics
     from server.db import UNAVAILABLE_ERRORS, open_database
 
     test_config = dict(test_config or {})
@@ -58,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     field_app.init_app(app)
     app.add_url_rule("/healthz", "healthz", api.healthz)
+    metrics.init_app(app)
     if app.config["OFFICE_PAGES"] and importlib.util.find_spec("server.office") is not None:
         office = importlib.import_module("server.office")
         if hasattr(office, "init_app"):

@@ -9,12 +9,13 @@ client accepts it and the body is big enough to gain.
 from __future__ import annotations
 
 import gzip
+import time
 import zlib
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from server import auth, openapi, services, store
+from server import auth, metrics, openapi, services, store
 from sync import ErrorCode, ProtocolError, jsonio, vocabulary
 from sync.wire import (
     PROTOCOL_HEADER,
@@ -151,7 +152,8 @@ def json_response(body: Any, status: int = 200) -> Response:
 def healthz() -> Response:
     """Answer whether the server and its database are up (no authentication)."""
     services.check_database()
-    return json_response({"status": "ok", "server_time": services.server_time(now_ms())})
+    body = {"status": "ok", "database": "ok", "server_time": services.server_time(now_ms())}
+    return json_response(body)
 
 
 @bp.get("/openapi.json")
@@ -193,6 +195,7 @@ def device() -> Response:
 @auth.device_required
 def push() -> Response:
     """Apply a batch of changes (PROTOCOL.md section 5)."""
+    start = time.perf_counter()
     body = read_json(current_app.config["PUSH_MAX_BYTES"])
     result = store.push(
         auth.current_device(),
@@ -200,18 +203,25 @@ def push() -> Response:
         now_ms=now_ms(),
         max_skew_ms=current_app.config["MAX_SKEW_MS"],
     )
-    return json_response(result)
+    response = json_response(result)
+    if not result.get("replayed"):
+        size = len(body["changes"]) if isinstance(body.get("changes"), list) else 0
+        conflicts, rejected = len(result["conflicts"]), result["rejected"]
+        metrics.observe_push(time.perf_counter() - start, size, conflicts, rejected)
+    return response
 
 
 @bp.get("/sync/pull")
 @auth.device_required
 def pull() -> Response:
     """Return the next page of changed records (PROTOCOL.md section 6)."""
+    start = time.perf_counter()
     query = PullQuerySchema().load(request.args.to_dict(flat=True))
     limit = min(query["limit"], current_app.config["PULL_MAX_LIMIT"])
     device, now = auth.current_device(), now_ms()
     data = store.pull_json(device.workspace_id, query["cursor"] or None, limit, now_ms=now)
     services.note_pull(device, now=now)
+    metrics.observe_pull(time.perf_counter() - start, len(data))
     return Response(data, mimetype="application/json")
 
 

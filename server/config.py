@@ -51,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "LANG": "zh",
     "SMTP_URL": None,  # smtp://user:password@host:port (smtps:// for TLS): reminder e-mails
     "SMTP_FROM": "fieldsync@localhost",
+    "METRICS_TOKEN": None,  # /metrics needs "Authorization: Bearer <this>" (server.metrics)
+    "METRICS_ALLOW": None,  # /metrics only to these addresses/networks: "127.0.0.1,10.0.0.0/8"
 }
 
 # Environment values are text; these keys are converted.
@@ -58,13 +60,18 @@ _INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int) and not isinst
 _BOOL_KEYS = {"AUTO_UPGRADE", "OFFICE_PAGES", "SESSION_SECURE"}
 _TEXT_KEYS = {
     "DATABASE_URL", "SECRET_KEY", "LANG", "BLOB_DIR", "RATE_LIMIT_STORAGE", "RATE_LIMIT_PREFIX",
-    "SMTP_URL", "SMTP_FROM",
+    "SMTP_URL", "SMTP_FROM", "METRICS_TOKEN", "METRICS_ALLOW",
 }  # fmt: skip
 
 
 def instance_path_from_env() -> str | None:
     """Return the instance folder named by ``FIELDSYNC_INSTANCE_PATH``, if set."""
     return os.environ.get(ENV_PREFIX + "INSTANCE_PATH") or None
+
+
+def prometheus_multiproc_dir() -> str | None:
+    """Return prometheus_client's folder for several worker processes' metrics, if set."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 def environment_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from flask import Flask, Response, json, render_template, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from server import metrics
 from sync import ErrorCode, ProtocolError, problem
 
 log = logging.getLogger("fieldsync.server")
@@ -121,7 +122,9 @@ PAGE_TEXT = {
 def is_api_request() -> bool:
     """Whether the current request is for the API (problem+json) rather than an office page."""
     path = request.path
-    return path.startswith("/api/") or path in ("/api", "/healthz") or request.blueprint == "api"
+    if path.startswith("/api/") or path in ("/api", "/healthz", "/metrics"):
+        return True
+    return request.blueprint == "api"
 
 
 def problem_response(
@@ -135,6 +138,7 @@ def problem_response(
 ) -> Response:
     """Return a problem+json response."""
     body = problem(code, detail, status=status, errors=errors, **extra)
+    metrics.count_error(code.value)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():
         response.headers[name] = value

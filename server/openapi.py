@@ -123,7 +123,11 @@ def _problem_extensions(schema: dict[str, Any]) -> None:
 def _paths(spec: APISpec) -> None:
     health = {
         "type": "object",
-        "properties": {"status": {"type": "string"}, "server_time": STAMP},
+        "properties": {
+            "status": {"type": "string"},
+            "database": {"type": "string"},
+            "server_time": STAMP,
+        },
     }
     spec.path(
         "/api/v1/healthz",
@@ -134,7 +138,8 @@ def _paths(spec: APISpec) -> None:
                     "200": {
                         "description": "OK",
                         "content": {"application/json": {"schema": health}},
-                    }
+                    },
+                    "503": PROBLEM,
                 },
             }
         },

@@ -8,6 +8,7 @@ from typing import Any
 from peewee import Database
 
 from server.db import write_transaction
+from server.metrics import write_lock_timer
 from server.store.engine import ApplyResult, Author, Batch, apply_changes, load_rows
 from server.store.reads import get_record
 from server.store.sql import (
@@ -52,8 +53,9 @@ def office_edit(
     problems come back in ``rejected``; nothing is raised for them.
     """
     db = bound_db()
-    with database_errors(), write_transaction(db):
+    with write_lock_timer() as timer, database_errors(), write_transaction(db):
         state = read_state(db, lock=True)
+        timer.locked()
         return _office_in_transaction(
             db, state, workspace_id, user_id, record_type, record_id, values, bases,
             now_ms=now_ms, source="office",
@@ -129,8 +131,9 @@ def resolve_conflict(
     workspace), ``conflict`` (already resolved).
     """
     db = bound_db()
-    with database_errors(), write_transaction(db):
+    with write_lock_timer() as timer, database_errors(), write_transaction(db):
         state = read_state(db, lock=True)
+        timer.locked()
         row = db.execute_sql(
             sql_for(db, 'SELECT record_id, record_type, field, status FROM "conflict"'
                  " WHERE id = ? AND workspace_id = ?"),

@@ -7,6 +7,7 @@ from typing import Any
 from peewee import Database
 
 from server.db import write_transaction
+from server.metrics import write_lock_timer
 from server.models import Device
 from server.store.engine import Author, Batch, apply_changes
 from server.store.sql import (
@@ -58,8 +59,9 @@ def push(device: Device, body: dict[str, Any], *, now_ms: int, max_skew_ms: int)
             extra={"server_time": server_time(now_ms=now_ms)},
         )
     db = bound_db()
-    with database_errors(), write_transaction(db):
+    with write_lock_timer() as timer, database_errors(), write_transaction(db):
         state = read_state(db, lock=True)
+        timer.locked()
         stored = db.execute_sql(
             sql_for(db, "SELECT response FROM push_batch WHERE device_id = ? AND batch_id = ?"),
             (device.id, request.batch_id),
