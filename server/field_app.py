@@ -8,13 +8,14 @@ caches. The words come from the one vocabulary (``sync.vocabulary``).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, send_file
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, request
 
 from sync import vocabulary
 
@@ -31,6 +32,7 @@ TYPES = {
 }
 WORDS = "vocabulary.json"  # made from sync.vocabulary, not a file of the app
 WORKER = "sw.js"
+PACKED = {".html", ".css", ".js", ".json", ".webmanifest", ".svg"}  # text: worth gzipping
 
 
 def app_folder() -> Path | None:
@@ -88,29 +90,52 @@ def field_file(name: str = "index.html") -> Response:
     """Serve one file of the field app."""
     folder = _folder_or_404()
     if name == WORDS:
-        return _fresh(Response(_words(), mimetype="application/json"))
+        return _send(_words(), ".json")
     if name == WORKER:
-        return _worker(folder)
+        return _send(_worker(folder, _newest(folder)), ".js")
     path = (folder / name).resolve()
     if not path.is_relative_to(folder.resolve()) or not path.is_file() or path.suffix not in TYPES:
         abort(404)
-    response = send_file(path, mimetype=TYPES[path.suffix], max_age=0)
-    return _fresh(response)
+    return _send(_read(path, path.stat().st_mtime), path.suffix)
 
 
-def _worker(folder: Path) -> Response:
-    names, version = _assets(folder, _newest(folder))
+@lru_cache(maxsize=256)
+def _read(path: Path, stamp: float) -> bytes:
+    del stamp  # part of the cache key only: a changed file is read again
+    return path.read_bytes()
+
+
+@lru_cache(maxsize=256)
+def _packed(data: bytes) -> bytes:
+    """The gzip form of a text asset, made once per content."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+@lru_cache(maxsize=8)
+def _worker(folder: Path, stamp: float) -> bytes:
+    names, version = _assets(folder, stamp)
     text = (folder / WORKER).read_text(encoding="utf-8")
     text = text.replace('"__VERSION__"', json.dumps(version))
     text = text.replace('["__ASSETS__"]', json.dumps(["./", *names, WORDS]))
-    return _fresh(Response(text, mimetype=TYPES[".js"]))
+    return text.encode()
 
 
-def _fresh(response: Response) -> Response:
-    """Have the browser ask again each time online (the service worker serves offline)."""
+def _send(data: bytes, suffix: str) -> Response:
+    """Answer with ``data`` (gzipped when the browser accepts it and it is text), an ETag for
+    a 304 when nothing changed, and no-cache: online the browser asks each time, offline the
+    service worker answers."""
+    response = Response(mimetype=TYPES[suffix])
+    response.headers["Vary"] = "Accept-Encoding"
+    if suffix in PACKED and request.accept_encodings["gzip"] > 0:
+        response.set_data(_packed(data))
+        response.headers["Content-Encoding"] = "gzip"
+        response.set_etag(hashlib.sha256(data).hexdigest()[:32] + "-gz")
+    else:
+        response.set_data(data)
+        response.set_etag(hashlib.sha256(data).hexdigest()[:32])
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return response.make_conditional(request)
 
 
 def init_app(app: Flask) -> None:

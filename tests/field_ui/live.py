@@ -80,6 +80,7 @@ class Office:
         self.process: subprocess.Popen[bytes] | None = None
         self.foreign_place = ""  # a place of another workspace (tests set it up)
         self.codes: list[str] = []  # unused enrollment codes
+        self.log: Path | None = None  # where the server's output goes (None: nowhere)
 
     def cli(self, *args: str) -> Any:
         """Run ``fieldsync-server ARGS --json``; return its JSON answer."""
@@ -92,10 +93,17 @@ class Office:
 
     def start(self) -> Office:
         """Start serving and wait until the API answers."""
-        self.process = subprocess.Popen(
-            [str(BIN / "fieldsync-server"), "run", "--port", str(self.port)],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        out: Any = subprocess.DEVNULL
+        if self.log is not None:
+            out = self.log.open("ab")  # the child keeps its own copy of the descriptor
+        try:
+            self.process = subprocess.Popen(
+                [str(BIN / "fieldsync-server"), "run", "--port", str(self.port)],
+                env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        finally:
+            if out is not subprocess.DEVNULL:
+                out.close()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

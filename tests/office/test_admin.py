@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import re
+
+import segno
 
 from server.models import Device, User
 from tests.office import data
@@ -37,6 +40,16 @@ def test_enrollment_code_as_text_and_qr(admin, seeded):
     assert response.status_code == 200
     code = re.search(r'data-code="([A-Z0-9]+)"', page)[1]
     assert len(code) == 10 and "<svg" in page and "李明" in page
+    # The QR code holds the field app's address with the code after '#': scanned with the
+    # tablet's camera it opens the app, which enrolls itself; the address is shown beside it.
+    address = re.search(r'id="field-app-url">([^<]+)<', page)[1]
+    assert address == f"http://localhost/field/#enroll={code[:5]}-{code[5:]}"
+    svg = re.search(r"<svg.*?</svg>", page, re.S)[0]
+    buffer = io.BytesIO()
+    segno.make(address, error="m").save(
+        buffer, kind="svg", scale=6, border=2, xmldecl=False, svgns=True, dark="#111827"
+    )
+    assert svg == buffer.getvalue().decode().strip()
     from server import services
 
     enrolled = services.enroll(code, "新平板", now=data.NOW_MS + 120_000)

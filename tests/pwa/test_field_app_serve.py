@@ -3,6 +3,7 @@ icons, and a service worker that precaches every asset under a version that foll
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import shutil
@@ -103,3 +104,25 @@ def test_nothing_outside_the_app_is_served(tmp_path: Path) -> None:
     paths = ("/field/notes.txt", "/field/../secret.js", "/field/%2e%2e/secret.js", "/field/x.js")
     for path in paths:
         assert client.get(path).status_code == 404, path
+
+
+def test_text_assets_are_gzipped_when_asked_and_answer_304_when_unchanged(
+    client: FlaskClient,
+) -> None:
+    plain = client.get("/field/js/app.js")
+    assert "Content-Encoding" not in plain.headers
+    packed = client.get("/field/js/app.js", headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data == (PWA / "js" / "app.js").read_bytes()
+    assert len(packed.data) < len(plain.data) / 2
+    again = client.get(
+        "/field/js/app.js",
+        headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]},
+    )
+    assert again.status_code == 304 and not again.data
+    assert plain.headers["ETag"] != packed.headers["ETag"]
+    icon = client.get("/field/icons/icon-192.png", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in icon.headers  # a PNG does not compress
+    worker = client.get("/field/sw.js", headers={"Accept-Encoding": "gzip"})
+    assert b"__VERSION__" not in gzip.decompress(worker.data)

@@ -113,14 +113,17 @@ def admin_enrollment_code(user_id: str) -> Any:
         flash(_service_message(exc), "error")
         return redirect(url_for("office.admin_users"))
     server_url = request.host_url.rstrip("/")
-    payload = f"fieldsync://enroll?server={server_url}&code={services.display_code(code)}"
+    # Scanned with the tablet's camera, the address opens the field app, which enrolls itself
+    # and drops the code from its address bar (the part after # never reaches a server).
+    app_url = f"{server_url}/field/#enroll={services.display_code(code)}"
     return render_template(
         "office/admin/code.html",
         user=user,
         code=code,
         pretty=services.display_code(code),
         server_url=server_url,
-        qr=qr_svg(payload),
+        app_url=app_url,
+        qr=qr_svg(app_url),
     )
 
 
