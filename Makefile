@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint run demo bench clean
+.PHONY: setup test lint run demo bench load clean
 
 $(READY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ demo: $(READY)
 
 bench: $(READY)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Many simulated devices against gunicorn on PostgreSQL: make load LOAD_ARGS="--devices 200 --workspaces 20"
+load: $(READY)
+	$(BIN)/python -m bench load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

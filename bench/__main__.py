@@ -404,6 +404,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["client"]:
         result = run_client(argv[1:])
         return 1 if result is None else result
+    if argv[:1] == ["load"]:
+        from bench import load
+
+        return load.main(argv[1:])
     if argv[:1] == ["casework"]:
         from bench import casework
 
