@@ -28,6 +28,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from server import metrics
+from server.i18n import N_, texts
 from sync import ErrorCode, ProtocolError, problem
 
 log = logging.getLogger("fieldsync.server")
@@ -70,6 +71,7 @@ class Unavailable(ServerError):
 
 
 PROBLEM_JSON = "application/problem+json"
+HTML_LANG = {"zh": "zh-CN", "en": "en"}
 
 CODE_OF_STATUS = {
     400: ErrorCode.INVALID_REQUEST,
@@ -86,37 +88,19 @@ CODE_OF_STATUS = {
     503: ErrorCode.UNAVAILABLE,
 }
 
-# Office error pages: Simplified Chinese by default, English on request.
+# Office error pages (the sentences are in the server's catalogue, ``server.i18n``).
 PAGE_TEXT = {
-    "zh": {
-        400: ("请求有误", "提交的内容无法处理，请检查后重试。"),
-        401: ("需要登录", "请先登录。"),
-        403: ("无权访问", "您没有权限查看此页面。"),
-        404: ("页面不存在", "找不到您要的页面，请检查地址。"),
-        405: ("不支持的操作", "此页面不支持这种操作。"),
-        413: ("内容过大", "提交的内容太大。"),
-        429: ("操作过于频繁", "请稍后再试。"),
-        500: ("服务器出错", "服务器遇到问题，已记录下来。请稍后再试。"),
-        503: ("服务器繁忙", "服务器暂时繁忙，请稍后再试。"),
-        "other": ("出错了", "无法完成请求。"),
-        "home": "返回首页",
-        "lang": "zh-CN",
-    },
-    "en": {
-        400: ("Bad request", "The submitted data could not be processed. Check it and retry."),
-        401: ("Sign-in needed", "Please sign in first."),
-        403: ("Forbidden", "You are not allowed to see this page."),
-        404: ("Page not found", "There is no such page. Check the address."),
-        405: ("Not allowed", "This page does not support that action."),
-        413: ("Too large", "What you submitted is too large."),
-        429: ("Too many requests", "Please try again later."),
-        500: ("Server error", "The server ran into a problem; it has been logged. Try again."),
-        503: ("Server busy", "The server is busy. Try again shortly."),
-        "other": ("Something went wrong", "The request could not be completed."),
-        "home": "Back to the start page",
-        "lang": "en",
-    },
+    400: (N_("Bad request"), N_("The submitted data could not be processed. Check it and retry.")),
+    401: (N_("Sign-in needed"), N_("Please sign in first.")),
+    403: (N_("Forbidden"), N_("You are not allowed to see this page.")),
+    404: (N_("Page not found"), N_("There is no such page. Check the address.")),
+    405: (N_("Not allowed"), N_("This page does not support that action.")),
+    413: (N_("Too large"), N_("What you submitted is too large.")),
+    429: (N_("Too many requests"), N_("Please try again later.")),
+    500: (N_("Server error"), N_("The server ran into a problem; it has been logged. Try again.")),
+    503: (N_("Server busy"), N_("The server is busy. Try again shortly.")),
 }
+OTHER_PAGE = (N_("Something went wrong"), N_("The request could not be completed."))
 
 
 def is_api_request() -> bool:
@@ -170,8 +154,10 @@ def _language() -> str:
 
 def page_response(status: int) -> Response:
     """Return the office's HTML error page for a status."""
-    text = PAGE_TEXT[_language()]
-    title, message = text.get(status, text["other"])
+    lang = _language()
+    catalogue = texts(lang)
+    title, message = (catalogue.gettext(m) for m in PAGE_TEXT.get(status, OTHER_PAGE))
+    text = {"home": catalogue.gettext("Back to the start page"), "lang": HTML_LANG[lang]}
     try:
         html = render_template(
             "error.html", status=status, title=title, message=message, text=text

@@ -230,6 +230,7 @@ def test_sync_public_api_is_exactly_all():
         "rules",
         "strict",
         "vocabulary",
+        "translations",
         "wire",
     }
     assert public - modules == set(sync.__all__)

@@ -1,54 +1,38 @@
 """Languages of the office pages: Simplified Chinese by default, English on request.
 
-Messages are written in English in the code and templates; the Chinese catalogue is the plain
-gettext file ``translations/zh/LC_MESSAGES/messages.po``. It is compiled in memory the first time
-it is needed (Babel's own reader and writer), so a fresh clone needs no ``pybabel compile`` step.
+Messages are written in English in the code and templates; the Chinese is in the server's one
+catalogue (``server.i18n``), which Flask-Babel asks through ``PoDomain``.
 """
 
 from __future__ import annotations
 
-import io
 from functools import cached_property
-from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
 from flask import request, session
 from flask_babel import Babel, Domain, get_locale
 
-TRANSLATIONS = Path(__file__).parent / "translations"
+from server.i18n import Catalogue, texts
+
 LANGUAGES = {"zh": "中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh"
 COOKIE = "fieldsync_lang"
 
-_compiled: dict[str, Translations | NullTranslations] = {}
 
+class _BabelCatalogue:
+    """The names Flask-Babel calls, over the server's catalogue of one language."""
 
-def load_catalogue(language: str) -> Translations | NullTranslations:
-    """Compile the .po catalogue of a language in memory (once per process)."""
-    if language not in _compiled:
-        po_path = TRANSLATIONS / language / "LC_MESSAGES" / "messages.po"
-        if not po_path.exists():
-            _compiled[language] = NullTranslations()
-        else:
-            with po_path.open("rb") as handle:
-                catalog = read_po(handle, locale=language)
-            buffer = io.BytesIO()
-            write_mo(buffer, catalog)
-            buffer.seek(0)
-            _compiled[language] = Translations(fp=buffer)
-    return _compiled[language]
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.ugettext = self.gettext = catalogue.gettext
+        self.ungettext = self.ngettext = catalogue.plural_form  # Flask-Babel fills it
+        self.upgettext = self.pgettext = catalogue.pgettext
 
 
 class PoDomain(Domain):
-    """A Flask-Babel domain that reads the .po catalogue directly."""
+    """A Flask-Babel domain that answers from the server's catalogue."""
 
-    def get_translations(self) -> Translations | NullTranslations:
+    def get_translations(self) -> _BabelCatalogue:
         locale = get_locale()
-        if locale is None or locale.language == "en":
-            return NullTranslations()
-        return load_catalogue(locale.language)
+        return _BabelCatalogue(texts(locale.language if locale is not None else None))
 
 
 class OfficeBabel(Babel):

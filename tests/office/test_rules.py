@@ -50,7 +50,7 @@ def test_a_step_says_what_changed_and_an_untitled_visit_is_named(staff, seeded, 
     step(staff, summer, "accepted")
     assert "已改为“已受理”" in staff.get(f"/concerns/{summer}").get_data(as_text=True)
     step(staff, summer, "referred", responsible_unit="城管科")
-    assert "已转交 城管科" in staff.get(f"/concerns/{summer}").get_data(as_text=True)
+    assert "已转办 城管科" in staff.get(f"/concerns/{summer}").get_data(as_text=True)
     visit = data.edit(
         seeded, clock, "visit", {"kind": "home_visit", "started_at": "2024-06-01T09:00:00+08:00"}
     )

@@ -156,7 +156,7 @@ def concern_step(record_id: str) -> Any:
 
 
 def _step_done(target: str, values: dict[str, Any]) -> str:
-    """Say what a step changed: "已转交 城管科", "已改为 已办结"."""
+    """Say what a step changed: "已转办 城管科", "已改为 已办结"."""
     unit = values.get("responsible_unit")
     if target == "referred" and unit:
         return _("Referred to %(unit)s.", unit=unit)
