@@ -4,12 +4,12 @@ with the livelihood projects and the reception and forum sessions listed under t
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from demo.text import choice_text, say
 from server import reports
 from server import store as office_store
+from server.store.records import live_fields
 from sync.records import SESSION_KINDS
 
 __all__ = ["figure_lines", "office_report_lines", "percent"]
@@ -34,7 +34,7 @@ def office_report_lines(
 
 def records(workspace_id: str, record_type: str) -> list[dict[str, Any]]:
     """Return the fields of the workspace's live records of one type, as the server holds them."""
-    return [json.loads(row.fields) for row in reports.live(workspace_id, record_type)]
+    return live_fields(workspace_id, record_type)
 
 
 def project_lines(lang: str, workspace_id: str) -> list[str]:

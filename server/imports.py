@@ -17,10 +17,10 @@ from peewee import Database
 
 from server.ledger import Row, RowError, Table, convert_rows, mapping_errors
 from server.models import ImportBatch, Record, utcnow
-from server.reports import field as jfield
-from server.reports import live
 from server.services import ServiceError
 from server.store.batches import BatchRefused, delete_values, office_batch
+from server.store.query import field as jfield
+from server.store.query import live
 from sync import ErrorCode
 
 PREVIEW_ROWS = 20

@@ -22,8 +22,9 @@ from peewee import SQL, fn
 
 from server.db import write_transaction
 from server.models import Record, Reminder, User, Workspace, utcnow
-from server.reports import OPEN_STATUSES, created_day, live
-from server.reports import field as jfield
+from server.store.query import created_day, live
+from server.store.query import field as jfield
+from server.store.reports import OPEN_STATUSES
 
 SOON_DAYS = 3  # "due soon": due from today to this many days ahead
 VOICE_DAYS = 7  # "new 附议": support follow-ups of the last this many days

@@ -167,10 +167,6 @@ NOT_YET_IN_THE_STORE = {
     "server/imports.py",
     "server/inbox.py",
     "server/maintenance.py",
-    "server/office/audit.py",
-    "server/office/queries.py",
-    "server/office/views/photos.py",
-    "server/reports.py",
     "server/services.py",
     "server/street.py",
 }

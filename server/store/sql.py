@@ -5,11 +5,12 @@ server node, change sequence and the office clock.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from peewee import Database, DatabaseError
 
@@ -94,6 +95,20 @@ def iso_utc(value: Any) -> str | None:
     if isinstance(value, dt.datetime):
         return value.isoformat() + "Z"
     return f"{value[:10]}T{value[11:]}Z"
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(function: F) -> F:
+    """Run a store function inside ``database_errors``."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with database_errors():
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @contextmanager

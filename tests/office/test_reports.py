@@ -73,8 +73,8 @@ def _partly_counts_and_casework(known):
     first = {d.username: d.new for d in inbox.remind(data.TODAY)}
     again = {d.username: d.new for d in inbox.remind(data.TODAY)}
     assert first["li"] == 3 and again["li"] == 0  # idempotent per day
-    assert queries.filtered(known.workspace_id, "concern", queries.RecordFilter(
-        sort="voices"))[0].id == ids["summer"]  # fmt: skip
+    voiced = queries.page(known.workspace_id, "concern", queries.RecordFilter(sort="voices"), 1)
+    assert voiced.items[0]["id"] == ids["summer"]
 
 
 def _all_time(known):  # deleted records never count
@@ -99,13 +99,15 @@ def _empty_period(known):
 def test_list_queries_filter_and_search_in_sql(known):
     ws, ids = known.workspace_id, known.ids
     search = queries.RecordFilter(search="管道")
-    assert [r.id for r in queries.filtered(ws, "concern", search)] == [ids["pipe"]]
+    assert [r["id"] for r in queries.iterate(ws, "concern", search, 10)] == [ids["pipe"]]
     place = queries.RecordFilter(place_id=ids["chengji"], since=SINCE)
-    assert queries.filtered(ws, "concern", place).count() == 2
-    page = queries.paginate(queries.filtered(ws, "concern", queries.RecordFilter()), 2, 4)
-    assert (page.total, len(page.items), page.pages) == (6, 2, 2)
+    assert queries.count(ws, "concern", place) == 2
+    page = queries.page(ws, "concern", queries.RecordFilter(page=2), 4)
+    assert (page.total, len(page.items), page.pages, page.number) == (6, 2, 2, 2)
+    past_the_end = queries.page(ws, "concern", queries.RecordFilter(page=9), 4)
+    assert past_the_end.number == 2 and past_the_end.items == page.items
     review = queries.RecordFilter(review="pending")
-    assert queries.filtered(ws, "visit", review).count() == 4
+    assert queries.count(ws, "visit", review) == 4
     assert queries.labels(ws, [ids["baisheng"], None]) == {ids["baisheng"]: "百盛家园"}
 
 

@@ -22,7 +22,7 @@ from sync.records import CONCERN_STATUSES, RECORD_TYPES, SUPERVISION_LEVELS
 def concern_list() -> Any:
     ws = workspace_id()
     f = parse_filter("concern")
-    page = queries.paginate(queries.filtered(ws, "concern", f), f.page, page_size())
+    page = queries.page(ws, "concern", f, page_size())
     party_ids = [c["fields"].get("party_id") for c in page.items]
     return render_template(
         "office/concern_list.html",

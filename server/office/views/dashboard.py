@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 from server.office import bp, charts, labels
 from server.office.queries import user_labels
 from server.office.views.common import parse_date, today, workspace_id
-from server.reports import live, office_report
+from server.reports import office_report
+from server.store.records import any_live
 
 
 def presets(day: dt.date) -> list[tuple[str, dt.date | None, dt.date | None]]:
@@ -28,7 +29,7 @@ def presets(day: dt.date) -> list[tuple[str, dt.date | None, dt.date | None]]:
 
 def default_period(ws: str, day: dt.date) -> tuple[dt.date | None, dt.date | None]:
     """The period the dashboard opens on: all the data there is, or the last 12 months."""
-    if live(ws, "concern").exists():
+    if any_live(ws, "concern"):
         return None, None
     return day - dt.timedelta(days=365), day
 

@@ -33,10 +33,11 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 
-from server.office import audit, bp, labels, queries
+from server.office import bp, labels, queries
 from server.office.security import now_ms
 from server.office.templating import mask_phone
 from server.office.views.common import parse_filter, today, workspace_id
+from server.store.records import log_reveal
 
 BATCH = 500
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets may run as a formula
@@ -74,18 +75,20 @@ def reveals_phones() -> bool:
     return request.args.get("reveal") == "1" and bool(getattr(current_user, "is_admin", False))
 
 
-def rows(ws: str, record_type: str, query: Any, cap: int, reveal: bool) -> Iterator[list[Any]]:
+def rows(
+    ws: str, record_type: str, f: queries.RecordFilter, cap: int, reveal: bool
+) -> Iterator[list[Any]]:
     """The export's rows, labels resolved per batch (a few lookup queries per batch)."""
     users = queries.user_labels(ws)
     columns = COLUMNS[record_type]
     refs_of = [c for c in columns if c.endswith("_id") and c not in USER_COLUMNS and c != "id"]
-    records = queries.iterate(query, cap)
+    records = queries.iterate(ws, record_type, f, cap)
     while batch := list(islice(records, BATCH)):
         refs = queries.labels(ws, [r["fields"].get(n) for r in batch for n in refs_of])
         voices = queries.voice_counts(ws, [r["id"] for r in batch]) if "voices" in columns else {}
         if reveal and record_type == "party":
             for record in batch:
-                audit.log_reveal(ws, current_user.id, record, "phone", now_ms())
+                log_reveal(ws, current_user.id, record, "phone", now_ms())
         for record in batch:
             yield [_cell(record, c, refs, users, voices, reveal) for c in columns]
 
@@ -118,13 +121,12 @@ def _cell(
     return labels.choice_label(record["type"], name, value) or str(value)
 
 
-def _prepared(path: str) -> tuple[str, str, Any, str] | Response:
+def _prepared(path: str) -> tuple[str, str, queries.RecordFilter, str] | Response:
     record_type = TYPE_OF[path]
     ws = workspace_id()
     f = parse_filter(record_type)
-    query = queries.filtered(ws, record_type, f)
     cap = int(current_app.config["OFFICE_EXPORT_CAP"])
-    total = query.count()
+    total = queries.count(ws, record_type, f)
     if total > cap:
         flash(
             _("%(total)d records match: more than the export limit of %(cap)d. Narrow the "
@@ -135,14 +137,14 @@ def _prepared(path: str) -> tuple[str, str, Any, str] | Response:
         if view:
             return redirect(url_for(view, **f.args()))
         return redirect(url_for("office.record_list", path=path, **f.args()))
-    return ws, record_type, query, f"{path}-{today().isoformat()}"
+    return ws, record_type, f, f"{path}-{today().isoformat()}"
 
 
 def _csv(path: str) -> Any:
     prepared = _prepared(path)
     if isinstance(prepared, Response):
         return prepared
-    ws, record_type, query, name = prepared
+    ws, record_type, f, name = prepared
     cap = int(current_app.config["OFFICE_EXPORT_CAP"])
     reveal = reveals_phones()
 
@@ -151,7 +153,7 @@ def _csv(path: str) -> Any:
         writer = csv.writer(buffer)
         writer.writerow(header(record_type))
         yield "\ufeff" + _drain(buffer)
-        for row in rows(ws, record_type, query, cap, reveal):
+        for row in rows(ws, record_type, f, cap, reveal):
             writer.writerow([_inert(value) for value in row])
             if buffer.tell() > 64_000:
                 yield _drain(buffer)
@@ -208,12 +210,12 @@ def _xlsx(path: str) -> Any:
     prepared = _prepared(path)
     if isinstance(prepared, Response):
         return prepared
-    ws, record_type, query, name = prepared
+    ws, record_type, f, name = prepared
     cap = int(current_app.config["OFFICE_EXPORT_CAP"])
     book = Workbook(write_only=True)  # rows go to disk as they come, not into memory
     sheet = book.create_sheet(labels.type_label(record_type, many=True))
     head = header(record_type)
-    stream = rows(ws, record_type, query, cap, reveals_phones())
+    stream = rows(ws, record_type, f, cap, reveals_phones())
     first = list(islice(stream, BATCH))
     for i, width in enumerate(column_widths(head, first), start=1):
         sheet.column_dimensions[get_column_letter(i)].width = width

@@ -14,11 +14,9 @@ from flask import send_file
 from werkzeug.wrappers import Response
 
 from server import blobs
-from server.models import Record
-from server.office import access, bp, queries
+from server.office import access, bp
 from server.office.access import workspace_id
-from server.reports import field as jfield
-from server.reports import live
+from server.store.records import attachments_of
 
 __all__ = ["photos_of"]
 
@@ -29,10 +27,8 @@ CACHE_CONTROL = "private, max-age=31536000, immutable"
 def photos_of(record_id: str) -> list[dict[str, Any]]:
     """Return the live image attachments of a record of the user's workspace, oldest first,
     each with ``here``: whether the workspace holds its bytes (its devices uploaded them)."""
-    rows = live(workspace_id(), "attachment").where(jfield("subject_id") == record_id)
     photos = []
-    for row in rows.order_by(Record.created_at).limit(PHOTO_LIMIT):
-        record = queries.decode(row)
+    for record in attachments_of(workspace_id(), record_id, PHOTO_LIMIT):
         fields = record["fields"]
         media_type = str(fields.get("media_type") or "")
         sha = fields.get("sha256")

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from server import store
-from server.office import audit, bp, forms, labels, queries
+from server.office import bp, forms, labels, queries
 from server.office.security import now_ms
 from server.office.views.common import (
     page_size,
@@ -24,6 +24,7 @@ from server.office.views.common import (
     today,
     workspace_id,
 )
+from server.store.records import log_reveal
 from sync.records import RECORD_TYPES, Ref, RefList
 
 PLURAL_PATHS = {"visit": "visits", "place": "places", "party": "people", "project": "projects"}
@@ -71,7 +72,7 @@ def type_for_path(path: str) -> str:
 def record_list(path: str) -> Any:
     record_type = type_for_path(path)
     f = parse_filter(record_type)
-    page = queries.paginate(queries.filtered(workspace_id(), record_type, f), f.page, page_size())
+    page = queries.page(workspace_id(), record_type, f, page_size())
     return render_template(
         "office/record_list.html",
         record_type=record_type,
@@ -120,7 +121,7 @@ def record_detail(path: str, record_id: str) -> Any:
 def reveal_phone(record_id: str) -> Any:
     """Show one person's phone number in full; the reveal is written to the record's history."""
     record = record_or_404("party", record_id)
-    audit.log_reveal(workspace_id(), current_user.id, record, "phone", now_ms())
+    log_reveal(workspace_id(), current_user.id, record, "phone", now_ms())
     ws = workspace_id()
     return render_template(
         "office/record_detail.html",

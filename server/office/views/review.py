@@ -26,10 +26,9 @@ def review_list() -> Any:
         record_type = "concern"
     errors: list[str] = []
     f = queries.RecordFilter(review="pending", page=parse_page(errors), errors=errors)
-    page = queries.paginate(queries.filtered(ws, record_type, f), f.page, page_size())
+    page = queries.page(ws, record_type, f, page_size())
     counts = {
-        t: queries.filtered(ws, t, queries.RecordFilter(review="pending")).count()
-        for t in REVIEWED_TYPES
+        t: queries.count(ws, t, queries.RecordFilter(review="pending")) for t in REVIEWED_TYPES
     }
     return render_template(
         "office/review.html",
