@@ -3,7 +3,8 @@
 The server imports no Python from ``field_client``: it only finds where that package's files
 are. The service worker is served with the app's version (a hash of every asset) and the list of
 assets to precache filled in, so any change to a file installs a new version and drops the old
-caches. The words come from the one vocabulary (``sync.vocabulary``).
+caches. The words come from the one vocabulary (``sync.vocabulary``), served as ``vocabulary.json``
+with the casework steps (``sync.casework.export``) beside them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, request
 
-from sync import vocabulary
+from sync import casework, rules, vocabulary
 
 bp = Blueprint("field_app", __name__)
 
@@ -68,7 +69,14 @@ def _newest(folder: Path) -> float:
 
 @cache
 def _words() -> bytes:
-    return json.dumps(vocabulary.export(), ensure_ascii=False, sort_keys=True).encode()
+    """The one vocabulary, with the casework rules and the record rules' limits the app needs
+    (generated from ``sync``, never copied into the app)."""
+    data = {
+        **vocabulary.export(),
+        "casework": casework.export(),
+        "rules": {"field_allowance_ms": rules.FIELD_ALLOWANCE_MS},
+    }
+    return json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
 
 
 def _folder_or_404() -> Path:

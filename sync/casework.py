@@ -14,10 +14,12 @@ from typing import Any
 from sync.records import CONCERN_STATUSES, RESOLVED_STATUSES
 
 __all__ = [
+    "CLOSED_STATUSES",
     "NEXT_STEPS",
     "REPRESENTATIVE_STEPS",
     "SIDE_EXITS",
     "STEP_FIELDS",
+    "export",
     "status_change",
     "steps_for",
 ]
@@ -43,6 +45,9 @@ STEP_FIELDS: Mapping[str, tuple[str, ...]] = {
     "duplicate": ("duplicate_of",),
 }
 
+# A concern in one of these is no longer "open" for the representative walking in.
+CLOSED_STATUSES = frozenset(RESOLVED_STATUSES | {"duplicate", "rejected"})
+
 # The steps a representative may take in the field; the office takes the others.
 OPEN_FOR_REPRESENTATIVES = ("new", "accepted", "referred", "in_progress", "deferred")
 REPRESENTATIVE_STEPS: Mapping[str, tuple[str, ...]] = {
@@ -67,3 +72,16 @@ def status_change(fields: Mapping[str, Any], target: str, today: dt.date) -> dic
     if target in RESOLVED_STATUSES and not fields.get("resolved_on"):
         values["resolved_on"] = today.isoformat()
     return values
+
+
+def export() -> dict[str, Any]:
+    """Return the casework rules as plain JSON data, for the field app (which has no Python):
+    the steps offered per status, the fields a step sets, and which statuses are closed."""
+    return {
+        "next_steps": {status: list(steps) for status, steps in NEXT_STEPS.items()},
+        "representative_steps": {s: list(steps) for s, steps in REPRESENTATIVE_STEPS.items()},
+        "side_exits": list(SIDE_EXITS),
+        "step_fields": {status: list(names) for status, names in STEP_FIELDS.items()},
+        "closed": sorted(CLOSED_STATUSES),
+        "resolved": sorted(RESOLVED_STATUSES),
+    }

@@ -12,14 +12,13 @@ import peewee
 from uuid6 import uuid7
 
 from field_client.errors import StoreError, ValidationError
-from sync import RECORD_TYPES, RESOLVED_STATUSES, jsonio
+from sync import RECORD_TYPES, jsonio
+from sync.casework import CLOSED_STATUSES as CLOSED_STATUSES  # the one definition
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 TOKEN_FILE = "token"
-# A concern in one of these is no longer "open" for the representative walking in.
-CLOSED_STATUSES = frozenset(RESOLVED_STATUSES | {"duplicate", "rejected"})
 
 
 def wall_ms() -> int:

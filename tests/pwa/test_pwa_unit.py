@@ -23,8 +23,9 @@ def test_unit_page_passes_every_vector(browser: Any, static_url: str) -> None:
     failed = [r for r in results if not r["ok"]]
     assert failed == []
     names = [r["name"] for r in results]
-    stamps, merge, device = load("stamps"), load("merge"), load("device")
+    stamps, merge, device, rules = load("stamps"), load("merge"), load("device"), load("rules")
     vectors = len(stamps["format"]) + len(stamps["invalid"]) + 1
     vectors += len(stamps["tick"]) + len(stamps["observe"]) + len(merge["cases"])
     vectors += len(device["scenarios"])
+    vectors += sum(len(rules[k]) for k in ("similar", "bigrams", "voices", "concern_people"))
     assert sum(not n.startswith(("outbox:", "uuid7", "a failed")) for n in names) == vectors

@@ -4,6 +4,7 @@
 import { Clock, formatStamp, parseStamp } from "/pwa/js/hlc.js";
 import { canonical, decide } from "/pwa/js/merge.js";
 import { pickChanges, queueEdit } from "/pwa/js/outbox.js";
+import { bigrams, concernPeople, isSimilar, repeatVoice, similarity } from "/pwa/js/rules.js";
 import { dropStore, openStore, uuid7 } from "/pwa/js/store.js";
 
 const tests = [];
@@ -16,7 +17,7 @@ function check(got, want, what = "") {
 }
 
 const load = async (name) => (await fetch(`/vectors/${name}.json`)).json();
-const [STAMPS, MERGE, DEVICE] = await Promise.all(["stamps", "merge", "device"].map(load));
+const [STAMPS, MERGE, DEVICE, RULES] = await Promise.all(["stamps", "merge", "device", "rules"].map(load));
 
 for (const c of STAMPS.format) {
   test(`stamp format ${c.text}`, () => {
@@ -166,6 +167,22 @@ DEVICE.scenarios.forEach((scenario, n) => {
     }
   });
 });
+
+for (const c of RULES.similar) {
+  test(`rules similar: ${c.a}|${c.b}`, () => {
+    check(isSimilar(c.a, c.b), c.similar, "similar");
+    check(Math.round(similarity(c.a, c.b) * 10000) / 10000, c.score, "score");
+  });
+}
+for (const c of RULES.bigrams) {
+  test(`rules bigrams: ${c.text}`, () => check([...bigrams(c.text)].sort(), c.bigrams, "bigrams"));
+}
+for (const c of RULES.voices) {
+  test(`rules voice: ${c.about}`, () => check(repeatVoice(c.follow_up, c.voices), c.repeat, "repeat"));
+}
+for (const c of RULES.concern_people) {
+  test(`rules people: ${c.about}`, () => check(concernPeople(c.visit_id, c.met, c.chosen), c.result, "people"));
+}
 
 const results = [];
 const list = document.getElementById("results");
