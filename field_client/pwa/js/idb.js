@@ -21,7 +21,7 @@ export function done(tx) {
 /** Open (and create or upgrade) a database; `upgrade(db, oldVersion)` makes its stores. */
 export function open(name, version, upgrade) {
   const request = indexedDB.open(name, version);
-  request.onupgradeneeded = (event) => upgrade(request.result, event.oldVersion);
+  request.onupgradeneeded = (event) => upgrade(request.result, event.oldVersion, request.transaction);
   return req(request);
 }
 

@@ -6,19 +6,60 @@ import { Clock, formatStamp, nodeOf, parseStamp } from "./hlc.js";
 import { all, drop, open, req, run } from "./idb.js";
 import { pickChanges, queueEdit, settle } from "./outbox.js";
 
-const VERSION = 1;
-const STORES = ["records", "outbox", "batches", "held", "rejections", "conflicts", "state"];
+const VERSION = 2;
+const STORES = ["records", "outbox", "batches", "held", "rejections", "conflicts", "state", "search", "blobs"];
 const DELETED = "_deleted";
 
-function upgrade(db) {
-  const records = db.createObjectStore("records", { keyPath: "id" });
-  records.createIndex("type", "type");
-  db.createObjectStore("outbox", { keyPath: ["record_id", "field"] }).createIndex("seq", "seq");
-  db.createObjectStore("batches", { keyPath: "id" }).createIndex("created", "created");
-  db.createObjectStore("held", { keyPath: ["record_id", "field"] });
-  db.createObjectStore("rejections", { keyPath: "n", autoIncrement: true });
-  db.createObjectStore("conflicts", { keyPath: "id" });
-  db.createObjectStore("state", { keyPath: "key" });
+function upgrade(db, oldVersion, tx) {
+  if (oldVersion < 1) {
+    const records = db.createObjectStore("records", { keyPath: "id" });
+    records.createIndex("type", "type");
+    db.createObjectStore("outbox", { keyPath: ["record_id", "field"] }).createIndex("seq", "seq");
+    db.createObjectStore("batches", { keyPath: "id" }).createIndex("created", "created");
+    db.createObjectStore("held", { keyPath: ["record_id", "field"] });
+    db.createObjectStore("rejections", { keyPath: "n", autoIncrement: true });
+    db.createObjectStore("conflicts", { keyPath: "id" });
+    db.createObjectStore("state", { keyPath: "key" });
+  }
+  if (oldVersion < 2) {
+    // Version 2: the screens' indexes (records by place, by subject), the search texts kept at
+    // write time, and the photos' bytes (blobs) by their hash.
+    const records = tx.objectStore("records");
+    records.createIndex("place", ["fields.place_id", "type"]);
+    records.createIndex("subject", "fields.subject_id");
+    const search = db.createObjectStore("search", { keyPath: "id" });
+    db.createObjectStore("blobs", { keyPath: "sha256" });
+    records.openCursor().onsuccess = (event) => {
+      const cursor = event.target.result;
+      if (!cursor) return;
+      const row = searchRow(cursor.value);
+      if (row) search.put(row);
+      cursor.continue();
+    };
+  }
+}
+
+// The record types search finds, and the fields it looks in (text people typed, not references).
+const SEARCHED = new Set(["place", "party", "visit", "concern"]);
+const SEARCH_FIELDS = ["name", "title", "address", "phone", "organisation", "description", "summary", "notes", "resolution", "responsible_unit"];
+
+/** Fold text for search: NFKC (full-width letters and digits as ASCII), lower case. */
+export function fold(text) {
+  return String(text ?? "").normalize("NFKC").toLowerCase();
+}
+
+/** The search row of a record: its searched text folded, or null for other types. */
+function searchRow(record) {
+  if (!SEARCHED.has(record.type)) return null;
+  const parts = SEARCH_FIELDS.map((f) => record.fields?.[f]).filter((v) => typeof v === "string" && v);
+  return { id: record.id, type: record.type, deleted: Boolean(record.deleted), text: fold(parts.join("\n")) };
+}
+
+/** Keep a record and its search row in one transaction. */
+function putRecord(tx, record) {
+  tx.objectStore("records").put(record);
+  const row = searchRow(record);
+  if (row) tx.objectStore("search").put(row);
 }
 
 /** Return a UUIDv7 (time-ordered) as a string. */
@@ -161,7 +202,7 @@ class Store {
       else record.fields[field] = value;
     }
     record.updated = this.now();
-    tx.objectStore("records").put(record);
+    putRecord(tx, record);
   }
 
   // -- reading --------------------------------------------------------------------------------
@@ -216,15 +257,164 @@ class Store {
     return this.read(async (tx) => (await all(tx.objectStore("rejections"))).filter((r) => !r.fixed));
   }
 
+  // -- the screens ----------------------------------------------------------------------------
+
+  /** Return the live records of `type` at a place (the place index, no scan). */
+  atPlace(placeId, type) {
+    return this.read(async (tx) => {
+      const rows = await all(tx.objectStore("records").index("place"), IDBKeyRange.only([placeId, type]));
+      return rows.filter((r) => !r.deleted);
+    });
+  }
+
+  /** Return the live records (follow-ups, attachments) whose subject is `subjectId`. */
+  aboutSubject(subjectId) {
+    return this.read(async (tx) => {
+      const rows = await all(tx.objectStore("records").index("subject"), subjectId);
+      return rows.filter((r) => !r.deleted);
+    });
+  }
+
+  /** Return live records by id (unknown ids left out), in the order asked. */
+  getMany(ids) {
+    return this.read(async (tx) => {
+      const store = tx.objectStore("records");
+      const rows = await Promise.all(ids.map((id) => req(store.get(id))));
+      return rows.filter((r) => r && !r.deleted);
+    });
+  }
+
+  /** Find places, people, visits and concerns whose text contains `text` (Chinese included:
+   * a substring of the folded text each record keeps in the search store at write time).
+   * Return {place: [...], party: [...], visit: [...], concern: [...]}, each at most `limit`. */
+  search(text, limit = 50) {
+    const needle = fold(text).trim();
+    const found = { place: [], party: [], visit: [], concern: [] };
+    if (!needle) return Promise.resolve(found);
+    return this.read(async (tx) => {
+      const records = tx.objectStore("records");
+      const rows = await all(tx.objectStore("search"));
+      for (let i = rows.length - 1; i >= 0; i--) {
+        const row = rows[i]; // newest first: ids are time-ordered
+        if (!row.deleted && found[row.type].length < limit && row.text.includes(needle)) found[row.type].push(row.id);
+      }
+      for (const type of Object.keys(found)) {
+        found[type] = (await Promise.all(found[type].map((id) => req(records.get(id))))).filter(Boolean);
+      }
+      return found;
+    });
+  }
+
+  /** Return the conflicts the server reported that are still open, newest first. */
+  conflicts() {
+    return this.read(async (tx) => (await all(tx.objectStore("conflicts"))).filter((c) => c.open).reverse());
+  }
+
+  /** Return visits and concerns the office reviewed with a note or asked to change. */
+  reviewNotes() {
+    return this.read(async (tx) => {
+      const index = tx.objectStore("records").index("type");
+      const rows = [...(await all(index, "visit")), ...(await all(index, "concern"))];
+      return rows
+        .filter((r) => !r.deleted && (r.fields.review_status === "needs_changes" || r.fields.review_note))
+        .sort((a, b) => (b.updated || 0) - (a.updated || 0));
+    });
+  }
+
+  /** Return one rejection (also fixed ones) by its number, or null. */
+  rejection(n) {
+    return this.read(async (tx) => (await req(tx.objectStore("rejections").get(n))) || null);
+  }
+
+  /** Fix a rejected change: queue the corrected `values` as a new edit (even when equal to what
+   * the record shows: the server never took them) and mark the rejection fixed. */
+  fixRejection(n, values) {
+    return this.write(async (tx, state) => {
+      const rejection = await req(tx.objectStore("rejections").get(n));
+      if (!rejection) throw new Error(`unknown rejection ${n}`);
+      const row = await req(tx.objectStore("records").get(rejection.record_id));
+      await this.edit(tx, state, rejection.record_type, rejection.record_id, row || null, values);
+      rejection.fixed = true;
+      rejection.fixed_at = this.now();
+      tx.objectStore("rejections").put(rejection);
+      return Object.keys(values);
+    });
+  }
+
+  // -- photos ---------------------------------------------------------------------------------
+
+  /** Keep a photo's bytes and create the attachment record naming them, in one transaction;
+   * return the attachment's id. `photo` is {sha256, blob, media_type, size}. */
+  addPhoto(subjectType, subjectId, photo) {
+    const id = uuid7(this.now());
+    return this.write(async (tx, state) => {
+      const blobs = tx.objectStore("blobs");
+      if (!(await req(blobs.get(photo.sha256)))) {
+        blobs.put({ sha256: photo.sha256, blob: photo.blob, media_type: photo.media_type, size: photo.size, uploaded: false, failed: null });
+      }
+      const fields = { subject_type: subjectType, subject_id: subjectId, sha256: photo.sha256, media_type: photo.media_type, size: photo.size };
+      await this.edit(tx, state, "attachment", id, null, fields);
+      return id;
+    });
+  }
+
+  /** Return a kept blob {sha256, blob, media_type, uploaded, failed}, or null. */
+  blob(sha256) {
+    return this.read(async (tx) => (await req(tx.objectStore("blobs").get(sha256))) || null);
+  }
+
+  /** Keep a blob fetched from the office (a photo taken on another device). */
+  keepBlob(sha256, blob, mediaType) {
+    return this.write(async (tx) => {
+      tx.objectStore("blobs").put({ sha256, blob, media_type: mediaType, size: blob.size, uploaded: true, failed: null });
+    });
+  }
+
+  /** Return the hashes of the blobs this device took and the office does not have yet. */
+  blobsToUpload() {
+    return this.read(async (tx) => {
+      const rows = await all(tx.objectStore("blobs"));
+      return rows.filter((b) => !b.uploaded).map((b) => b.sha256);
+    });
+  }
+
+  /** Mark a blob uploaded (`failed` null) or its upload failed (`failed`: the reason). */
+  markBlob(sha256, failed = null) {
+    return this.write(async (tx) => {
+      const blobs = tx.objectStore("blobs");
+      const row = await req(blobs.get(sha256));
+      if (!row) return;
+      if (failed === null) Object.assign(row, { uploaded: true, failed: null });
+      else row.failed = failed;
+      blobs.put(row);
+    });
+  }
+
+  /** Return the ids of queued attachments whose blob is here but not uploaded: they wait. */
+  heldAttachments() {
+    return this.read(async (tx) => {
+      const waiting = new Set((await all(tx.objectStore("blobs"))).filter((b) => !b.uploaded).map((b) => b.sha256));
+      if (!waiting.size) return new Set();
+      const held = new Set();
+      for (const entry of await all(tx.objectStore("outbox"))) {
+        if (entry.record_type !== "attachment" || held.has(entry.record_id)) continue;
+        const record = await req(tx.objectStore("records").get(entry.record_id));
+        if (record && waiting.has(record.fields.sha256)) held.add(entry.record_id);
+      }
+      return held;
+    });
+  }
+
   // -- sync -----------------------------------------------------------------------------------
 
   /** Return the oldest unanswered batch {id, body} (sent again unchanged), or make one from
-   * the outbox and keep it before it is sent; null when nothing is queued. */
-  nextBatch(maxChanges = 500) {
+   * the outbox (leaving out the records in `hold`) and keep it before it is sent; null when
+   * nothing is queued. */
+  nextBatch(maxChanges = 500, hold = new Set()) {
     return this.write(async (tx, state) => {
       const waiting = await req(tx.objectStore("batches").index("created").openCursor());
       if (waiting) return { id: waiting.value.id, body: waiting.value.body };
-      const entries = await all(tx.objectStore("outbox"));
+      const entries = (await all(tx.objectStore("outbox"))).filter((e) => !hold.has(e.record_id));
       if (!entries.length) return null;
       const changes = pickChanges(entries, maxChanges);
       const clock = this.clockOf(state);
@@ -276,6 +466,7 @@ class Store {
       record_id: change.id,
       values,
       errors: item.errors || {},
+      codes: item.codes || {},
       created: this.now(),
       fixed: false,
     });
@@ -289,7 +480,7 @@ class Store {
         else record.stamps[field] = write.base;
       }
     }
-    if (record) tx.objectStore("records").put(record);
+    if (record) putRecord(tx, record);
   }
 
   async keepConflict(tx, item, pushed) {
@@ -302,7 +493,7 @@ class Store {
     const record = await req(tx.objectStore("records").get(item.record_id));
     if (!record) return;
     setField(record, item.field, kept.value, kept.stamp);
-    tx.objectStore("records").put(record);
+    putRecord(tx, record);
   }
 
   async settleHeld(tx, changes) {
@@ -328,7 +519,7 @@ class Store {
       const record = await req(tx.objectStore("records").get(item.id));
       if (!record || (record.stamps[item.field] || "") >= item.stamp) continue;
       setField(record, item.field, item.value, item.stamp);
-      tx.objectStore("records").put(record);
+      putRecord(tx, record);
     }
   }
 
@@ -339,10 +530,13 @@ class Store {
     state.last_stamp = clock.toString();
   }
 
-  /** Apply a pulled page and save its cursor in the same transaction; return its size. A
+  /** Apply a pulled page and save its cursor in the same transaction; return its counts:
+   * `received` (the page's size), `new` (records that change something here, not this
+   * device's own writes coming back) and `returned` (office review notes new here). A
    * pulled field does not replace an unpushed edit of it (sent or not): it is held back. */
   applyPull(page) {
     const records = Array.isArray(page.records) ? page.records : [];
+    const counts = { received: records.length, new: 0, returned: 0 };
     return this.write(async (tx, state) => {
       const store = tx.objectStore("records");
       const held = tx.objectStore("held");
@@ -363,7 +557,9 @@ class Store {
           updated: this.now(),
         };
         const ours = mine.get(pulled.id);
-        const local = ours ? await req(store.get(pulled.id)) : null;
+        const before = await req(store.get(pulled.id));
+        const local = ours ? before : null;
+        countPulled(counts, pulled, before);
         for (const field of local ? ours : []) {
           if (field in record.stamps) {
             const value = field === DELETED ? record.deleted : record.fields[field];
@@ -378,11 +574,11 @@ class Store {
             if (!ours?.has(field)) held.delete([pulled.id, field]);
           }
         }
-        store.put(record);
+        putRecord(tx, record);
       }
       state.cursor = page.cursor ?? null;
       this.observeIn(state, page.server_time);
-      return records.length;
+      return counts;
     });
   }
 
@@ -429,13 +625,27 @@ class Store {
           if (record && record.stamps[entry.field] === entry.stamp) record.stamps[entry.field] = stamp;
           tx.objectStore("outbox").put({ ...entry, stamp });
         }
-        if (record) tx.objectStore("records").put(record);
+        if (record) putRecord(tx, record);
       }
       state.last_stamp = clock.toString();
       state.restamp_needed = false;
       return ids.length;
     });
   }
+}
+
+const REVIEW_FIELDS = ["review_status", "review_note"];
+
+/** Count a pulled record as the Python client does (field_client/replica.py _pull_counts). */
+function countPulled(counts, pulled, before) {
+  const stamps = pulled.stamps || {};
+  const local = before ? before.stamps : null;
+  if (local && Object.entries(stamps).every(([k, v]) => local[k] === v)) return;
+  counts.new += 1;
+  const fields = pulled.fields || {};
+  const reviewed = fields.review_status === "needs_changes" || Boolean(fields.review_note);
+  const fresh = REVIEW_FIELDS.some((k) => k in stamps && (local || {})[k] !== stamps[k]);
+  if ((pulled.type === "visit" || pulled.type === "concern") && reviewed && fresh) counts.returned += 1;
 }
 
 function setField(record, field, value, stamp) {

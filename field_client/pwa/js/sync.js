@@ -17,10 +17,10 @@ export class SyncStop extends Error {
 }
 
 /** Send one API request; return the JSON answer or throw SyncStop. */
-export async function call(fetcher, base, path, { method = "GET", token = null, body } = {}) {
+export async function call(fetcher, base, path, { method = "GET", token = null, body, type = "application/json" } = {}) {
   const headers = { "Fieldsync-Protocol": PROTOCOL, Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (body !== undefined) headers["Content-Type"] = type;
   let response;
   try {
     response = await fetcher(`${base}/api/v1${path}`, { method, headers, body, cache: "no-store" });
@@ -47,9 +47,12 @@ export async function enroll(store, fetcher, base, code, deviceName) {
 }
 
 /** Run one sync; `progress(stage, done, total)` hears how it goes. Return a report:
- * {ok, sent, received, conflicts, rejected, restamped, error, message, pending}. */
+ * {ok, sent, received, new, returned, conflicts, rejected, restamped, photos, photos_failed,
+ * error, message, pending}. */
 export async function syncOnce(store, fetcher, base, progress = () => {}) {
-  const report = { ok: false, sent: 0, received: 0, conflicts: 0, rejected: 0, restamped: 0 };
+  const report = { ok: false, sent: 0, received: 0, new: 0, returned: 0, conflicts: 0, rejected: 0, restamped: 0 };
+  report.photos = 0;
+  report.photos_failed = 0;
   report.error = null;
   report.message = "";
   try {
@@ -60,6 +63,7 @@ export async function syncOnce(store, fetcher, base, progress = () => {}) {
       report.restamped = await store.restampPending(state.skew_server_time || null);
       progress("restamp", report.restamped, report.restamped);
     }
+    await uploadBlobs(store, fetcher, base, token, report, progress);
     await push(store, fetcher, base, token, report, progress);
     await pull(store, fetcher, base, token, report, progress);
     await store.setState({ last_sync: store.now() });
@@ -79,11 +83,42 @@ export async function syncOnce(store, fetcher, base, progress = () => {}) {
   return report;
 }
 
+/** Upload the photos this device took that the office does not have, before the attachments
+ * that name them are pushed (docs/protocol.md section 7). A photo the office refuses (too
+ * large, say) is marked failed and its attachment waits; being offline stops the sync. */
+async function uploadBlobs(store, fetcher, base, token, report, progress) {
+  const hashes = await store.blobsToUpload();
+  if (!hashes.length) return;
+  progress("blobs", 0, hashes.length);
+  const body = JSON.stringify({ sha256: hashes });
+  const { missing = [] } = await call(fetcher, base, "/blobs/missing", { method: "POST", token, body });
+  const wanted = new Set(Array.isArray(missing) ? missing : []);
+  let done = 0;
+  for (const sha of hashes) {
+    if (wanted.has(sha)) {
+      const row = await store.blob(sha);
+      try {
+        await call(fetcher, base, `/blobs/${sha}`, { method: "PUT", token, body: row.blob, type: row.media_type || "application/octet-stream" });
+        report.photos += 1;
+      } catch (error) {
+        if (!(error instanceof SyncStop) || error.code === "offline" || error.code === "unauthorized" || error.code === "device_revoked") throw error;
+        await store.markBlob(sha, error.code);
+        report.photos_failed += 1;
+        progress("blobs", ++done, hashes.length);
+        continue;
+      }
+    }
+    await store.markBlob(sha);
+    progress("blobs", ++done, hashes.length);
+  }
+}
+
 async function push(store, fetcher, base, token, report, progress) {
   const total = await store.pendingCount();
   progress("push", 0, total);
+  const hold = await store.heldAttachments();
   for (;;) {
-    const batch = await store.nextBatch(PUSH_LIMIT);
+    const batch = await store.nextBatch(PUSH_LIMIT, hold);
     if (!batch) return;
     const answer = await call(fetcher, base, "/sync/push", { method: "POST", token, body: batch.body });
     const counts = await store.applyAnswer(batch.id, answer);
@@ -113,7 +148,10 @@ async function pull(store, fetcher, base, token, report, progress) {
       await push(store, fetcher, base, token, report, progress);
       continue;
     }
-    report.received += await store.applyPull(page);
+    const counts = await store.applyPull(page);
+    report.received += counts.received;
+    report.new += counts.new;
+    report.returned += counts.returned;
     progress("pull", report.received, null);
     if (!page.more) return;
   }
