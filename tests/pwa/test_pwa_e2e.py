@@ -74,10 +74,11 @@ def test_enroll_record_offline_and_sync(browser: Any, office: Office, tmp_path: 
     shot(page, "home-offline-768x1024")
 
     context.set_offline(False)  # back online: the app syncs by itself
-    expect(page.locator("#sync-result")).to_have_text("同步完成：发送 5 条，接收 5 条。")
+    # its own five records come back from the office: nothing new to the device
+    expect(page.locator("#sync-result")).to_have_text("同步完成：发送 5 条，收到 0 条新记录。")
     expect(page.locator("#pending")).to_have_text("0")
     page.click("#sync")
-    expect(page.locator("#sync-result")).to_have_text("同步完成：发送 0 条，接收 0 条。")
+    expect(page.locator("#sync-result")).to_have_text("同步完成：发送 0 条，收到 0 条新记录。")
     shot(page, "home-768x1024")
     context.close()
 
@@ -124,7 +125,7 @@ def test_enroll_from_the_address_keeps_no_code_in_it(browser: Any, office: Offic
         "This device's clock is ahead of the server's; fix the time and sync again."
     )
     page.click("#sync")
-    expect(page.locator("#sync-result")).to_contain_text("Sync done: 1 sent")
+    expect(page.locator("#sync-result")).to_contain_text("Sync done: sent 1, received")
     device_id = page.evaluate(
         """() => new Promise((ok) => { const r = indexedDB.open("fieldsync");
         r.onsuccess = () => { const g = r.result.transaction("state").objectStore("state")

@@ -1,36 +1,45 @@
-// The field app's screens: enroll, home (pending, last sync, Sync), record a visit with the
-// people met and the concerns raised. All data lives in IndexedDB (store.js); sync.js talks to
+// The field app's shell: enroll, home (pending, last sync, Sync), record a visit with the
+// people met, the concerns raised and photos, and the routes to the other screens (js/screens/:
+// place, concern, search, attention). All data lives in IndexedDB (store.js); sync.js talks to
 // the office that served this page.
-import { choiceName, choices, fault, fieldName, getLang, setLang, setWords, t } from "./i18n.js";
+import { offered } from "./choices.js";
+import { choiceName, choices, fault, fieldName, getLang, ruleLimits, setLang, setWords, t } from "./i18n.js";
+import { attach, photoInput, readPhotos } from "./photos.js";
+import { concernPeople } from "./rules.js";
+import { attentionCount, attentionPage, fixPage } from "./screens/attention.js";
+import { choiceRecords } from "./screens/common.js";
+import { concernPage, newConcernPage, similarOpen } from "./screens/concern.js";
+import { placePage } from "./screens/place.js";
+import { searchPage } from "./screens/search.js";
 import { openStore, uuid7 } from "./store.js";
 import { enroll, syncOnce } from "./sync.js";
+import { app, go, h, link, localNow, selectOf, show, withOffset } from "./ui.js";
 
 const BASE = new URL("../", location.href).href.replace(/\/$/, "");
-const main = document.getElementById("main");
 let store = null;
 let busy = false; // a sync is running
-let inForm = false; // the user is filling in a form: no automatic sync
 
-/** Make an element: h("p", {class: "x"}, "text", child). */
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  node.append(...children.flat().filter((c) => c !== null && c !== undefined));
-  return node;
+const ROUTES = {
+  place: placePage,
+  concern: concernPage,
+  "new-concern": newConcernPage,
+  search: searchPage,
+  attention: attentionPage,
+  fix: fixPage,
+};
+
+/** Show the screen the address names (`#place=ID`), else home. */
+function route(result = null) {
+  const match = /^#([a-z-]+)(?:=(.*))?$/.exec(location.hash);
+  const screen = match && ROUTES[match[1]];
+  if (!screen) return home(result);
+  return screen(decodeURIComponent(match[2] || ""));
 }
 
-function show(...nodes) {
-  main.replaceChildren(...nodes);
-  window.scrollTo(0, 0);
-}
-
-function selectOf(name, pairs, value = null) {
-  return h("select", { name, id: name }, pairs.map(([v, label]) => h("option", { value: v, selected: v === value }, label)));
-}
+window.addEventListener("hashchange", async () => {
+  const state = store ? await store.state() : {};
+  if (state.device_id) route();
+});
 
 // -- start ----------------------------------------------------------------------------------------
 
@@ -44,11 +53,13 @@ async function start() {
   }
   registerWorker();
   store = await openStore();
+  app.store = store;
+  app.hooks.visitForm = visitForm;
   const code = takeEnrollCode();
   const state = await store.state();
   if (!state.device_id && code) return doEnroll(code, t("device_default"));
   if (!state.device_id) return enrollView(code);
-  return home();
+  return route();
 }
 
 /** Take `#enroll=CODE` from the address and remove it, so no code stays in the URL. */
@@ -63,19 +74,22 @@ function switchLang() {
   setLang(getLang() === "zh" ? "en" : "zh");
   localStorage.setItem("fieldsync-lang", getLang());
   labelChrome();
-  if (!inForm) startView();
+  if (!app.inForm) startView();
 }
 
 function labelChrome() {
   document.getElementById("lang").textContent = getLang() === "zh" ? "English" : "中文";
   document.getElementById("update-reload").textContent = t("reload");
   document.getElementById("update-text").textContent = t("update_ready");
+  document.getElementById("nav-home").textContent = t("nav_home");
+  document.getElementById("nav-search").textContent = t("nav_search");
+  document.getElementById("nav-attention-text").textContent = t("nav_attention");
   offlineBanner();
 }
 
 async function startView() {
   const state = await store.state();
-  return state.device_id ? home() : enrollView("");
+  return state.device_id ? route() : enrollView("");
 }
 
 function registerWorker() {
@@ -124,7 +138,7 @@ window.addEventListener("online", () => {
 function autoSync(attempt) {
   if (attempt > 5 || !store) return;
   setTimeout(async () => {
-    if (inForm || busy || !navigator.onLine) return;
+    if (app.inForm || busy || !navigator.onLine) return;
     const state = await store.state();
     if (!state.device_id) return;
     const report = await runSync();
@@ -135,7 +149,8 @@ function autoSync(attempt) {
 // -- enroll ---------------------------------------------------------------------------------------
 
 function enrollView(code, error = "") {
-  inForm = false;
+  app.inForm = false;
+  document.getElementById("nav").hidden = true;
   const form = h(
     "form",
     { id: "enroll-form", onsubmit: (e) => {
@@ -172,11 +187,30 @@ function when(ms) {
   return new Date(ms).toLocaleString(getLang() === "zh" ? "zh-CN" : "en-GB");
 }
 
+/** Show the attention count on the navigation button. */
+async function badge() {
+  const count = await attentionCount();
+  const node = document.getElementById("attention-count");
+  node.textContent = String(count);
+  node.hidden = count === 0;
+}
+
 async function home(result = null) {
-  inForm = false;
+  app.inForm = false;
+  if (!result && app.flash) {
+    result = app.flash; // the sentence of what was just saved
+    app.flash = "";
+  }
+  document.getElementById("nav").hidden = false;
+  badge();
   const status = await store.status();
   const visits = (await store.list("visit")).sort((a, b) => (b.fields.started_at || "").localeCompare(a.fields.started_at || ""));
-  const places = new Map((await store.list("place")).map((p) => [p.id, p.fields.name]));
+  const placeRows = await store.list("place");
+  const places = new Map(placeRows.map((p) => [p.id, p.fields.name]));
+  const recent = [...new Set(visits.map((v) => v.fields.place_id))].filter((id) => places.has(id));
+  for (const p of placeRows.sort((a, b) => (a.fields.name || "").localeCompare(b.fields.name || "", "zh-CN"))) {
+    if (!recent.includes(p.id)) recent.push(p.id);
+  }
   const storage = h("p", { class: "muted", id: "storage" });
   navigator.storage?.estimate?.().then(({ usage }) => {
     storage.textContent = t("storage", { used: `${((usage || 0) / 1024 / 1024).toFixed(1)} MB` });
@@ -198,10 +232,14 @@ async function home(result = null) {
     h("progress", { id: "progress", hidden: true, max: "1", value: "0" }),
     h("p", { id: "sync-stage", class: "muted", "aria-live": "polite" }),
     h("p", { id: "sync-result", class: "result", role: "status", hidden: !result }, result || ""),
+    h("h2", {}, t("places_recent")),
+    recent.length
+      ? h("div", { class: "chips", id: "places" }, recent.slice(0, 8).map((id) => link(`place=${id}`, places.get(id) || "", { class: "button second" })))
+      : null,
     h("h2", {}, t("visits")),
     visits.length
       ? h("ul", { class: "list", id: "visits" }, visits.slice(0, 20).map((v) => h("li", {},
-          `${choiceName("visit", "kind", v.fields.kind)} · ${places.get(v.fields.place_id) || ""} · ${(v.fields.started_at || "").slice(0, 16).replace("T", " ")}`)))
+          link(`place=${v.fields.place_id}`, `${choiceName("visit", "kind", v.fields.kind)} · ${places.get(v.fields.place_id) || ""} · ${(v.fields.started_at || "").slice(0, 16).replace("T", " ")}`))))
       : h("p", { class: "muted" }, t("no_visits")),
     storage,
   );
@@ -231,7 +269,14 @@ async function runSync() {
   } finally {
     busy = false;
   }
-  if (!inForm) await home(sentence(report));
+  if (!app.inForm) {
+    if (!location.hash) await home(sentence(report));
+    else {
+      app.flash = sentence(report);
+      await route();
+    }
+  }
+  badge();
   return report;
 }
 
@@ -240,6 +285,8 @@ function sentence(report) {
     const parts = [t("synced", report)];
     if (report.conflicts) parts.push(t("synced_conflicts", { n: report.conflicts }));
     if (report.rejected) parts.push(t("synced_rejected", { n: report.rejected }));
+    if (report.returned) parts.push(t("synced_returned", { n: report.returned }));
+    if (report.photos_failed) parts.push(t("synced_photos_failed", { n: report.photos_failed }));
     return parts.join(" ");
   }
   const known = ["offline", "server_error", "device_revoked", "clock_skew", "unauthorized"];
@@ -248,45 +295,48 @@ function sentence(report) {
 
 // -- record a visit -------------------------------------------------------------------------------
 
-function localNow() {
-  const d = new Date();
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-
-function withOffset(local) {
-  const minutes = -new Date(local).getTimezoneOffset();
-  const sign = minutes >= 0 ? "+" : "-";
-  const abs = Math.abs(minutes);
-  return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
-}
-
 function personRow() {
   return h("div", { class: "row person" },
     h("div", {}, h("label", {}, t("person_name")), h("input", { name: "person_name", maxlength: "200" })),
     h("div", {}, h("label", {}, fieldName("kind")), selectOf("person_kind", choices("party", "kind"), "resident")));
 }
 
-function concernRow() {
-  return h("div", { class: "row concern" },
-    h("div", {}, h("label", {}, t("concern_title")), h("input", { name: "concern_title", maxlength: "200" })),
-    h("div", {}, h("label", {}, fieldName("category")), selectOf("concern_category", choices("concern", "category"), "other")));
+/** One concern of the visit form; once its title is typed, similar open concerns at the place
+ * are offered for 附议 instead of a new concern. */
+function concernRow(categories, placeOf) {
+  const similar = h("div", { class: "similar-row" });
+  const title = h("input", { name: "concern_title", maxlength: "200", onchange: async () => {
+    const found = await similarOpen(placeOf(), title.value);
+    similar.replaceChildren(...(found.length ? [
+      h("label", {}, t("similar_found")),
+      selectOf("support_of", [["", t("save_anyway")], ...found.map((c) => [c.id, `${t("support_this")}：${c.fields.title}`])], found[0].id),
+    ] : []));
+  } });
+  return h("div", { class: "concern" },
+    h("div", { class: "row" },
+      h("div", {}, h("label", {}, t("concern_title")), title),
+      h("div", {}, h("label", {}, fieldName("category")), selectOf("concern_category", categories, "other"))),
+    similar);
 }
 
-async function visitForm() {
-  inForm = true;
+/** The visit form; `place` (from its page) is filled in. */
+async function visitForm({ place: chosen = null } = {}) {
+  app.inForm = true;
   const places = await store.list("place");
+  const choiceRows = await choiceRecords();
+  const categories = offered("concern.category", choiceRows);
+  const placeOf = () => places.find((p) => p.fields.name === form.elements.place_name.value.trim())?.id || null;
   const people = h("fieldset", { id: "people" }, h("legend", {}, t("people_met")), personRow());
-  const concerns = h("fieldset", { id: "concerns" }, h("legend", {}, t("concerns_raised")), concernRow());
+  const concerns = h("fieldset", { id: "concerns" }, h("legend", {}, t("concerns_raised")), concernRow(categories, placeOf));
   const error = h("p", { class: "error", role: "alert", hidden: true, id: "form-error" });
   const form = h(
     "form",
     { id: "visit-form", onsubmit: (e) => { e.preventDefault(); saveVisit(form, places, error); } },
     h("h2", {}, t("record_visit")),
     h("label", { for: "visit_kind" }, fieldName("kind")),
-    selectOf("visit_kind", choices("visit", "kind"), "home_visit"),
+    selectOf("visit_kind", offered("visit.kind", choiceRows), "home_visit"),
     h("label", { for: "place_name" }, t("place_name")),
-    h("input", { id: "place_name", name: "place_name", list: "places", maxlength: "200", required: true }),
+    h("input", { id: "place_name", name: "place_name", list: "places", maxlength: "200", required: true, value: chosen?.fields.name || "" }),
     h("datalist", { id: "places" }, places.map((p) => h("option", { value: p.fields.name }))),
     h("label", { for: "place_kind" }, t("new_place_kind")),
     selectOf("place_kind", choices("place", "kind"), "compound"),
@@ -295,40 +345,46 @@ async function visitForm() {
     people,
     h("div", { class: "actions" }, h("button", { type: "button", class: "second", id: "add-person", onclick: () => people.append(personRow()) }, t("add_person"))),
     concerns,
-    h("div", { class: "actions" }, h("button", { type: "button", class: "second", id: "add-concern", onclick: () => concerns.append(concernRow()) }, t("add_concern"))),
+    h("div", { class: "actions" }, h("button", { type: "button", class: "second", id: "add-concern", onclick: () => concerns.append(concernRow(categories, placeOf)) }, t("add_concern"))),
+    photoInput("visit-photos"),
     error,
     h("div", { class: "actions" },
       h("button", { type: "submit", id: "save-visit" }, t("save")),
-      h("button", { type: "button", class: "second", onclick: () => home() }, t("cancel"))),
+      h("button", { type: "button", class: "second", onclick: () => go(chosen ? `place=${chosen.id}` : "") }, t("cancel"))),
   );
   show(form);
 }
 
 async function saveVisit(form, places, error) {
   const value = (name) => form.elements[name].value.trim();
+  const fail = (text) => {
+    error.textContent = text;
+    error.hidden = false;
+  };
   const placeName = value("place_name");
   const started = value("started_at");
-  const rows = (selector, nameField, kindField) => [...form.querySelectorAll(selector)]
-    .map((row) => [row.querySelector(`[name=${nameField}]`).value.trim(), row.querySelector(`[name=${kindField}]`).value])
+  const persons = [...form.querySelectorAll(".person")]
+    .map((row) => [row.querySelector("[name=person_name]").value.trim(), row.querySelector("[name=person_kind]").value])
     .filter(([name]) => name);
-  const persons = rows(".person", "person_name", "person_kind");
-  const raised = rows(".concern", "concern_title", "concern_category");
+  const raised = [...form.querySelectorAll(".concern")]
+    .map((row) => ({
+      title: row.querySelector("[name=concern_title]").value.trim(),
+      category: row.querySelector("[name=concern_category]").value,
+      supportOf: row.querySelector("[name=support_of]")?.value || "",
+    }))
+    .filter((c) => c.title);
   const missing = [];
   if (!placeName) missing.push(t("place_name"));
   if (!started) missing.push(t("when"));
-  if (missing.length) {
-    error.textContent = t("needs") + missing.join("、");
-    error.hidden = false;
-    return;
-  }
+  if (missing.length) return fail(t("needs") + missing.join("、"));
   const startedAt = withOffset(started);
-  if (new Date(startedAt).getTime() > Date.now() + 5 * 60 * 1000) {
-    error.textContent = `${t("when")}: ${fault("in_future")}`;
-    error.hidden = false;
-    return;
+  if (new Date(startedAt).getTime() > Date.now() + ruleLimits().field_allowance_ms) {
+    return fail(`${t("when")}: ${fault("in_future")}`);
   }
+  const [photos, problem] = await readPhotos(form.querySelector("input[type=file]"));
+  if (problem) return fail(problem);
   const items = [];
-  let place = places.find((p) => p.fields.name === placeName);
+  const place = places.find((p) => p.fields.name === placeName);
   const placeId = place ? place.id : uuid7();
   if (!place) items.push({ type: "place", id: placeId, fields: { kind: value("place_kind"), name: placeName } });
   const partyIds = persons.map(([name, kind]) => {
@@ -338,16 +394,24 @@ async function saveVisit(form, places, error) {
   });
   const visitId = uuid7();
   items.push({ type: "visit", id: visitId, fields: { kind: value("visit_kind"), place_id: placeId, started_at: startedAt, party_ids: partyIds } });
-  for (const [title, category] of raised) {
+  const links = concernPeople(visitId, partyIds);
+  const happened = startedAt.length === 22 ? `${startedAt.slice(0, 16)}:00${startedAt.slice(16)}` : startedAt;
+  for (const { title, category, supportOf } of raised) {
+    if (supportOf) {
+      const fields = { subject_type: "concern", subject_id: supportOf, kind: "support", note: title, happened_at: happened };
+      if (links.party_id) fields.party_id = links.party_id;
+      items.push({ type: "follow_up", id: uuid7(), fields });
+      continue;
+    }
     items.push({ type: "concern", id: uuid7(), fields: {
-      title, category, status: "new", priority: "normal", place_id: placeId, visit_id: visitId,
-      party_ids: partyIds, party_id: partyIds[0] ?? null, raised_on: started.slice(0, 10),
+      title, category, status: "new", priority: "normal", place_id: placeId, ...links, raised_on: started.slice(0, 10),
     } });
   }
   await store.createMany(items);
-  inForm = false;
+  await attach("visit", visitId, photos);
+  app.inForm = false;
   const status = await store.status();
-  await home(t("saved", { n: status.pending }));
+  go("", t("saved", { n: status.pending }));
 }
 
 start();
