@@ -27,7 +27,7 @@ from server.cli.backup import (
     restore,
     restore_command,
 )
-from server.cli.base import Settings, current_settings, one_line_errors, opened, safe_url, say
+from server.cli.base import Settings, current_settings, one_line_errors, opened, safe_url
 from server.cli.casework import remind_command
 from server.cli.db import db_group, new_epoch, upgrade_database
 from server.cli.device import device_group, devices, revoke
@@ -61,7 +61,6 @@ __all__ = [
     "restore",
     "revoke",
     "safe_url",
-    "say",
     "serve",
     "init_server",
     "upgrade_database",

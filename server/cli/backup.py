@@ -15,8 +15,8 @@ from server.cli.base import (
     make_app,
     one_line_errors,
     opened,
-    say,
 )
+from server.i18n import N_, texts
 
 
 def storage(settings: Settings) -> tuple[str, Path]:
@@ -49,11 +49,22 @@ def prune(
         return maintenance.prune(app.extensions["fieldsync_db"], blob_dir, days=days, now=now)
 
 
+TABLES = {
+    "workspace": N_("workspaces"),
+    "user": N_("users"),
+    "device": N_("devices"),
+    "record": N_("records"),
+    "conflict": N_("conflicts"),
+    "change": N_("history entries"),
+}
+
+
 def counts_text(counts: dict[str, int], lang: str) -> str:
     """Return table row counts as one line: 3 concerns, 2 visits."""
     separator = "，" if lang == "zh" else ", "
     return separator.join(
-        say("rows", lang, n=n, table=say(f"table_{t}", lang)) for t, n in counts.items()
+        texts(lang).gettext("%(table)s: %(n)s", n=n, table=texts(lang).gettext(TABLES[t]))
+        for t, n in counts.items()
     )
 
 
@@ -76,10 +87,22 @@ def backup_command(folder: Path) -> None:
     result = backup(settings, folder)
     size = human_size(result.database_bytes)
     counts = counts_text(result.counts, lang)
-    click.echo(say("backup_done", lang, path=result.database, size=size, counts=counts))
+    click.echo(
+        texts(lang).gettext(
+            "Backed up the database to %(path)s (%(size)s): %(counts)s.",
+            path=result.database,
+            size=size,
+            counts=counts,
+        )
+    )
     blob_size = human_size(result.blob_bytes)
     click.echo(
-        say("backup_blobs", lang, count=result.blob_count, size=blob_size, path=result.blobs)
+        texts(lang).gettext(
+            "Photos and files: %(count)s (%(size)s) in %(path)s.",
+            count=result.blob_count,
+            size=blob_size,
+            path=result.blobs,
+        )
     )
 
 
@@ -103,11 +126,28 @@ def restore_command(path: Path, force: bool) -> None:
     result = restore(settings, path, force)
     size = human_size(result.database_bytes)
     counts = counts_text(result.counts, lang)
-    click.echo(say("restore_done", lang, path=result.database, size=size, counts=counts))
     click.echo(
-        say("restore_blobs", lang, copied=result.blobs_copied, present=result.blobs_present)
+        texts(lang).gettext(
+            "Restored the database %(path)s from the backup (%(size)s): %(counts)s.",
+            path=result.database,
+            size=size,
+            counts=counts,
+        )
     )
-    click.echo(say("restore_epoch", lang, epoch=result.epoch))
+    click.echo(
+        texts(lang).gettext(
+            "Photos and files: %(copied)s copied, %(present)s already there.",
+            copied=result.blobs_copied,
+            present=result.blobs_present,
+        )
+    )
+    click.echo(
+        texts(lang).gettext(
+            "The database has a new epoch (%(epoch)s): at its next sync every device "
+            "pulls from the start and pushes again the changes this database lacks.",
+            epoch=result.epoch,
+        )
+    )
 
 
 @click.command("prune")
@@ -131,9 +171,9 @@ def prune_command(days: int) -> None:
     result = prune(settings, days)
     cutoff = result.cutoff.strftime("%Y-%m-%d %H:%M UTC")
     click.echo(
-        say(
-            "prune_done",
-            settings.lang,
+        texts(settings.lang).gettext(
+            "Deleted %(deleted)s push batches older than %(cutoff)s (%(kept)s kept); "
+            "removed %(temps)s temporary files of interrupted uploads.",
             deleted=result.batches_deleted,
             kept=result.batches_kept,
             cutoff=cutoff,

@@ -13,9 +13,9 @@ import click
 from flask import Flask
 
 from server import config, maintenance
-from server.cli_messages import MESSAGES
 from server.db import DATABASE_ERRORS, DatabaseUrlError
 from server.errors import ServerError, Unavailable
+from server.i18n import N_, texts
 from sync import ProtocolError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,14 +32,47 @@ class Settings:
     lang: str = "zh"
 
 
-def say(key: str, lang: str, **params: Any) -> str:
-    """Return a message from the catalogue in the language, filled in."""
-    catalogue = MESSAGES.get(lang, MESSAGES["zh"])
-    template = catalogue.get(key) or MESSAGES["en"].get(key) or params.get("detail", key)
-    try:
-        return template.format(**params)
-    except (KeyError, IndexError):
-        return template
+# The sentence of each error key (``ServerError.key``) a command can meet; the Chinese is in the
+# server's catalogue (``server.i18n``).
+REASONS = {
+    "workspace_name": N_("A workspace name has 1-200 characters."),
+    "workspace_exists": N_("A workspace named '%(name)s' already exists."),
+    "no_workspace": N_("No workspace '%(name)s'."),
+    "bad_username": N_("A username has 1-100 letters, digits or . _ @ -."),
+    "bad_role": N_("The role must be one of: %(roles)s."),
+    "short_password": N_("A password needs at least %(min)s characters."),
+    "long_display_name": N_("A display name has at most 200 characters."),
+    "user_exists": N_("A user named %(username)s already exists."),
+    "no_user": N_("No user %(username)s."),
+    "user_inactive": N_("That user is deactivated."),
+    "no_device": N_("No device %(device_id)s."),
+    "device_name": N_("A device name has 1-100 characters."),
+    "database_error": N_(
+        "Database error (%(kind)s): %(detail)s. For a new database run "
+        "'fieldsync-server db upgrade' first."
+    ),
+    "backup_postgres": N_(
+        "PostgreSQL is backed up with pg_dump (copy the photo folder %(blobs)s as well): "
+        "%(command)s"
+    ),
+    "restore_postgres": N_(
+        "PostgreSQL is restored with pg_restore, then run 'fieldsync-server db new-epoch': "
+        "%(command)s"
+    ),
+    "no_database_file": N_("No database at %(path)s."),
+    "backup_exists": N_("%(path)s already exists: choose an empty backup folder."),
+    "backup_in_place": N_("Choose a backup folder outside the server's own folders."),
+    "no_backup": N_("No backup at %(path)s."),
+    "not_a_backup": N_("%(path)s is not a Fieldsync database (or it is damaged)."),
+    "restore_exists": N_(
+        "The database %(path)s exists: to replace it with the backup, stop the server and add "
+        "--force."
+    ),
+    "prune_days": N_(
+        "Push batches are kept at least %(min)s days: --days cannot be below %(min)s."
+    ),
+    "maintenance_memory": N_("An in-memory database cannot be backed up or restored."),
+}
 
 
 def make_app(settings: Settings) -> Flask:
@@ -85,8 +118,9 @@ def print_json(value: Any) -> None:
 def error_line(exc: ServerError | ProtocolError, lang: str) -> str:
     """Return the one line a command prints for an error, in the language."""
     if isinstance(exc, ServerError):
-        return say(exc.key, lang, **{"detail": exc.detail, **exc.params})
-    return say("error", lang, detail=exc.detail)
+        reason = REASONS.get(exc.key, N_("Error: %(detail)s"))
+        return texts(lang).gettext(reason, **{"detail": exc.detail, **exc.params})
+    return texts(lang).gettext("Error: %(detail)s", detail=exc.detail)
 
 
 def one_line_errors(command: F) -> F:
@@ -100,7 +134,9 @@ def one_line_errors(command: F) -> F:
         except ProtocolError as exc:  # ServerError among them
             raise click.ClickException(error_line(exc, lang)) from None
         except DatabaseUrlError as exc:
-            raise click.ClickException(say("bad_database_url", lang, detail=str(exc))) from None
+            raise click.ClickException(
+                texts(lang).gettext("Bad database URL: %(detail)s", detail=str(exc))
+            ) from None
         except (*DATABASE_ERRORS, OSError) as exc:
             raise click.ClickException(error_line(Unavailable(exc), lang)) from None
 

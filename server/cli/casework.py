@@ -14,39 +14,17 @@ from flask import Flask
 from server.cli.base import Settings, current_settings, json_option, one_line_errors, opened
 from server.cli.base import print_json as _print_json
 from server.cli.setup import user_group
+from server.i18n import N_, texts
 
-TEXT = {
-    "zh": {
-        "line": "{workspace} {username}：超期 {overdue}，即将到期 {due_soon}，"
-        "退回修改 {returned}，新附议 {voices}；新写入 {new} 条{mailed}",
-        "would": "{workspace} {username}：超期 {overdue}，即将到期 {due_soon}，"
-        "退回修改 {returned}，新附议 {voices}（试运行，未写入）",
-        "mailed": "，已发邮件",
-        "nobody": "没有在用的账号。",
-        "mail_failed": "提醒已写入待办，但邮件发送失败：{detail}（下次运行会重发）",
-        "bad_email": "“{email}”不是邮件地址。",
-        "no_user": "找不到用户“{username}”。",
-        "email_set": "{username} 的提醒邮件地址：{email}",
-    },
-    "en": {
-        "line": "{workspace} {username}: overdue {overdue}, due soon {due_soon}, returned "
-        "{returned}, new voices {voices}; {new} new lines{mailed}",
-        "would": "{workspace} {username}: overdue {overdue}, due soon {due_soon}, returned "
-        "{returned}, new voices {voices} (dry run, nothing written)",
-        "mailed": ", e-mailed",
-        "nobody": "No active users.",
-        "mail_failed": "Reminders are in the inboxes, but e-mail failed: {detail} "
-        "(the next run tries again)",
-        "bad_email": "'{email}' is not an e-mail address.",
-        "no_user": "No user '{username}'.",
-        "email_set": "Reminder e-mail of {username}: {email}",
-    },
-}
+LINE = N_(
+    "%(workspace)s %(username)s: overdue %(overdue)s, due soon %(due_soon)s, returned "
+    "%(returned)s, new voices %(voices)s; %(new)s new lines%(mailed)s"
+)
+WOULD = N_(
+    "%(workspace)s %(username)s: overdue %(overdue)s, due soon %(due_soon)s, returned "
+    "%(returned)s, new voices %(voices)s (dry run, nothing written)"
+)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,60}$")
-
-
-def _t(key: str, lang: str, **params: Any) -> str:
-    return TEXT.get(lang, TEXT["zh"])[key].format(**params)
 
 
 def office_today(app: Flask) -> dt.date:
@@ -70,7 +48,13 @@ def run_reminders(
             )
         except (OSError, smtplib.SMTPException, ValueError) as exc:
             detail = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-            raise click.ClickException(_t("mail_failed", settings.lang, detail=detail)) from None
+            raise click.ClickException(
+                texts(settings.lang).gettext(
+                    "Reminders are in the inboxes, but e-mail failed: %(detail)s (the next "
+                    "run tries again)",
+                    detail=detail,
+                )
+            ) from None
     return [{"day": today.isoformat(), **d.to_json()} for d in digests]
 
 
@@ -95,10 +79,11 @@ def remind_command(dry_run: bool, day: dt.datetime | None, as_json: bool) -> Non
         _print_json(digests)
         return
     if not digests:
-        click.echo(_t("nobody", settings.lang))
+        click.echo(texts(settings.lang).gettext("No active users."))
     for d in digests:
-        mailed = _t("mailed", settings.lang) if d["mailed"] else ""
-        click.echo(_t("would" if dry_run else "line", settings.lang, **{**d, "mailed": mailed}))
+        mailed = texts(settings.lang).gettext(", e-mailed") if d["mailed"] else ""
+        line = WOULD if dry_run else LINE
+        click.echo(texts(settings.lang).gettext(line, **{**d, "mailed": mailed}))
 
 
 def set_email(settings: Settings, username: str, email: str) -> dict[str, Any]:
@@ -108,12 +93,16 @@ def set_email(settings: Settings, username: str, email: str) -> dict[str, Any]:
 
     email = email.strip()
     if email and not _EMAIL.match(email):
-        raise click.ClickException(_t("bad_email", settings.lang, email=email[:80]))
+        raise click.ClickException(
+            texts(settings.lang).gettext("'%(email)s' is not an e-mail address.", email=email[:80])
+        )
     with opened(settings):
         with write_transaction():
             changed = User.update(email=email).where(User.username == username).execute()
     if not changed:
-        raise click.ClickException(_t("no_user", settings.lang, username=username[:100]))
+        raise click.ClickException(
+            texts(settings.lang).gettext("No user '%(username)s'.", username=username[:100])
+        )
     return {"username": username, "email": email}
 
 
@@ -130,4 +119,6 @@ def user_email_command(username: str, email: str) -> None:
     """
     settings = current_settings()
     result = set_email(settings, username, email)
-    click.echo(_t("email_set", settings.lang, **result))
+    click.echo(
+        texts(settings.lang).gettext("Reminder e-mail of %(username)s: %(email)s", **result)
+    )

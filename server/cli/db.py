@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from server.cli.base import Settings, current_settings, one_line_errors, opened, safe_url, say
+from server.cli.base import Settings, current_settings, one_line_errors, opened, safe_url
+from server.i18n import texts
 
 
 def upgrade_database(settings: Settings) -> str:
@@ -47,8 +48,8 @@ def db_upgrade_command() -> None:
     """
     settings = current_settings()
     url = upgrade_database(settings)
-    click.echo(say("database", settings.lang, url=url))
-    click.echo(say("upgraded", settings.lang))
+    click.echo(texts(settings.lang).gettext("Database: %(url)s", url=url))
+    click.echo(texts(settings.lang).gettext("The database schema is up to date."))
 
 
 @db_group.command("new-epoch")
@@ -63,4 +64,10 @@ def db_new_epoch_command() -> None:
         fieldsync-server --database-url postgresql://fieldsync@127.0.0.1/fieldsync db new-epoch
     """
     settings = current_settings()
-    click.echo(say("restore_epoch", settings.lang, epoch=new_epoch(settings)))
+    click.echo(
+        texts(settings.lang).gettext(
+            "The database has a new epoch (%(epoch)s): at its next sync every device "
+            "pulls from the start and pushes again the changes this database lacks.",
+            epoch=new_epoch(settings),
+        )
+    )

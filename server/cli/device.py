@@ -14,8 +14,8 @@ from server.cli.base import (
     one_line_errors,
     opened,
     print_json,
-    say,
 )
+from server.i18n import texts
 
 
 def devices(settings: Settings, workspace: str | None = None) -> list[dict[str, Any]]:
@@ -59,12 +59,15 @@ def device_list_command(workspace: str | None, as_json: bool) -> None:
         print_json(rows)
         return
     if not rows:
-        click.echo(say("no_devices", settings.lang))
+        click.echo(texts(settings.lang).gettext("No devices."))
         return
-    click.echo(say("device_header", settings.lang))
+    click.echo(
+        texts(settings.lang).gettext("DEVICE ID\tNAME\tUSER\tWORKSPACE\tLAST SYNC\tREVOKED")
+    )
     for row in rows:
-        revoked = say("yes" if row["revoked"] else "no", settings.lang)
-        last = row["last_sync"] or say("never", settings.lang)
+        words = texts(settings.lang)
+        revoked = words.gettext("yes") if row["revoked"] else words.gettext("no")
+        last = row["last_sync"] or texts(settings.lang).gettext("never")
         fields = (row["device_id"], row["name"], row["user"]["username"])
         click.echo("\t".join((*fields, row["workspace"]["name"], last, revoked)))
 
@@ -82,4 +85,10 @@ def device_revoke_command(device_id: str) -> None:
     """
     settings = current_settings()
     result = revoke(settings, device_id)
-    click.echo(say("revoked", settings.lang, device_id=result["device_id"], name=result["name"]))
+    click.echo(
+        texts(settings.lang).gettext(
+            "Revoked device %(device_id)s (%(name)s).",
+            device_id=result["device_id"],
+            name=result["name"],
+        )
+    )

@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 import click
 
-from server.cli.base import Settings, current_settings, make_app, one_line_errors, say
+from server.cli.base import Settings, current_settings, make_app, one_line_errors
 from server.cli.db import upgrade_database
+from server.i18n import texts
 
 
 def tls_context(cert: str | None, key: str | None, lang: str) -> ssl.SSLContext | None:
@@ -18,13 +19,15 @@ def tls_context(cert: str | None, key: str | None, lang: str) -> ssl.SSLContext 
     if cert is None and key is None:
         return None
     if cert is None or key is None:
-        raise click.ClickException(say("tls_pair", lang))
+        raise click.ClickException(texts(lang).gettext("Give --cert and --key together."))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         context.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as exc:
         detail = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise click.ClickException(say("tls_bad", lang, detail=detail)) from None
+        raise click.ClickException(
+            texts(lang).gettext("Cannot use the certificate or key: %(detail)s", detail=detail)
+        ) from None
     return context
 
 
@@ -47,14 +50,19 @@ def serve(
     gc.freeze()
     shown = f"[{host}]" if ":" in host else host
     scheme = "https" if tls else "http"
-    echo(say("serving", settings.lang, url=f"{scheme}://{shown}:{server.server_port}/"))
+    url = f"{scheme}://{shown}:{server.server_port}/"
+    echo(
+        texts(settings.lang).gettext(
+            "Fieldsync server running at %(url)s  (Ctrl+C to stop)", url=url
+        )
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
-        echo(say("stopped", settings.lang))
+        echo(texts(settings.lang).gettext("Server stopped."))
 
 
 @click.command("run")

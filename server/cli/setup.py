@@ -15,9 +15,9 @@ from server.cli.base import (
     one_line_errors,
     opened,
     print_json,
-    say,
 )
 from server.cli.db import upgrade_database
+from server.i18n import texts
 
 
 def init_server(settings: Settings, workspace: str, admin: str, password: str) -> dict[str, Any]:
@@ -84,8 +84,14 @@ def init_command(workspace: str, admin: str, password: str, as_json: bool) -> No
     if as_json:
         print_json(result)
         return
-    click.echo(say("database", settings.lang, url=result["database_url"]))
-    click.echo(say("initialized", settings.lang, workspace=workspace, admin=admin))
+    click.echo(texts(settings.lang).gettext("Database: %(url)s", url=result["database_url"]))
+    click.echo(
+        texts(settings.lang).gettext(
+            "Initialised: workspace '%(workspace)s', administrator %(admin)s.",
+            workspace=workspace,
+            admin=admin,
+        )
+    )
 
 
 @click.group("workspace")
@@ -116,7 +122,9 @@ def workspace_add_command(name: str, as_json: bool) -> None:
     if as_json:
         print_json(result)
     else:
-        click.echo(say("workspace_added", settings.lang, **result))
+        click.echo(
+            texts(settings.lang).gettext("Created workspace '%(name)s' (%(id)s).", **result)
+        )
 
 
 @click.group("user")
@@ -164,9 +172,8 @@ def user_add_command(
         print_json(result)
     else:
         click.echo(
-            say(
-                "user_added",
-                settings.lang,
+            texts(settings.lang).gettext(
+                "Created user %(username)s (%(role)s, workspace '%(workspace)s').",
                 username=result["username"],
                 role=result["role"],
                 workspace=result["workspace"]["name"],
@@ -191,5 +198,11 @@ def enroll_code_command(username: str, as_json: bool) -> None:
     if as_json:
         print_json(result)
         return
-    click.echo(say("code_for", settings.lang, username=username, hours=result["valid_hours"]))
+    click.echo(
+        texts(settings.lang).gettext(
+            "Enrollment code for %(username)s (single use, valid for %(hours)s hours):",
+            username=username,
+            hours=result["valid_hours"],
+        )
+    )
     click.echo(result["code"])
