@@ -23,6 +23,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from sync import vocabulary
 from sync.records import RECORD_TYPES, Choice, Date, Text
+from sync.translations import N_
 
 MAX_ROWS = 20_000
 MAX_BYTES = 20 * 1024 * 1024
@@ -63,6 +64,40 @@ HEADER_WORDS: dict[str, tuple[str, ...]] = {
 }
 _DATE_TEXT = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 _MOBILE = re.compile(r"^1\d{10}$")
+
+
+# The sentence of each problem key, translated where it is shown (``server.i18n``).
+PROBLEMS = {
+    # the file
+    "too_big": N_("The file is larger than %(limit)d MB."),
+    "empty": N_("The file is empty: no header row and no data."),
+    "unknown_format": N_("Upload an Excel workbook (.xlsx) or a CSV file."),
+    "not_xlsx": N_("This is not an Excel .xlsx workbook (save it as .xlsx or CSV and try again)."),
+    "too_many_rows": N_("More than %(limit)d rows: split the ledger into smaller files."),
+    "bad_csv": N_("The CSV file cannot be read: %(detail)s"),
+    "bad_encoding": N_("The CSV file is neither UTF-8 nor GB18030 text."),
+    "blank_header": N_(
+        "Column %(column)s has no header (merged header cells?): unmerge them "
+        "and give every column a name in the first row."
+    ),  # fmt: skip
+    "duplicate_header": N_("Two columns are called “%(header)s”: rename one."),
+    "no_rows": N_("The sheet has a header row but no data rows."),
+    # a cell (after the column's name)
+    "formula": N_("holds a formula: paste the values instead (Paste special → Values)"),
+    "required": N_("is required"),
+    "bad_date": N_("is not a date (use 2024-05-31, 2024/5/31 or a date cell)"),
+    "bad_choice": N_("is not one of the known values"),
+    "bad_phone": N_("is not a phone number"),
+    "phone_as_number": N_(
+        "is a number and may have lost its leading 0: format the column as text and type it again"
+    ),  # fmt: skip
+    "too_long": N_("is too long"),
+    "unknown_place": N_("names a place that is not in this workspace (import places first)"),
+    # the mapping of columns to fields
+    "unknown_target": N_("“%(target)s” cannot be filled from a ledger of this kind."),
+    "target_twice": N_("Two columns are mapped to “%(target)s”."),
+    "required_unmapped": N_("Map a column to “%(target)s”: it is required."),
+}
 
 
 class LedgerError(Exception):

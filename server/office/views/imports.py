@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from server import imports, ledger
@@ -23,38 +22,6 @@ from server.office.views.common import workspace_id
 from server.services import ServiceError
 
 _TOKEN = re.compile(r"^[0-9a-f]{32}\.(csv|xlsx|xlsm)$")
-FILE_PROBLEMS = {
-    "too_big": _l("The file is larger than %(limit)d MB."),
-    "empty": _l("The file is empty: no header row and no data."),
-    "unknown_format": _l("Upload an Excel workbook (.xlsx) or a CSV file."),
-    "not_xlsx": _l("This is not an Excel .xlsx workbook (save it as .xlsx or CSV and try again)."),
-    "too_many_rows": _l("More than %(limit)d rows: split the ledger into smaller files."),
-    "bad_csv": _l("The CSV file cannot be read: %(detail)s"),
-    "bad_encoding": _l("The CSV file is neither UTF-8 nor GB18030 text."),
-    "blank_header": _l(
-        "Column %(column)s has no header (merged header cells?): unmerge them "
-        "and give every column a name in the first row."
-    ),  # fmt: skip
-    "duplicate_header": _l("Two columns are called “%(header)s”: rename one."),
-    "no_rows": _l("The sheet has a header row but no data rows."),
-}
-ROW_PROBLEMS = {
-    "formula": _l("holds a formula: paste the values instead (Paste special → Values)"),
-    "required": _l("is required"),
-    "bad_date": _l("is not a date (use 2024-05-31, 2024/5/31 or a date cell)"),
-    "bad_choice": _l("is not one of the known values"),
-    "bad_phone": _l("is not a phone number"),
-    "phone_as_number": _l(
-        "is a number and may have lost its leading 0: format the column as text and type it again"
-    ),  # fmt: skip
-    "too_long": _l("is too long"),
-    "unknown_place": _l("names a place that is not in this workspace (import places first)"),
-}
-MAPPING_PROBLEMS = {
-    "unknown_target": _l("“%(target)s” cannot be filled from a ledger of this kind."),
-    "target_twice": _l("Two columns are mapped to “%(target)s”."),
-    "required_unmapped": _l("Map a column to “%(target)s”: it is required."),
-}
 
 
 def folder() -> Path:
@@ -64,15 +31,15 @@ def folder() -> Path:
 
 
 def file_problem(error: ledger.LedgerError) -> str:
-    return str(FILE_PROBLEMS.get(error.key, error.key)) % error.params
+    return _(ledger.PROBLEMS.get(error.key, error.key), **error.params)
 
 
 def row_problem(error: ledger.RowError) -> str:
-    return str(ROW_PROBLEMS.get(error.key, error.key))
+    return _(ledger.PROBLEMS.get(error.key, error.key))
 
 
 def mapping_problem(key: str, target: str) -> str:
-    return str(MAPPING_PROBLEMS.get(key, key)) % {"target": target_label(target)}
+    return _(ledger.PROBLEMS.get(key, key), target=target_label(target))
 
 
 def target_label(target: str) -> str:
