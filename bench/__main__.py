@@ -79,6 +79,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--gzip", action="store_true", help="ask for gzipped responses")
     parser.add_argument("--verbose", action="store_true", help="server memory after each step")
+    parser.add_argument(
+        "--database", choices=("sqlite", "postgres", "both"), default="both",
+        help="the server's database (PostgreSQL: a fresh database on FIELDSYNC_BENCH_POSTGRES_URL"
+        " or FIELDSYNC_TEST_POSTGRES_URL, dropped afterwards)",
+    )  # fmt: skip
+    parser.add_argument("--no-load", action="store_true", help="skip the load tests")
+    parser.add_argument("--city", action="store_true", help="add the 1,000-device load test")
     args = parser.parse_args(argv)
     if args.large:
         args.held = 1_000_000
@@ -341,52 +348,63 @@ def _pad(text: str, width: int) -> str:
     return text + " " * (width - _width(text))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, database: str = "sqlite") -> int:
+    from bench.load import fresh_database
+
     home = Path(tempfile.mkdtemp(prefix="fieldsync-bench-"))
-    url = f"sqlite:///{home / 'bench.db'}"
     try:
-        workspace_id, code = prepare_database(url)
-        with server_process(args.server, url, home) as (base, pid):
-            note(args, pid, "start")
-            device = Device(base, code, args.gzip)
-            rows, ids = push_and_pull(device, args, pid)
-            note(args, pid, "push and pull")
-            seed_s = seed(url, workspace_id, args.held)
-            device.pull_all(args.page)  # catch up after the seeding
-            cpu = cpu_seconds(pid)
-            times = incremental(device, ids)
-            cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / len(times)
-            note(args, pid, "incremental")
-            median = statistics.median(times)
-            rows.append(
-                Row(
-                    f"incremental 10 changes, {args.held:,} held",
-                    f"{median:.1f} ms  (median of {len(times)}; max {max(times):.1f};"
-                    f" server CPU {cpu_ms:.1f} ms)",
-                    f"<= {TARGETS['incremental']:.0f} ms",
-                    median <= TARGETS["incremental"],
-                )
-            )
-            peak = peak_rss_mib(pid)
-            rows.append(
-                Row("server peak memory (VmHWM)", f"{peak:.1f} MiB", "<= 100 MiB", peak <= 100)
-            )
-        print(
-            f"\nFieldsync server bench: SQLite, server = {args.server}, {os.cpu_count()} CPUs,"
-            f" responses {'gzipped' if args.gzip else 'not compressed'}"
-        )
-        print(f"(seeded to {args.held:,} records in {seed_s:.1f} s)\n")
-        print_table(rows)
-        print(
-            "\nWall times are what the device sees (HTTP, the server, and decoding the JSON);"
-            "\nserver CPU is the server process's own user+system time meanwhile."
-        )
-        return 0
+        with fresh_database(database, home) as url:
+            return _run_on(args, database, url, home)
     finally:
         if args.keep:
             print(f"\nkept {home}")
         else:
             shutil.rmtree(home, ignore_errors=True)
+
+
+def _run_on(args: argparse.Namespace, database: str, url: str, home: Path) -> int:
+    from bench import targets
+
+    workspace_id, code = prepare_database(url)
+    with server_process(args.server, url, home) as (base, pid):
+        note(args, pid, "start")
+        device = Device(base, code, args.gzip)
+        rows, ids = push_and_pull(device, args, pid)
+        note(args, pid, "push and pull")
+        seed_s = seed(url, workspace_id, args.held)
+        device.pull_all(args.page)  # catch up after the seeding
+        cpu = cpu_seconds(pid)
+        times = incremental(device, ids)
+        cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / len(times)
+        note(args, pid, "incremental")
+        median = statistics.median(times)
+        rows.append(
+            Row(
+                f"incremental 10 changes, {args.held:,} held",
+                f"{median:.1f} ms  (median of {len(times)}; max {max(times):.1f};"
+                f" server CPU {cpu_ms:.1f} ms)",
+                f"<= {TARGETS['incremental']:.0f} ms",
+                median <= TARGETS["incremental"],
+            )
+        )
+        peak = peak_rss_mib(pid)
+        targets.note("incremental", database, {"ms": median, "held": args.held})
+        targets.note("server_peak", database, peak)
+        rows.append(
+            Row("server peak memory (VmHWM)", f"{peak:.1f} MiB", "<= 100 MiB", peak <= 100)
+        )
+    name = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[database]
+    print(
+        f"\nFieldsync server bench: {name}, server = {args.server}, {os.cpu_count()} CPUs,"
+        f" responses {'gzipped' if args.gzip else 'not compressed'}"
+    )
+    print(f"(seeded to {args.held:,} records in {seed_s:.1f} s)\n")
+    print_table(rows)
+    print(
+        "\nWall times are what the device sees (HTTP, the server, and decoding the JSON);"
+        "\nserver CPU is the server process's own user+system time meanwhile."
+    )
+    return 0
 
 
 def run_client(argv: list[str]) -> int | None:
@@ -412,11 +430,33 @@ def main(argv: list[str] | None = None) -> int:
         from bench import casework
 
         return casework.main(argv[1:])
-    status = run(parse_args(argv))
-    client_status = run_client([])
-    from bench import casework
+    args = parse_args(argv)
+    databases = ("sqlite", "postgres") if args.database == "both" else (args.database,)
+    status = 0
+    for database in databases:
+        status = status or run(args, database)
+        status = status or (run_client(["--database", database]) or 0)
+    from bench import casework, targets
 
-    return status or (client_status or 0) or casework.main([])
+    status = status or casework.main([])
+    if not args.no_load and "postgres" in databases:
+        status = status or run_loads(args.city)
+    targets.print_targets()
+    return status
+
+
+def run_loads(city: bool) -> int:
+    """The load tests of the targets table, on PostgreSQL with gunicorn -w 4."""
+    from bench import load, targets
+
+    status = 0
+    for devices, workspaces in ((50, 1), (200, 20), *([(1000, 100)] if city else [])):
+        argv = ["--devices", str(devices), "--workspaces", str(workspaces)]
+        result = load.run(load.parse_args(argv))
+        print("\n" + load.report(result))
+        targets.note(f"load_{devices}", "postgres", result.as_dict())
+        status = status or int(result.error_count + result.lost + result.diverged > 0)
+    return status
 
 
 if __name__ == "__main__":

@@ -55,6 +55,9 @@ def seed_records(url: str, workspace_id: str, total: int) -> None:
 
     Sequence numbers come from the ServerState row under the write lock, as the store does.
     """
+    if url.startswith("postgresql"):
+        _seed_postgres(url, workspace_id, total)
+        return
     path = urlparse(url).path
     conn = sqlite3.connect(path[1:] if url.startswith("sqlite:///") and not url.startswith(
         "sqlite:////") else path, isolation_level=None, timeout=30)  # fmt: skip
@@ -90,3 +93,41 @@ def seed_records(url: str, workspace_id: str, total: int) -> None:
         conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+def _variants(node: str) -> list[tuple[str, str]]:
+    """200 visits' fields and stamps as JSON text, repeated to make up the seeded records."""
+    wall = time.time_ns() // 1_000_000 - 86_400_000
+    variants = []
+    for n in range(200):
+        values = visit_values(n, str(uuid.uuid4()))
+        stamp = f"{wall + n:013d}-000000-{node}"
+        variants.append((
+            json.dumps(values, ensure_ascii=False, separators=(",", ":")),
+            json.dumps(dict.fromkeys(values, stamp), separators=(",", ":")),
+        ))  # fmt: skip
+    return variants
+
+
+def _seed_postgres(url: str, workspace_id: str, total: int) -> None:
+    """The PostgreSQL side of ``seed_records``: COPY in one transaction, under the row lock."""
+    import psycopg
+
+    node, moment = "seed-device", dt.datetime(2024, 3, 1, 9, 0)
+    variants = _variants(node)
+    with psycopg.connect(url) as conn:
+        seq = conn.execute("SELECT seq FROM server_state WHERE id = 1 FOR UPDATE").fetchone()[0]
+        have = conn.execute('SELECT count(*) FROM "record"').fetchone()[0]
+        missing = max(0, total - have)
+        columns = (
+            "id, workspace_id, type, fields, stamps, deleted, seq, created_at, updated_at,"
+            " updated_device"
+        )
+        with conn.cursor().copy(f'COPY "record" ({columns}) FROM STDIN') as copy:
+            for n in range(missing):
+                fields, stamps = variants[n % 200]
+                copy.write_row((
+                    str(uuid.uuid4()), workspace_id, "visit", fields, stamps, False,
+                    seq + n + 1, moment, moment, node,
+                ))  # fmt: skip
+        conn.execute("UPDATE server_state SET seq = %s WHERE id = 1", (seq + missing,))

@@ -79,7 +79,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 @contextmanager
-def database(kind: str, home: Path) -> Iterator[str]:
+def fresh_database(kind: str, home: Path) -> Iterator[str]:
     """Yield the URL of a fresh database (PostgreSQL: created here and dropped afterwards)."""
     if kind == "sqlite":
         yield f"sqlite:///{home / 'load.db'}"
@@ -380,7 +380,10 @@ class Device:
     def pull(self, stats: Stats, faults: bool) -> bool:
         """Pull to the end; return False when an answer was lost (the cursor stays)."""
         while True:
-            params = {"limit": PULL_LIMIT, **({"cursor": self.cursor} if self.cursor else {})}
+            params: dict[str, Any] = {
+                "limit": PULL_LIMIT,
+                **({"cursor": self.cursor} if self.cursor else {}),
+            }
             start = time.perf_counter()
             try:
                 response = self.http.get(self.api + "/sync/pull", params=params, timeout=120)
@@ -487,6 +490,9 @@ class Result:
     def error_count(self) -> int:
         return sum(self.errors.values())
 
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "error_count": self.error_count}
+
 
 def percentiles(values: list[float]) -> dict[str, float]:
     if len(values) < 2:
@@ -559,7 +565,7 @@ def server_state(device: Device) -> dict[str, dict[str, tuple[Any, str]]]:
     state: dict[str, dict[str, tuple[Any, str]]] = {}
     cursor = None
     while True:
-        params = {"limit": 5000, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, Any] = {"limit": 5000, **({"cursor": cursor} if cursor else {})}
         response = device.http.get(device.api + "/sync/pull", params=params, timeout=120)
         response.raise_for_status()
         page = response.json()
@@ -624,7 +630,7 @@ def run(args: argparse.Namespace) -> Result:
     rng = random.Random(args.seed)
     home = Path(tempfile.mkdtemp(prefix="fieldsync-load-"))
     try:
-        with database(args.database, home) as url:
+        with fresh_database(args.database, home) as url:
             codes = prepare(url, args.devices, args.workspaces)
             with gunicorn(url, home, args.workers) as (base, master):
                 return _run_against(base, master, url, codes, args, rng)
@@ -742,7 +748,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     result = run(args)
     if args.json:
-        print(json.dumps({**result.__dict__, "error_count": result.error_count}, indent=1))
+        print(json.dumps(result.as_dict(), indent=1))
     else:
         print(report(result))
     return 0 if result.error_count == 0 and result.lost == 0 and result.diverged == 0 else 1
