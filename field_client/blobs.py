@@ -225,24 +225,24 @@ def _name_of(source: Any) -> str | None:
 # -- sync: upload before the push, download on demand --------------------------------------------
 
 
-def pending_hashes(store: LocalStore) -> list[str]:
+class PendingBlobs(Protocol):
+    """What uploading needs of a store: its home (the blob files) and the pending hashes."""
+
+    home: Path
+
+    def pending_blob_hashes(self) -> list[str]:
+        """The blobs named by attachments with unpushed edits."""
+        ...
+
+
+def pending_hashes(store: PendingBlobs) -> list[str]:
     """Return the blob hashes named by attachments with unpushed edits (deleted ones left out:
     a photo removed before it was ever sent is not sent)."""
-    cursor = store.db.execute_sql(
-        "SELECT DISTINCT o.value FROM outbox_entry AS o JOIN record AS r ON r.id = o.record_id"
-        " WHERE o.record_type = 'attachment' AND o.field = 'sha256' AND NOT r.deleted"
-        " ORDER BY o.value"
-    )
-    hashes = []
-    for (value,) in cursor:
-        sha = value.strip('"') if isinstance(value, str) else ""
-        if len(sha) == 64:
-            hashes.append(sha)
-    return hashes
+    return store.pending_blob_hashes()
 
 
 def upload_missing(
-    store: LocalStore,
+    store: PendingBlobs,
     transport: BlobTransport,
     progress: Callable[[int, int], None] | None = None,
 ) -> UploadReport:

@@ -7,25 +7,80 @@ its records, outbox and credentials intact. A home made by a newer release is re
 than damaged.
 
 To change a table in a later release: change the model in ``models.py``, then append
-``(N, sql statements)`` here; ``tests/client/test_device_migrations.py`` upgrades a database
-made by the first release (``tests/client/data/device-v1.sql``).
+``(N, steps)`` here, a step being an SQL statement or a function of the database (for data
+that SQL alone cannot carry over); ``tests/client/test_device_migrations.py`` upgrades a
+database made by the first release (``tests/client/data/device-v1.sql``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gzip
+import json
+from collections.abc import Callable, Sequence
 from types import SimpleNamespace
+from typing import Any
 
 from peewee import Database
 
+from sync import jsonio
+
+Step = str | Callable[[Database], None]
+
+
+def _one_outbox_row_per_record(db: Database) -> None:
+    """Version 3: the per-field ``outbox_entry`` becomes the per-record ``outbox`` (issue 11).
+
+    Nothing pending is lost and nothing is sent twice under two ids: a stored, unanswered batch
+    keeps its id and bytes, and its changes become rows tagged with it (taken from its body, so
+    they are exactly what was sent); every entry not carried by a batch (a record not in one, or
+    a field edited again since it was built) goes into its record's open row, with its value,
+    its latest stamp and the base of its first edit, in the order it was queued. (The table
+    may exist already, empty: an earlier step's ``create_tables`` makes the models' tables.)
+    """
+    db.execute_sql(
+        'CREATE TABLE IF NOT EXISTS "outbox" ("id" INTEGER NOT NULL PRIMARY KEY,'
+        ' "record_type" VARCHAR(20) NOT NULL, "record_id" VARCHAR(36) NOT NULL,'
+        ' "writes" TEXT NOT NULL, "batch" VARCHAR(36))'
+    )
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "outbox_record_id" ON "outbox" ("record_id")')
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "outbox_batch" ON "outbox" ("batch")')
+    db.execute_sql(
+        'CREATE UNIQUE INDEX IF NOT EXISTS "outbox_open" ON "outbox" ("record_id")'
+        ' WHERE ("batch" IS NULL)'
+    )
+    rows: list[tuple[str, str, str, str | None]] = []
+    carried: set[tuple[str, str, str]] = set()
+    batches = db.execute_sql("SELECT id, body FROM push_batch ORDER BY device_time, id")
+    for batch_id, body in batches.fetchall():
+        for change in json.loads(gzip.decompress(bytes(body)))["changes"]:
+            rows.append((change["type"], change["id"], jsonio.dumps(change["set"]), batch_id))
+            carried.update((change["id"], name, w["stamp"]) for name, w in change["set"].items())
+    waiting: dict[str, tuple[str, dict[str, Any]]] = {}
+    entries = db.execute_sql(
+        "SELECT record_type, record_id, field, value, stamp, base FROM outbox_entry ORDER BY seq"
+    )
+    for rtype, rid, field, value, stamp, base in entries.fetchall():
+        if (rid, field, stamp) in carried:
+            continue
+        writes = waiting.setdefault(rid, (rtype, {}))[1]
+        loaded = None if value is None else json.loads(value)
+        writes[field] = {"value": loaded, "stamp": stamp, "base": base}
+    rows += [(rtype, rid, jsonio.dumps(writes), None) for rid, (rtype, writes) in waiting.items()]
+    db.cursor().executemany(
+        "INSERT INTO outbox (record_type, record_id, writes, batch) VALUES (?, ?, ?, ?)", rows
+    )
+    db.execute_sql("DROP TABLE outbox_entry")
+
+
 __all__ = ["LATEST", "MIGRATIONS", "NewerSchema", "schema_version", "upgrade"]
 
-MIGRATIONS: Sequence[tuple[int, tuple[str, ...]]] = (
+MIGRATIONS: Sequence[tuple[int, tuple[Step, ...]]] = (
     (1, ()),  # the first release: created fresh only
     (
         2,  # the identities this home had before an enrollment again (issue 9, item 7)
         ("ALTER TABLE device_state ADD COLUMN former_device_ids TEXT NOT NULL DEFAULT '[]'",),
     ),
+    (3, (_one_outbox_row_per_record,)),  # one outbox row per record, tagged with its batch
 )
 LATEST = MIGRATIONS[-1][0]
 
@@ -56,8 +111,11 @@ def upgrade(db: Database, models: SimpleNamespace) -> int:
         with db.atomic("IMMEDIATE"):
             if version <= schema_version(db):
                 continue
-            for statement in statements:
-                db.execute_sql(statement)
+            for step in statements:
+                if isinstance(step, str):
+                    db.execute_sql(step)
+                else:
+                    step(db)
             db.create_tables(models.all, safe=True)  # tables new in this version
             db.execute_sql("UPDATE device_state SET schema_version = ? WHERE id = 1", (version,))
     return schema_version(db)

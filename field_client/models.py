@@ -6,11 +6,14 @@ database, so several device homes can live in one process (tests, the demo).
 - ``DeviceState``: the single row (id 1): credentials (the token itself is a 0600 file), the
   HLC's last stamp, the pull cursor, the last sync, the re-stamp flag.
 - ``Record``: one row per record: fields and per-field stamps as JSON, tombstone flag, server meta.
-- ``OutboxEntry``: one unpushed field edit per (record, field): coalesced value, latest stamp,
-  the base of the first edit.
-- ``PushBatch``: a batch's id, body, record ids and ``device_time``, persisted before it is sent,
-  deleted when acknowledged. Its device_time was ticked when it was made, so the outbox entries
-  it carries are exactly those of its records stamped before it (a later edit stamps after).
+- ``Outbox``: the unpushed edits of one record in ONE row: ``writes`` is the change's ``set``
+  in wire form (field -> value, latest stamp, base of the first edit), and ``batch`` the push
+  batch carrying it once one is built. A record has at most one row not in a batch (the
+  partial unique index ``outbox_open``); an edit made while its row is in a batch opens a second
+  row. The rules are in ``field_client.store.outbox``.
+- ``PushBatch``: a batch's id, gzipped body and ``device_time``, persisted before it is sent
+  (with its outbox rows tagged in the same transaction), deleted when acknowledged, together
+  with those rows (``DELETE FROM outbox WHERE batch = ?``).
 - ``Rejection``: a change the server refused, with its reasons; never deleted (``fixed_ms``).
 - ``Conflict``: a conflict the server reported on a field this device wrote.
 """
@@ -66,24 +69,25 @@ class Record(_Base):
     updated_ms = BigIntegerField(default=0, index=True)
 
 
-class OutboxEntry(_Base):
-    seq = AutoField()
+class Outbox(_Base):
+    id = AutoField()  # queue order: a record's row keeps the place of its first edit
     record_type = CharField(max_length=20)
-    record_id = CharField(max_length=36)
-    field = CharField(max_length=64)
-    value = TextField(null=True)  # JSON
-    stamp = CharField(max_length=100)
-    base = CharField(max_length=100, null=True)
+    record_id = CharField(max_length=36, index=True)
+    writes = TextField()  # JSON: field -> {"value", "stamp", "base"}, in first-edit order
+    batch = CharField(max_length=36, null=True, index=True)  # the push batch carrying it
 
-    class Meta:
-        indexes = ((("record_id", "field"), True),)
+
+# At most one row per record waiting for a batch: every edit coalesces into it.
+Outbox.add_index(
+    Outbox.index(Outbox.record_id, unique=True, name="outbox_open").where(Outbox.batch.is_null())
+)
 
 
 class PushBatch(_Base):
     id = CharField(primary_key=True, max_length=36)
     body = BlobField()  # the JSON body, gzipped: sent as it is, again on every retry
     size = IntegerField(default=0)  # number of changes in the body
-    record_ids = TextField(default="[]")  # JSON list
+    record_ids = TextField(default="[]")  # unused since schema 3 (the outbox rows name it)
     device_time = CharField(max_length=100, default="")
     created_ms = BigIntegerField()
 
@@ -111,7 +115,7 @@ class Conflict(_Base):
     open = BooleanField(default=True)
 
 
-ALL = (DeviceState, Record, OutboxEntry, PushBatch, Rejection, Conflict)
+ALL = (DeviceState, Record, Outbox, PushBatch, Rejection, Conflict)
 
 
 def bind(db: Database) -> SimpleNamespace:

@@ -4,9 +4,11 @@
               edits
     BLOBS     photos and files of unpushed attachments that the server lacks (field_client.blobs)
     PUSH      the outbox in batches of at most 500 changes; each batch is persisted before it is
-              sent, so a retry (even after a crash) re-sends the same batch id
+              sent, so a retry (even after a crash) re-sends the same batch id. Pipelined:
+              while batch k is at the server, batch k+1 is built and stored here
     PULL      pages until ``more`` is false; each page is applied and its cursor saved in one
-              transaction, so an interrupted pull resumes where it stopped
+              transaction, so an interrupted pull resumes where it stopped. Pipelined: page
+              k+1 is fetched and decoded while page k is written
     CONFLICTS the server's list of open conflicts on this device's records (asked when some
               are open here, or when others' writes came in)
     DONE
@@ -15,23 +17,27 @@ Being offline is a normal result (``SyncReport.offline``), not an exception. ``d
 ``unsupported_protocol`` and ``clock_skew`` stop the sync with a message. ``resync_required``
 (the server was restored from a backup) queues this device's own writes again, pushes them
 (the server ignores what it holds and takes what it lost) and pulls from the start.
+
+Threads: the HTTP requests of push and pull run on one worker thread; every store call stays
+on the calling thread (its own SQLite connection), so the overlap needs no shared connection.
+``sync_once`` needs only the small ``SyncStore`` protocol of the store.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from field_client import blobs
 from field_client.errors import Offline, Refused, ServerError
-from field_client.store import LocalStore
 from field_client.transport import Transport
 from sync import Clock, ErrorCode
 
-__all__ = ["PULL_LIMIT", "PUSH_LIMIT", "Stage", "SyncReport", "sync_once"]
+__all__ = ["PULL_LIMIT", "PUSH_LIMIT", "Stage", "SyncReport", "SyncStore", "sync_once"]
 
 PUSH_LIMIT = 500
 PULL_LIMIT = 1000
@@ -48,6 +54,75 @@ class Stage(enum.StrEnum):
     PULL = "pull"
     CONFLICTS = "conflicts"
     DONE = "done"
+
+
+class SyncStore(Protocol):
+    """What a sync needs of the device's store (``field_client.store.LocalStore`` is one).
+
+    Every method is one durable step (its own transaction), called on the syncing thread.
+    """
+
+    home: Path
+
+    @property
+    def clock(self) -> Clock:
+        """The device's HLC."""
+        ...
+
+    @property
+    def cursor(self) -> str | None:
+        """The saved pull cursor (None: from the start)."""
+        ...
+
+    def now(self) -> int:
+        """The wall clock in epoch milliseconds."""
+        ...
+
+    def needs_restamp(self) -> bool:
+        """Whether a ``clock_skew`` answer left the pending edits to be stamped again."""
+        ...
+
+    def restamp_pending(self, server_time: str | None = None) -> int:
+        """Stamp every pending edit again; return how many records were."""
+        ...
+
+    def pending_blob_hashes(self) -> list[str]:
+        """The blobs named by attachments with unpushed edits."""
+        ...
+
+    def pending_count(self) -> int:
+        """How many records have unpushed edits."""
+        ...
+
+    def next_batch_wire(
+        self, max_changes: int = 500, skip: Collection[str] = ()
+    ) -> tuple[str, bytes] | None:
+        """The oldest stored batch not in ``skip``, else a new one, stored; None if none."""
+        ...
+
+    def apply_push_response(self, batch_id: str, response: dict[str, Any]) -> dict[str, int]:
+        """Apply the answer to a batch; return its sent/conflicts/rejected counts."""
+        ...
+
+    def apply_pull_page(self, page: dict[str, Any], raw: bytes | None = None) -> dict[str, int]:
+        """Apply a pull page with its cursor; return its received/new/returned counts."""
+        ...
+
+    def requeue_own_writes(self) -> int:
+        """Queue this device's own writes again and forget the cursor."""
+        ...
+
+    def open_conflict_count(self) -> int:
+        """How many open conflicts the device holds."""
+        ...
+
+    def refresh_conflicts(self, open_conflicts: list[dict[str, Any]]) -> None:
+        """Take the server's list of open conflicts as the truth."""
+        ...
+
+    def set_state(self, **values: Any) -> None:
+        """Update the device state (``last_sync_ms``, ``restamp_needed``)."""
+        ...
 
 
 @dataclass
@@ -83,7 +158,7 @@ class SyncReport:
 
 
 def sync_once(
-    store: LocalStore,
+    store: SyncStore,
     transport: Transport,
     clock: Clock | None = None,
     progress: Progress | None = None,
@@ -100,8 +175,36 @@ def sync_once(
         raise ValueError("sync_once needs the store's own clock (store.clock)")
     report = SyncReport()
     notify = progress or (lambda stage, done, total: None)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldsync-net") as net:
+        _run(store, transport, Wire(transport, net), report, notify, push_limit, pull_limit)
+    report.pending = store.pending_count()
+    return report
+
+
+class Wire:
+    """The transport's push and pull, sent from one worker thread (an answer is a Future)."""
+
+    def __init__(self, transport: Transport, net: ThreadPoolExecutor) -> None:
+        self.transport, self.net = transport, net
+
+    def push(self, body: bytes) -> Future[dict[str, Any]]:
+        return self.net.submit(self.transport.push, body)
+
+    def pull(self, cursor: str | None, limit: int) -> Future[tuple[dict[str, Any], bytes]]:
+        return self.net.submit(self.transport.pull_page, cursor, limit)
+
+
+def _run(
+    store: SyncStore,
+    transport: Transport,
+    wire: Wire,
+    report: SyncReport,
+    notify: Progress,
+    push_limit: int,
+    pull_limit: int,
+) -> None:
     try:
-        if store.state().restamp_needed:
+        if store.needs_restamp():
             report.stage = Stage.RESTAMP
             report.restamped = store.restamp_pending()
             notify(Stage.RESTAMP, report.restamped, report.restamped)
@@ -109,9 +212,9 @@ def sync_once(
         notify(Stage.BLOBS, 0, None)
         _upload_blobs(store, transport, notify)
         report.stage = Stage.PUSH
-        _push(store, transport, report, notify, push_limit)
+        _push(store, wire, report, notify, push_limit)
         report.stage = Stage.PULL
-        foreign = _pull(store, transport, report, notify, pull_limit, push_limit)
+        foreign = _pull(store, wire, report, notify, pull_limit, push_limit)
         report.stage = Stage.CONFLICTS
         notify(Stage.CONFLICTS, 0, None)
         if foreign or report.conflicts or store.open_conflict_count():
@@ -125,24 +228,28 @@ def sync_once(
         _stop(store, report, exc)
     except ServerError as exc:
         report.error, report.message = "server_error", exc.detail
-    report.pending = store.pending_count()
-    return report
 
 
-def _upload_blobs(store: LocalStore, transport: Transport, notify: Progress) -> None:
+def _upload_blobs(store: SyncStore, transport: Transport, notify: Progress) -> None:
     """Upload the blobs the server lacks before the attachments naming them are pushed."""
     blobs.upload_missing(store, transport, lambda done, total: notify(Stage.BLOBS, done, total))
 
 
-def _push(
-    store: LocalStore, transport: Transport, report: SyncReport, notify: Progress, limit: int
-) -> None:
+def _push(store: SyncStore, wire: Wire, report: SyncReport, notify: Progress, limit: int) -> None:
+    """Send the outbox batch by batch, building and storing batch k+1 while batch k is at the
+    server. Batches go one at a time, in the order they were built; each answer is applied
+    before the next batch is sent."""
     total = store.pending_count()
     notify(Stage.PUSH, 0, total)
-    while (batch := store.next_batch_wire(limit)) is not None:
+    batch = store.next_batch_wire(limit)
+    while batch is not None:
         batch_id, body = batch
-        answer = transport.push(body)
-        counts = store.apply_push_response(batch_id, answer)
+        answer = wire.push(body)
+        try:
+            batch = store.next_batch_wire(limit, skip=(batch_id,))
+        finally:
+            taken = answer.result()  # awaited even when building failed: nothing left running
+        counts = store.apply_push_response(batch_id, taken)
         report.sent += counts["sent"]
         report.conflicts += counts["conflicts"]
         report.rejected += counts["rejected"]
@@ -150,8 +257,8 @@ def _push(
 
 
 def _pull(
-    store: LocalStore,
-    transport: Transport,
+    store: SyncStore,
+    wire: Wire,
     report: SyncReport,
     notify: Progress,
     limit: int,
@@ -168,35 +275,34 @@ def _pull(
     # One page is fetched while the previous one is applied: the server's work and the
     # device's overlap. Still at most two pages in memory, and each cursor is saved only with
     # its page, so an interruption resumes exactly where the applied pages end.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldsync-pull") as fetcher:
-        coming = fetcher.submit(transport.pull, store.cursor, limit)
-        while True:
-            try:
-                page = coming.result()
-            except Refused as exc:
-                if exc.code != ErrorCode.RESYNC_REQUIRED or restarted:
-                    raise
-                # The server was restored from a backup (a new epoch): give it back what it
-                # lost of this device's writes, then pull everything from the start.
-                restarted = True
-                store.requeue_own_writes()
-                _push(store, transport, report, notify, push_limit)
-                coming = fetcher.submit(transport.pull, store.cursor, limit)
-                continue
-            more = bool(page.get("more"))
-            if more:
-                coming = fetcher.submit(transport.pull, page.get("cursor"), limit)
-            foreign = foreign or bool(page.get("records"))
-            counts = store.apply_pull_page(page)
-            report.received += counts["received"]
-            report.new += counts["new"]
-            report.returned += counts["returned"]
-            notify(Stage.PULL, report.received, page.get("total"))
-            if not more:
-                return foreign
+    coming = wire.pull(store.cursor, limit)
+    while True:
+        try:
+            page, raw = coming.result()
+        except Refused as exc:
+            if exc.code != ErrorCode.RESYNC_REQUIRED or restarted:
+                raise
+            # The server was restored from a backup (a new epoch): give it back what it
+            # lost of this device's writes, then pull everything from the start.
+            restarted = True
+            store.requeue_own_writes()
+            _push(store, wire, report, notify, push_limit)
+            coming = wire.pull(store.cursor, limit)
+            continue
+        more = bool(page.get("more"))
+        if more:
+            coming = wire.pull(page.get("cursor"), limit)
+        foreign = foreign or bool(page.get("records"))
+        counts = store.apply_pull_page(page, raw)
+        report.received += counts["received"]
+        report.new += counts["new"]
+        report.returned += counts["returned"]
+        notify(Stage.PULL, report.received, page.get("total"))
+        if not more:
+            return foreign
 
 
-def _refresh_conflicts(store: LocalStore, transport: Transport) -> None:
+def _refresh_conflicts(store: SyncStore, transport: Transport) -> None:
     """Take the server's open conflicts on this device's records (asked only while some are
     open here: office staff resolving them is what closes them)."""
     try:
@@ -208,7 +314,7 @@ def _refresh_conflicts(store: LocalStore, transport: Transport) -> None:
         store.refresh_conflicts(conflicts)
 
 
-def _stop(store: LocalStore, report: SyncReport, exc: Refused) -> None:
+def _stop(store: SyncStore, report: SyncReport, exc: Refused) -> None:
     report.error = str(exc.code)
     report.message = exc.detail
     report.server_time = exc.body.get("server_time")

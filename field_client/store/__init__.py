@@ -10,7 +10,7 @@ A record is returned as a plain dict in wire form plus local extras::
      "meta": {...}, "pending": ["status"]}      # pending: fields edited here, not yet pushed
 
 The sync side (batches, push responses, pull pages, re-stamping) lives in
-``field_client.replica`` and is reached through the methods of ``SyncStateMixin``.
+``field_client.store.replica`` and is reached through the methods of ``SyncStateMixin``.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from uuid6 import uuid7
 from field_client import db as dbmod
 from field_client import durable, migrations, models
 from field_client.errors import NotEnrolled, NotFound, StoreError, ValidationError
+from field_client.store import outbox
 from field_client.store.common import (
     TOKEN_FILE,
     Row,
@@ -151,7 +152,7 @@ class StoreCore:
             if answer.get("server_time"):
                 self.observe(answer["server_time"])
             if former:
-                from field_client import replica
+                from field_client.store import replica
 
                 replica.restamp_pending(self, answer.get("server_time"))
 
@@ -281,10 +282,9 @@ class StoreCore:
         stamp = stamp or self.tick()
         fields = json.loads(row.fields) if row else {}
         stamps = json.loads(row.stamps) if row else {}
+        held = dict(stamps)
         deleted = bool(row.deleted) if row else False
-        entries = []
         for name, value in values.items():
-            entries.append((rtype, record_id, name, dumps(value), stamp, stamps.get(name)))
             stamps[name] = stamp
             if name == DELETED:
                 deleted = bool(value)
@@ -305,15 +305,10 @@ class StoreCore:
                 Stamp.wall_of(stamp),
             ),
         )
-        # Coalesce per field: the latest value and stamp, the base of the FIRST unpushed edit.
-        # The new stamp sorts after any in-flight batch's device_time, so acknowledging that
-        # batch keeps this edit queued.
-        self.db.cursor().executemany(
-            "INSERT INTO outbox_entry (record_type, record_id, field, value, stamp, base)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (record_id, field) DO UPDATE"
-            " SET value = excluded.value, stamp = excluded.stamp",
-            entries,
-        )
+        # Coalesce into the record's open outbox row (field_client.store.outbox): the latest
+        # value and stamp, the base of the FIRST unpushed edit. A row already in a batch is
+        # left as it was sent; acknowledging that batch keeps this edit queued.
+        outbox.queue_edit(self.db, rtype, record_id, held, values, stamp)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -336,9 +331,8 @@ class StoreCore:
         ids = [row.id for row in rows]
         for chunk in chunks(ids, 500):
             cursor = self.db.execute_sql(
-                "SELECT record_id, field FROM outbox_entry WHERE record_id IN ({marks})".format(
-                    marks=",".join("?" * len(chunk))
-                ),
+                "SELECT DISTINCT o.record_id, w.key FROM outbox AS o, json_each(o.writes) AS w"
+                " WHERE o.record_id IN ({marks})".format(marks=",".join("?" * len(chunk))),
                 chunk,
             )
             for record_id, field in cursor:

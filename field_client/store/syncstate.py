@@ -1,13 +1,15 @@
 """What sync learned, as the store keeps it: status, outbox, rejections, conflicts; and the
-entry points the syncer uses (implemented in ``field_client.replica``)."""
+entry points the syncer uses (implemented in ``field_client.store.replica``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Collection
 from typing import Any
 
 from field_client.errors import NotFound, ValidationError
+from field_client.store import outbox, replica
 from field_client.store.common import (
     guarded,
     record_type_of,
@@ -51,8 +53,20 @@ class SyncStateMixin:
     @guarded
     def pending_count(self) -> int:
         """Count the records with edits not yet pushed."""
-        query = "SELECT COUNT(DISTINCT record_id) FROM outbox_entry"
+        query = "SELECT COUNT(DISTINCT record_id) FROM outbox"
         return int(self.db.execute_sql(query).fetchone()[0])
+
+    @guarded
+    def pending_blob_hashes(self) -> list[str]:
+        """Return the blob hashes named by attachments with unpushed edits of ``sha256``
+        (deleted attachments left out: a photo removed before it was ever sent is not sent)."""
+        cursor = self.db.execute_sql(
+            "SELECT DISTINCT w.value ->> '$.value' AS sha FROM outbox AS o"
+            " JOIN json_each(o.writes) AS w ON w.key = 'sha256'"
+            " JOIN record AS r ON r.id = o.record_id"
+            " WHERE o.record_type = 'attachment' AND NOT r.deleted ORDER BY sha"
+        )
+        return [sha for (sha,) in cursor if isinstance(sha, str) and len(sha) == 64]
 
     @guarded
     def open_conflict_count(self) -> int:
@@ -63,26 +77,8 @@ class SyncStateMixin:
     @guarded
     def pending(self) -> list[dict[str, Any]]:
         """Return the outbox: one entry per unpushed field edit (value, stamp, base, and the id
-        of the sent-but-unacknowledged batch carrying it, if any)."""
-        waiting = self.db.execute_sql(
-            "SELECT id, record_ids, device_time FROM push_batch ORDER BY created_ms, id LIMIT 1"
-        ).fetchone()
-        in_batch = set(json.loads(waiting[1])) if waiting else set()
-        O = self.m.OutboxEntry  # noqa: E741, N806
-        return [
-            {
-                "type": e.record_type,
-                "id": e.record_id,
-                "field": e.field,
-                "value": json.loads(e.value),
-                "stamp": e.stamp,
-                "base": e.base,
-                "batch_id": (
-                    waiting[0] if e.record_id in in_batch and e.stamp < waiting[2] else None
-                ),
-            }
-            for e in O.select().order_by(O.seq)
-        ]
+        of the stored, unacknowledged batch carrying its latest write, if any)."""
+        return outbox.pending_entries(self.db)
 
     @guarded
     def rejected(self, *, include_fixed: bool = False) -> list[dict[str, Any]]:
@@ -160,7 +156,12 @@ class SyncStateMixin:
             for c in query
         ]
 
-    # -- used by the syncer (see field_client.replica) -----------------------------------------
+    # -- used by the syncer (see field_client.store.replica) -----------------------------------
+
+    @guarded
+    def needs_restamp(self) -> bool:
+        """Whether a ``clock_skew`` answer left the pending edits to be stamped again."""
+        return bool(self.state().restamp_needed)
 
     @property
     def cursor(self) -> str | None:
@@ -170,40 +171,32 @@ class SyncStateMixin:
 
     def next_batch(self, max_changes: int = 500) -> tuple[str, dict[str, Any]] | None:
         """Return the next push batch (id, body), persisted before it is sent; None if none."""
-        from field_client import replica
-
         batch = self.next_batch_wire(max_changes)
         return None if batch is None else (batch[0], replica.unpack(batch[1]))
 
-    def next_batch_wire(self, max_changes: int = 500) -> tuple[str, bytes] | None:
-        """Like ``next_batch`` with the body gzipped, as stored and sent (the syncer's path)."""
-        from field_client import replica
-
-        return guarded(replica.next_batch)(self, max_changes)
+    def next_batch_wire(
+        self, max_changes: int = 500, skip: Collection[str] = ()
+    ) -> tuple[str, bytes] | None:
+        """Like ``next_batch`` with the body gzipped, as stored and sent (the syncer's path);
+        the oldest stored batch not in ``skip`` (those at the server now), else a new one."""
+        return guarded(replica.next_batch)(self, max_changes, skip)
 
     def apply_push_response(self, batch_id: str, response: dict[str, Any]) -> dict[str, int]:
         """Apply the server's answer to a batch durably; return sent/conflicts/rejected counts."""
-        from field_client import replica
-
         return guarded(replica.apply_push_response)(self, batch_id, response)
 
-    def apply_pull_page(self, page: dict[str, Any]) -> dict[str, int]:
+    def apply_pull_page(self, page: dict[str, Any], raw: bytes | None = None) -> dict[str, int]:
         """Apply one pull page and save its cursor in the same transaction; return its counts
-        (received, new to this device, office review notes returned)."""
-        from field_client import replica
-
-        return guarded(replica.apply_pull_page)(self, page)
+        (received, new to this device, office review notes returned). ``raw`` is the page's
+        JSON as received: records are written from it as they came."""
+        return guarded(replica.apply_pull_page)(self, page, raw)
 
     def requeue_own_writes(self) -> int:
         """Queue this device's own writes again and pull from the start (``resync_required``)."""
-        from field_client import replica
-
         return guarded(replica.requeue_own_writes)(self)
 
     def restamp_pending(self, server_time: str | None = None) -> int:
         """Re-stamp every pending edit with the (fixed) clock; return how many were re-stamped."""
-        from field_client import replica
-
         return guarded(replica.restamp_pending)(self, server_time)
 
     @guarded
@@ -215,7 +208,5 @@ class SyncStateMixin:
     @guarded
     def refresh_conflicts(self, open_conflicts: list[dict[str, Any]]) -> None:
         """Take the server's list of open conflicts on this device's records as the truth."""
-        from field_client import replica
-
         with self.write():
             replica.store_conflicts(self, open_conflicts, replace=True)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -40,6 +41,61 @@ def test_a_first_release_database_is_upgraded_with_everything_kept(tmp_path):
     again = LocalStore(store.home, now=ManualClock())  # a second open has nothing to do
     assert again.status()["pending"] == 4
     again.close()
+
+
+def test_the_per_field_outbox_becomes_one_row_per_record_keeping_the_sent_batch(tmp_path):
+    home = first_release_home(tmp_path)
+    with sqlite3.connect(home / "fieldsync.db") as conn:
+        stored = conn.execute("SELECT id, body FROM push_batch").fetchone()
+    store = LocalStore(home, now=ManualClock())
+    rows = store.db.execute_sql(
+        "SELECT record_type, record_id, writes, batch FROM outbox ORDER BY id"
+    ).fetchall()
+    place, sewer, lamp = (
+        "01a24296-aa94-7078-9cd5-06d058692bca",
+        "01a24296-aa95-7329-9350-2f57fa3740b3",
+        "01a24296-aa97-7a9a-9a75-acabea35f341",
+    )
+    assert [(r[0], r[1], r[3]) for r in rows] == [
+        ("place", place, stored[0]),
+        ("concern", sewer, stored[0]),
+        ("concern", lamp, None),
+    ]
+    assert json.loads(rows[2][2]) == {
+        "title": {"value": "路灯不亮", "stamp": "1780000002000-000000-dev-first", "base": None}
+    }
+    assert not store.db.table_exists("outbox_entry")
+    # the stored batch is sent again as it was: same id, same bytes
+    assert store.next_batch_wire() == (stored[0], bytes(stored[1]))
+    entries = {(e["id"], e["field"]): e["batch_id"] for e in store.pending()}
+    assert entries == {
+        (place, "kind"): stored[0],
+        (place, "name"): stored[0],
+        (sewer, "title"): stored[0],
+        (sewer, "place_id"): stored[0],
+        (lamp, "title"): None,
+    }
+    store.close()
+
+
+def test_an_edit_made_after_the_batch_was_sent_stays_beside_it(tmp_path):
+    home = first_release_home(tmp_path)
+    with sqlite3.connect(home / "fieldsync.db") as conn:  # edited again while the batch was out
+        conn.execute(
+            "UPDATE outbox_entry SET value = '\"污水管又破了\"',"
+            " stamp = '1780000003000-000000-dev-first' WHERE seq = 3"
+        )
+    store = LocalStore(home, now=ManualClock())
+    sewer = "01a24296-aa95-7329-9350-2f57fa3740b3"
+    rows = store.db.execute_sql(
+        "SELECT writes, batch FROM outbox WHERE record_id = ? ORDER BY id", (sewer,)
+    ).fetchall()
+    assert [r[1] is None for r in rows] == [False, True]
+    assert json.loads(rows[0][0])["title"]["value"] == "污水管破裂"  # as it was sent
+    assert json.loads(rows[1][0]) == {
+        "title": {"value": "污水管又破了", "stamp": "1780000003000-000000-dev-first", "base": None}
+    }
+    store.close()
 
 
 def test_a_database_from_a_newer_release_is_refused(tmp_path):

@@ -188,8 +188,7 @@ def test_edit_is_atomic_when_the_outbox_write_fails(store):
     pid = store.create("place", {"kind": "shop", "name": "A"})
     before = store.get("place", pid)
     store.db.execute_sql(
-        "CREATE TRIGGER boom BEFORE UPDATE ON outbox_entry BEGIN"
-        " SELECT RAISE(ABORT, 'disk full'); END"
+        "CREATE TRIGGER boom BEFORE UPDATE ON outbox BEGIN SELECT RAISE(ABORT, 'disk full'); END"
     )
     with pytest.raises(StoreError):
         store.update("place", pid, {"name": "B"})

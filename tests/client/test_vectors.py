@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from field_client.replica import unpack
 from field_client.store import LocalStore
+from field_client.store.replica import unpack
 from tests.client.conftest import ManualClock
 from tests.vectors import load
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from uuid6 import uuid7
 
-from field_client.store import dumps, search_text
-from sync import DELETED, Stamp
+from field_client.store import outbox
+from field_client.store.common import dumps, search_text
+from sync import DELETED, RECORD_TYPES, Stamp, jsonio
 from sync.vocabulary import pack_faults
 
 if TYPE_CHECKING:
@@ -32,28 +34,41 @@ __all__ = [
 MAX_BATCH_BYTES = 4 * 1024 * 1024  # under the server's 5 MiB, leaving room for the envelope
 
 
-def next_batch(store: LocalStore, max_changes: int = 500) -> tuple[str, bytes] | None:
-    """Return the oldest unacknowledged batch (id, gzipped JSON body), or persist a new one
-    from the outbox. The body is assembled from the stored JSON values as text (no decoding)
-    and kept gzipped: the bytes sent, and sent again on a retry, are the bytes stored."""
-    waiting = store.db.execute_sql(
-        "SELECT id, body FROM push_batch ORDER BY created_ms, id LIMIT 1"
-    ).fetchone()
+def next_batch(
+    store: LocalStore, max_changes: int = 500, skip: Collection[str] = ()
+) -> tuple[str, bytes] | None:
+    """Return the oldest stored batch not in ``skip`` (id, gzipped JSON body), or build and
+    store a new one from the open outbox rows, oldest first.
+
+    The body is assembled from the rows' ``writes`` as text (no decoding) and kept gzipped: the
+    bytes sent, and sent again on a retry, are the bytes stored. ``skip`` names the batches at
+    the server right now: the syncer builds the next batch while the previous one is out.
+    """
+    waiting = _waiting(store, skip)
     if waiting is not None:  # sent before but never acknowledged: re-send it unchanged
-        return waiting[0], bytes(waiting[1])
-    if store.db.execute_sql("SELECT 1 FROM outbox_entry LIMIT 1").fetchone() is None:
+        return waiting
+    if store.db.execute_sql("SELECT 1 FROM outbox WHERE batch IS NULL LIMIT 1").fetchone() is None:
         return None  # nothing to push: no write transaction at all
     with store.write():
-        # No batch is waiting, so every outbox entry is up for grabs.
-        changes = _pick_changes(store, max_changes)
-        if not changes:
+        waiting = _waiting(store, skip)  # another process may have built one meanwhile
+        if waiting is not None:
+            return waiting
+        rows = store.db.execute_sql(
+            "SELECT id, record_type, record_id, writes FROM outbox WHERE batch IS NULL"
+            " ORDER BY id LIMIT ?",
+            (max_changes,),
+        ).fetchall()
+        parts: list[str] = []
+        size, last = 0, None
+        for row_id, rtype, rid, writes in rows:
+            size += len(writes) + 80
+            if parts and size > MAX_BATCH_BYTES:
+                break
+            parts.append(f'{{"type":"{rtype}","id":"{rid}","set":{writes}}}')
+            last = row_id
+        if last is None:
             return None
-        ids = list(changes)
         batch_id = str(uuid7())
-        parts = [
-            f'{{"type":"{rtype}","id":"{rid}","set":{{{",".join(writes)}}}}}'
-            for rid, (rtype, writes) in changes.items()
-        ]
         device_time = store.tick()  # after every stamp in the batch, before any later edit
         body = (
             f'{{"batch_id":"{batch_id}","device_time":"{device_time}",'
@@ -61,60 +76,30 @@ def next_batch(store: LocalStore, max_changes: int = 500) -> tuple[str, bytes] |
         )
         packed = gzip.compress(body.encode(), compresslevel=3)
         store.db.execute_sql(
+            "UPDATE outbox SET batch = ? WHERE batch IS NULL AND id <= ?", (batch_id, last)
+        )
+        store.db.execute_sql(
             "INSERT INTO push_batch (id, body, size, record_ids, device_time, created_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (batch_id, packed, len(parts), dumps(ids), device_time, store.now()),
+            " VALUES (?, ?, ?, '[]', ?, ?)",
+            (batch_id, packed, len(parts), device_time, store.now()),
         )
     return batch_id, packed
+
+
+def _waiting(store: LocalStore, skip: Collection[str]) -> tuple[str, bytes] | None:
+    """Return the oldest stored batch whose id is not in ``skip``."""
+    marks = ",".join("?" * len(skip))
+    found = store.db.execute_sql(
+        f"SELECT id, body FROM push_batch WHERE id NOT IN ({marks})"
+        " ORDER BY device_time, id LIMIT 1",
+        list(skip),
+    ).fetchone()
+    return None if found is None else (found[0], bytes(found[1]))
 
 
 def unpack(body: bytes) -> dict[str, Any]:
     """Return a stored batch body as data."""
     return dict(json.loads(gzip.decompress(body)))
-
-
-# One field write of a change as JSON text, made by SQLite from the stored JSON value (a value
-# is stored as JSON text; field names and stamps need no escaping).
-_WRITE_SQL = (
-    """'"' || field || '":{"value":' || ifnull(value, 'null') || ',"stamp":"' || stamp"""
-    """ || '","base":' || ifnull('"' || base || '"', 'null') || '}'"""
-)
-
-
-def _pick_changes(store: LocalStore, max_changes: int) -> dict[str, tuple[str, list[str]]]:
-    """Pick up to ``max_changes`` records with pending edits, oldest first, within the size
-    cap; return record id -> (type, its field writes as JSON text, in edit order).
-
-    One scan in insertion order that stops at the first record it cannot take (cheap however
-    long the outbox is); the few writes of the picked records queued after that point (a field
-    edited later) are read by id."""
-    cursor = store.db.execute_sql(
-        f"SELECT seq, record_type, record_id, {_WRITE_SQL} FROM outbox_entry ORDER BY seq"
-    )
-    changes: dict[str, tuple[str, list[str]]] = {}
-    size = 0
-    stopped_at = None
-    for seq, rtype, rid, write in cursor:
-        size += len(write) + 60
-        change = changes.get(rid)
-        if change is None:
-            if len(changes) >= max_changes or (changes and size > MAX_BATCH_BYTES):
-                stopped_at = seq
-                break
-            change = changes[rid] = (rtype, [])
-        change[1].append(write)
-    cursor.close()
-    if stopped_at is not None:
-        for chunk in _chunks(list(changes), 500):
-            marks = ",".join("?" * len(chunk))
-            later = store.db.execute_sql(
-                f"SELECT record_id, {_WRITE_SQL} FROM outbox_entry"
-                f" WHERE record_id IN ({marks}) AND seq > ? ORDER BY seq",
-                [*chunk, stopped_at],
-            )
-            for rid, write in later:
-                changes[rid][1].append(write)
-    return changes
 
 
 class _Batch(NamedTuple):
@@ -123,18 +108,18 @@ class _Batch(NamedTuple):
     id: str
     body: bytes
     size: int
-    record_ids: str
     device_time: str
 
 
 def apply_push_response(
     store: LocalStore, batch_id: str, response: dict[str, Any]
 ) -> dict[str, int]:
-    """Apply the server's answer to a batch: drop acknowledged edits, keep rejected ones with
-    their reasons, record conflicts (taking the server's value where this device's lost)."""
+    """Apply the server's answer to a batch: drop its outbox rows (rejected changes are kept
+    with their reasons), record conflicts (taking the server's value where this device's lost).
+    Edits made since the batch was built are in other rows and stay queued."""
     with store.write():
         found = store.db.execute_sql(
-            "SELECT id, body, size, record_ids, device_time FROM push_batch WHERE id = ?",
+            "SELECT id, body, size, device_time FROM push_batch WHERE id = ?",
             (batch_id,),
         ).fetchone()
         if found is None:  # already applied (a second process got there first)
@@ -147,15 +132,7 @@ def apply_push_response(
         for item in rejected:
             _reject(store, batch, changes, item)
         pushed = {(c["id"], name): w["stamp"] for c in changes for name, w in c["set"].items()}
-        # The batch carried its records' entries stamped before its device_time; entries
-        # edited since have later stamps and stay queued.
-        for chunk in _chunks(json.loads(batch.record_ids), 500):
-            store.db.execute_sql(
-                "DELETE FROM outbox_entry WHERE record_id IN ({marks}) AND stamp < ?".format(
-                    marks=",".join("?" * len(chunk))
-                ),
-                [*chunk, batch.device_time],
-            )
+        store.db.execute_sql("DELETE FROM outbox WHERE batch = ?", (batch_id,))
         store.db.execute_sql(
             "UPDATE device_state SET max_acked = ? WHERE id = 1"
             " AND (max_acked IS NULL OR max_acked < ?)",
@@ -172,8 +149,9 @@ def apply_push_response(
 
 
 def _reject(store: LocalStore, batch: Any, changes: list[dict[str, Any]], item: Any) -> None:
-    """Move a refused change from the outbox to the rejections, and give its fields back the
-    stamps the server holds (their bases), so that a fix is judged against those."""
+    """Keep a refused change in the rejections (its outbox row goes with the batch), and give
+    its fields back the stamps the server holds (their bases), so that a fix is judged against
+    those."""
     index = item.get("index") if isinstance(item, dict) else None
     if not isinstance(index, int) or not 0 <= index < len(changes):
         return
@@ -188,10 +166,6 @@ def _reject(store: LocalStore, batch: Any, changes: list[dict[str, Any]], item: 
         errors=dumps(pack_faults(item.get("errors") or {}, item.get("codes"))),
         created_ms=store.now(),
     ).execute()
-    store.db.execute_sql(
-        "DELETE FROM outbox_entry WHERE record_id = ? AND stamp < ?",
-        (change["id"], batch.device_time),
-    )
     row = store.m.Record.get_or_none(store.m.Record.id == change["id"])
     if row is None:
         return
@@ -249,9 +223,11 @@ def _take_kept(
     mine = pushed.get((rid, field))  # type: ignore[arg-type]
     if not kept.get("stamp") or mine is None or kept["stamp"] == mine:
         return
-    if store.m.OutboxEntry.get_or_none(
-        (store.m.OutboxEntry.record_id == rid) & (store.m.OutboxEntry.field == field)
-    ):
+    again = store.db.execute_sql(
+        "SELECT 1 FROM outbox WHERE record_id = ? AND json_type(writes, ?) IS NOT NULL",
+        (rid, f'$."{field}"'),
+    ).fetchone()
+    if again:
         return  # edited again here since: the next push lets the server judge that edit
     row = store.m.Record.get_or_none(store.m.Record.id == rid)
     if row is None:
@@ -267,27 +243,67 @@ def _take_kept(
     row.save()
 
 
-def apply_pull_page(store: LocalStore, page: dict[str, Any]) -> dict[str, int]:
+def apply_pull_page(
+    store: LocalStore, page: dict[str, Any], raw: bytes | None = None
+) -> dict[str, int]:
     """Apply a pulled page and save its cursor in the same transaction; return its counts.
 
-    ``received`` is the page's size, ``new`` the records that changed something here (not
-    this device's own writes coming back), ``returned`` the office review notes new here.
-    A pulled field replaces the local one unless this device holds an unpushed edit of it.
+    ``raw`` is the page's JSON as the server sent it (``page`` is its decoding): the records'
+    fields, stamps and meta are written from it by SQLite as they came, without decoding and
+    encoding every field again here. ``received`` is the page's size, ``new`` the records that
+    changed something here (not this device's own writes coming back), ``returned`` the office
+    review notes new here. A pulled field replaces the local one unless this device holds an
+    unpushed edit of it (such records, rare, are merged one by one).
     """
     records = page.get("records") or []
+    if raw is None:
+        raw = jsonio.dumps_bytes(page)
     with store.write():
         ids = [r["id"] for r in records]
         known = _local_stamps(store, ids)
         counts = _pull_counts(records, known)
         mine = _pending_fields(store, ids)
-        rows = [_pulled_row(store, record, mine.get(record["id"])) for record in records]
-        store.db.cursor().executemany(
-            "INSERT OR REPLACE INTO record (id, type, fields, stamps, deleted, meta, search,"
-            " updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        if records:
+            store.db.execute_sql(_PULL_SQL, (raw.decode("utf-8"), _REFS, dumps(sorted(mine))))
+        if mine:
+            rows = [_pulled_row(store, r, mine[r["id"]]) for r in records if r["id"] in mine]
+            store.db.cursor().executemany(
+                "INSERT OR REPLACE INTO record (id, type, fields, stamps, deleted, meta, search,"
+                " updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
         _save_cursor(store, page.get("cursor"), page.get("server_time"))
     return counts
+
+
+# The references of each record type: left out of the search text (see ``search_text``).
+_REFS = dumps({name: sorted(rtype.refs) for name, rtype in RECORD_TYPES.items()})
+
+# Every pulled record without an unpushed edit here, written from the page's JSON text (?1):
+# fields, stamps and meta as sent; the search text is the string values except references
+# (?2: type -> reference fields); ``updated_ms`` the wall time of the newest stamp. ?3 lists
+# the records with unpushed edits, merged in Python instead.
+_PULL_SQL = """
+INSERT OR REPLACE INTO record (id, type, fields, stamps, deleted, meta, search, updated_ms)
+SELECT
+    r.value ->> '$.id',
+    r.value ->> '$.type',
+    coalesce(r.value -> '$.fields', '{}'),
+    coalesce(r.value -> '$.stamps', '{}'),
+    coalesce(r.value ->> '$.deleted', 0),
+    coalesce(r.value -> '$.meta', '{}'),
+    coalesce((
+        SELECT group_concat(f.value, char(10)) FROM json_each(r.value, '$.fields') AS f
+        WHERE f.type = 'text' AND f.key NOT IN (
+            SELECT x.value FROM json_each(?2, '$."' || (r.value ->> '$.type') || '"') AS x)
+    ), ''),
+    coalesce((
+        SELECT CAST(substr(max(s.value), 1, 13) AS INTEGER)
+        FROM json_each(r.value, '$.stamps') AS s
+    ), 0)
+FROM json_each(?1, '$.records') AS r
+WHERE (r.value ->> '$.id') NOT IN (SELECT value FROM json_each(?3))
+"""
 
 
 REVIEW_FIELDS = ("review_status", "review_note")
@@ -334,14 +350,14 @@ def _save_cursor(store: LocalStore, cursor: str | None, server_time: str | None)
 
 
 def _pending_fields(store: LocalStore, ids: list[str]) -> dict[str, set[str]]:
+    """Return the fields with unpushed edits (in a batch or not) of the given records."""
     mine: dict[str, set[str]] = {}
-    if not store.db.execute_sql("SELECT 1 FROM outbox_entry LIMIT 1").fetchone():
+    if not store.db.execute_sql("SELECT 1 FROM outbox LIMIT 1").fetchone():
         return mine  # the usual case after a push: nothing to protect
     for chunk in _chunks(ids, 500):
         cursor = store.db.execute_sql(
-            "SELECT record_id, field FROM outbox_entry WHERE record_id IN ({marks})".format(
-                marks=",".join("?" * len(chunk))
-            ),
+            "SELECT o.record_id, w.key FROM outbox AS o, json_each(o.writes) AS w"
+            " WHERE o.record_id IN ({marks})".format(marks=",".join("?" * len(chunk))),
             chunk,
         )
         for rid, field in cursor:
@@ -349,7 +365,9 @@ def _pending_fields(store: LocalStore, ids: list[str]) -> dict[str, set[str]]:
     return mine
 
 
-def _pulled_row(store: LocalStore, record: dict[str, Any], mine: set[str] | None) -> tuple:
+def _pulled_row(
+    store: LocalStore, record: dict[str, Any], mine: set[str] | None
+) -> tuple[Any, ...]:
     rtype, fields, stamps = record["type"], record.get("fields") or {}, record.get("stamps") or {}
     deleted = bool(record.get("deleted"))
     if mine:  # keep this device's unpushed edits (with their original base) over the pull
@@ -379,28 +397,48 @@ def _pulled_row(store: LocalStore, record: dict[str, Any], mine: set[str] | None
 def requeue_own_writes(store: LocalStore) -> int:
     """Queue again every field value this device wrote (its own stamp), for a server restored
     from a backup (``resync_required``): the server ignores what it already holds (same node,
-    not newer) and takes what it lost. Pending edits stay as they are. Returns the count."""
+    not newer) and takes what it lost. Stored batches are released (their answers belong to
+    the lost epoch); pending edits stay as they are. Returns how many field writes were added."""
     node = store.clock.node_id
     suffix = f"-{node}"
+    added = 0
     with store.write():
+        outbox.release_batches(store.db)
+        queued = {
+            rid: (row_id, json.loads(writes))
+            for row_id, rid, writes in store.db.execute_sql(
+                "SELECT id, record_id, writes FROM outbox"
+            )
+        }
         rows = store.db.execute_sql("SELECT id, type, fields, stamps, deleted FROM record")
-        entries = []
+        inserts, updates = [], []
         for rid, rtype, fields_text, stamps_text, deleted in rows:
             if suffix not in stamps_text:
                 continue
             fields, stamps = json.loads(fields_text), json.loads(stamps_text)
-            for name, stamp in stamps.items():
-                if Stamp.node_of(stamp) == node:
-                    value = bool(deleted) if name == DELETED else fields.get(name)
-                    entries.append((rtype, rid, name, dumps(value), stamp, None))
+            row_id, writes = queued.get(rid, (None, {}))
+            own = {
+                name: {
+                    "value": bool(deleted) if name == DELETED else fields.get(name),
+                    "stamp": stamp,
+                    "base": None,
+                }
+                for name, stamp in stamps.items()
+                if Stamp.node_of(stamp) == node and name not in writes
+            }
+            if not own:
+                continue
+            added += len(own)
+            if row_id is None:
+                inserts.append((rtype, rid, dumps(own)))
+            else:
+                updates.append((dumps({**writes, **own}), row_id))
         store.db.cursor().executemany(
-            "INSERT OR IGNORE INTO outbox_entry (record_type, record_id, field, value, stamp,"
-            " base) VALUES (?, ?, ?, ?, ?, ?)",
-            entries,
+            "INSERT INTO outbox (record_type, record_id, writes) VALUES (?, ?, ?)", inserts
         )
-        store.db.execute_sql("DELETE FROM push_batch")  # answers from the lost epoch: moot
+        store.db.cursor().executemany("UPDATE outbox SET writes = ? WHERE id = ?", updates)
         store.db.execute_sql("UPDATE device_state SET cursor = NULL WHERE id = 1")
-    return len(entries)
+    return added
 
 
 def restamp_pending(store: LocalStore, server_time: str | None = None) -> int:
@@ -410,37 +448,41 @@ def restamp_pending(store: LocalStore, server_time: str | None = None) -> int:
     with store.write():
         state = store.state()
         clock = store.clock
+        outbox.release_batches(store.db)
+        rows = [
+            (row_id, rid, json.loads(writes))
+            for row_id, rid, writes in store.db.execute_sql(
+                "SELECT id, record_id, writes FROM outbox ORDER BY id"
+            )
+        ]
         floor = [Stamp(store.now(), 0, clock.node_id)]
-        for text in (state.max_acked, server_time):
+        bases = [w["base"] for _, _, writes in rows for w in writes.values() if w["base"]]
+        for text in (state.max_acked, server_time, max(bases, default=None)):
             if text:
                 floor.append(Stamp.parse(text))
-        top_base = store.db.execute_sql("SELECT MAX(base) FROM outbox_entry").fetchone()[0]
-        if top_base:
-            floor.append(Stamp.parse(top_base))
         clock.last = max(floor)
-        store.db.execute_sql("DELETE FROM push_batch")
-        ids = store.db.execute_sql("SELECT DISTINCT record_id FROM outbox_entry").fetchall()
-        for (rid,) in ids:
-            _restamp_record(store, rid, str(clock.tick()))
+        for row_id, rid, writes in rows:
+            _restamp_record(store, row_id, rid, writes, str(clock.tick()))
         store.m.DeviceState.update(last_stamp=str(clock.last), restamp_needed=False).where(
             store.m.DeviceState.id == 1
         ).execute()
-    return len(ids)
+    return len(rows)
 
 
-def _restamp_record(store: LocalStore, rid: str, stamp: str) -> None:
-    entries = store.db.execute_sql(
-        "SELECT field, stamp FROM outbox_entry WHERE record_id = ?", (rid,)
-    ).fetchall()
+def _restamp_record(
+    store: LocalStore, row_id: int, rid: str, writes: dict[str, Any], stamp: str
+) -> None:
     row = store.m.Record.get_or_none(store.m.Record.id == rid)
     if row is not None:
         stamps = json.loads(row.stamps)
-        for field, old in entries:
-            if stamps.get(field) == old:
+        for field, write in writes.items():
+            if stamps.get(field) == write["stamp"]:
                 stamps[field] = stamp
         row.stamps = dumps(stamps)
         row.save()
-    store.db.execute_sql("UPDATE outbox_entry SET stamp = ? WHERE record_id = ?", (stamp, rid))
+    for write in writes.values():
+        write["stamp"] = stamp
+    store.db.execute_sql("UPDATE outbox SET writes = ? WHERE id = ?", (dumps(writes), row_id))
 
 
 def _chunks(items: list[str], size: int) -> Any:
