@@ -191,6 +191,18 @@ def device() -> Response:
     return json_response(DeviceSchema().dump(info))
 
 
+@bp.post("/device/wiped")
+@auth.device_required
+def device_wiped() -> Response:
+    """Hear that a device revoked with wipe has deleted its personal data (its last request)."""
+    device = auth.current_device()
+    if device.wipe_requested_at is None:
+        raise ProtocolError(
+            ErrorCode.CONFLICT, "The office has not asked this device to wipe its data."
+        )
+    return json_response(services.confirm_wiped(device, now=now_ms()))
+
+
 @bp.post("/sync/push")
 @auth.device_required
 def push() -> Response:

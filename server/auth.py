@@ -33,12 +33,19 @@ def current_device() -> Device:
     return g.device
 
 
+# What a device revoked with wipe may still do before it says it wiped (docs/protocol.md
+# section 8): send its changes and the photos they name, and say that it wiped.
+WHILE_WIPING = {"api.push", "api.blobs_missing", "api.put_blob", "api.device_wiped"}
+
+
 def device_required(view: F) -> F:
-    """Let the view run only for an enrolled, unrevoked device."""
+    """Let the view run only for an enrolled, unrevoked device (or one revoked with wipe, on
+    the routes it still needs to send what it holds)."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        g.device = services.authenticate_device(bearer_token())
+        wiping = request.endpoint in WHILE_WIPING
+        g.device = services.authenticate_device(bearer_token(), wiping=wiping)
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

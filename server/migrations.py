@@ -26,6 +26,7 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 from server.db import database, is_postgres, write_transaction
 from server.models import (
     ALL_MODELS,
+    AuditEvent,
     BlobHolder,
     ImportBatch,
     OfficeSession,
@@ -104,8 +105,35 @@ def _v5(db: Database, migrator: SchemaMigrator) -> None:
     casework_indexes(db)
 
 
+def _add_columns(db: Database, table: str, columns: dict[str, str]) -> None:
+    """Add the columns a table lacks (plain SQL: playhouse would rebuild an SQLite table, which
+    its foreign keys forbid)."""
+    have = {c.name for c in db.get_columns(table)}
+    for name, kind in columns.items():
+        if name not in have:
+            db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN {name} {kind}')
+
+
+def _v6(db: Database, migrator: SchemaMigrator) -> None:
+    """Version 6: revoke with wipe, blob quotas and blob pruning, audit events.
+
+    Blobs held before keep size 0 (not counted against a quota) and count as touched when
+    they were first held.
+    """
+    moment = "TIMESTAMP" if is_postgres(db) else "DATETIME"
+    _add_columns(db, "device", {"wipe_requested_at": moment, "wiped_at": moment})
+    _add_columns(db, "blob_holder", {
+        "device_id": "VARCHAR(64) NULL",
+        "size": "BIGINT NOT NULL DEFAULT 0",
+        "touched_at": moment,
+    })  # fmt: skip
+    db.execute_sql("UPDATE blob_holder SET touched_at = created_at WHERE touched_at IS NULL")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS blob_holder_device_id ON blob_holder (device_id)")
+    db.create_tables([AuditEvent], safe=True)
+
+
 MIGRATIONS: Sequence[tuple[int, Migration]] = (
-    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5),
+    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6),
 )  # fmt: skip
 LATEST = MIGRATIONS[-1][0]
 

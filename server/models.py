@@ -11,6 +11,7 @@ import datetime as dt
 import uuid
 
 from peewee import (
+    SQL,
     BigAutoField,
     BigIntegerField,
     BooleanField,
@@ -83,6 +84,10 @@ class Device(BaseModel):
     created_at = DateTimeField(default=utcnow)
     revoked_at = DateTimeField(null=True)
     revoked_by = CharField(max_length=36, null=True)
+    # Revoked with wipe: the device may still send what it has, then deletes its personal data
+    # and says so (``wiped_at``); docs/protocol.md section 8.
+    wipe_requested_at = DateTimeField(null=True)
+    wiped_at = DateTimeField(null=True)
     last_seen_at = DateTimeField(null=True)
     last_push_at = DateTimeField(null=True)
     last_pull_at = DateTimeField(null=True)
@@ -178,9 +183,31 @@ class BlobHolder(BaseModel):
     workspace = ForeignKeyField(Workspace, on_delete="CASCADE")
     sha256 = CharField(max_length=64)
     created_at = DateTimeField(default=utcnow)
+    device_id = CharField(max_length=64, null=True)  # the device whose upload counts (quota)
+    # bytes counted against the quotas (0: held before version 6)
+    size = BigIntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    # Last time a device uploaded it or was told the server has it: ``prune`` keeps a blob no
+    # attachment names yet for a grace period after that (its attachment may come later).
+    touched_at = DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("workspace", "sha256"), True),)
+        indexes = ((("workspace", "sha256"), True), (("device_id",), False))
+
+
+class AuditEvent(BaseModel):
+    """An office action that is not a record edit (revoking a device, a device's wipe)."""
+
+    id = BigAutoField()
+    workspace = ForeignKeyField(Workspace, on_delete="CASCADE", index=False)
+    at = DateTimeField(default=utcnow)
+    user_id = CharField(max_length=36, null=True)  # who did it; None: the CLI or a device
+    action = CharField(max_length=40)  # device_revoke | device_wiped
+    subject = CharField(max_length=64)  # the device id
+    detail = TextField(default="{}")  # JSON, never names or phone numbers
+
+    class Meta:
+        table_name = "audit_event"
+        indexes = ((("workspace", "at"), False),)
 
 
 class OfficeSession(BaseModel):
@@ -253,4 +280,5 @@ ALL_MODELS = [
     Reminder,
     ImportBatch,
     WorkspaceGrant,
+    AuditEvent,
 ]

@@ -30,6 +30,7 @@ PROBLEM = "Problem"
 ERRORS_OF = {
     "enroll": ("400", "401", "413", "415", "422", "426", "429"),
     "device": ("401", "403", "426"),
+    "device_wiped": ("401", "403", "409", "426"),
     "push": ("400", "401", "403", "409", "413", "415", "422", "426"),
     "pull": ("401", "403", "409", "422", "426"),
     "blobs_missing": ("400", "401", "403", "413", "415", "422", "426"),
@@ -116,6 +117,17 @@ def _problem_extensions(schema: dict[str, Any]) -> None:
             "server_time": {**STAMP, "description": "with clock_skew"},
             "reason": {"type": "string", "enum": ["unknown", "used", "expired"]},
             "retry_after": {"type": "integer", "description": "with rate_limited (seconds)"},
+            "wipe": {
+                "type": "boolean",
+                "description": "with device_revoked: the office revoked it with wipe",
+            },
+            "limit": {"type": "integer", "description": "with payload_too_large (bytes)"},
+            "quota": {
+                "type": "string",
+                "enum": ["blob", "device", "workspace"],
+                "description": "with payload_too_large: which limit a blob passes",
+            },
+            "used": {"type": "integer", "description": "with a quota: bytes already held"},
         }
     )
 
@@ -169,6 +181,21 @@ def _paths(spec: APISpec) -> None:
         "/api/v1/device",
         operations={"get": _op("Describe the calling device.", "200", "Device", "device")},
     )
+    wiped = _op("Say that this device, revoked with wipe, deleted its data.", "200", "",
+                "device_wiped")  # fmt: skip
+    wiped["responses"]["200"]["content"] = {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "device_id": {"type": "string"},
+                    "wiped": {"type": "boolean"},
+                    "server_time": STAMP,
+                },
+            }
+        }
+    }
+    spec.path("/api/v1/device/wiped", operations={"post": wiped})
     push_body = {"required": True, "content": _json("PushRequest")}
     push = _op(
         "Push a batch of field changes.", "200", "PushResponse", "push", requestBody=push_body

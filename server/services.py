@@ -27,6 +27,7 @@ from server import store
 from server.db import database, write_transaction
 from server.errors import NotFound, Refused, ServerError
 from server.models import (
+    AuditEvent,
     Change,
     Conflict,
     Device,
@@ -415,13 +416,35 @@ def enroll(code: str, device_name: str, *, now: Now = None) -> dict[str, Any]:
 # more than the query itself here).
 _AUTH_SQL = (
     "SELECT d.id, d.user_id, d.workspace_id, d.name, d.created_at, d.revoked_at, d.revoked_by,"
-    ' d.last_push_at, d.last_pull_at, u.active FROM device d JOIN "user" u ON u.id = d.user_id'
-    " WHERE d.token_hash = ?"
+    " d.last_push_at, d.last_pull_at, u.active, d.wipe_requested_at, d.wiped_at"
+    ' FROM device d JOIN "user" u ON u.id = d.user_id WHERE d.token_hash = ?'
 )
 
 
-def authenticate_device(token: str | None) -> Device:
-    """Return the device holding this bearer token; raise unauthorized or device_revoked."""
+def _revoked(wipe: bool) -> Refused:
+    if not wipe:
+        return Refused(
+            ErrorCode.DEVICE_REVOKED,
+            "device_revoked",
+            "The office revoked this device. Its local data is kept; ask the office to enroll "
+            "it again.",
+        )
+    refusal = Refused(
+        ErrorCode.DEVICE_REVOKED,
+        "device_revoked_wipe",
+        "The office revoked this device with wipe: push what it holds, delete its synced "
+        "personal data, then POST /api/v1/device/wiped.",
+    )
+    refusal.extra["wipe"] = True
+    return refusal
+
+
+def authenticate_device(token: str | None, *, wiping: bool = False) -> Device:
+    """Return the device holding this bearer token; raise unauthorized or device_revoked.
+
+    ``wiping``: the route is one a device revoked with wipe may still use (sending what it
+    has, saying it wiped) until it has said so; every other route tells it to wipe.
+    """
     if not token:
         raise Refused(
             ErrorCode.UNAUTHORIZED, "no_token", "Send 'Authorization: Bearer <device token>'."
@@ -430,13 +453,9 @@ def authenticate_device(token: str | None) -> Device:
     row = database.execute_sql(sql, (sha256_hex(token),)).fetchone()
     if row is None:
         raise Refused(ErrorCode.UNAUTHORIZED, "bad_token", "The device token is not known.")
-    if row[5] is not None:
-        raise Refused(
-            ErrorCode.DEVICE_REVOKED,
-            "device_revoked",
-            "The office revoked this device. Its local data is kept; ask the office to enroll it "
-            "again.",
-        )
+    wipe_pending = row[10] is not None and row[11] is None
+    if row[5] is not None and not (wipe_pending and wiping):
+        raise _revoked(wipe_pending)
     if not row[9]:
         raise Refused(
             ErrorCode.FORBIDDEN, "user_inactive", "The user of this device is deactivated."
@@ -448,10 +467,11 @@ def authenticate_device(token: str | None) -> Device:
         workspace=row[2],
         name=row[3],
         created_at=when(row[4]),
-        revoked_at=None,
+        revoked_at=when(row[5]),
         revoked_by=row[6],
         last_push_at=when(row[7]),
         last_pull_at=when(row[8]),
+        wipe_requested_at=when(row[10]),
     )
 
 
@@ -472,16 +492,62 @@ def get_device(device_id: str) -> Device:
     return device
 
 
-def revoke_device(device_id: str, by: User | str | None = None, *, now: Now = None) -> Device:
-    """Revoke a device: its token stops working at once. Revoking twice is harmless."""
+def _audit(
+    device: Device, action: str, by_id: str | None, moment: dt.datetime, **detail: Any
+) -> None:
+    """Add an audit event about a device (never a name or phone number in ``detail``)."""
+    AuditEvent.create(
+        workspace=device.workspace_id,
+        at=moment,
+        user_id=by_id,
+        action=action,
+        subject=device.id,
+        detail=json.dumps(detail),
+    )
+
+
+def revoke_device(
+    device_id: str, by: User | str | None = None, *, wipe: bool = False, now: Now = None
+) -> Device:
+    """Revoke a device: its token stops working at once (an audit event says who did it).
+
+    ``wipe``: the device may still send what it holds, then deletes its synced personal data
+    (docs/protocol.md section 8); a device revoked earlier can be told to wipe later.
+    Revoking twice is harmless.
+    """
     device = get_device(device_id)
     by_id = by.id if isinstance(by, User) else by
-    if device.revoked_at is None:
+    moment = _utc(now)
+    add_wipe = wipe and device.wipe_requested_at is None and device.wiped_at is None
+    if device.revoked_at is None or add_wipe:
         with write_transaction():
-            Device.update(revoked_at=_utc(now), revoked_by=by_id).where(
-                (Device.id == device.id) & Device.revoked_at.is_null()
-            ).execute()
+            changes: dict[Any, Any] = {}
+            if device.revoked_at is None:
+                changes.update({Device.revoked_at: moment, Device.revoked_by: by_id})
+            if add_wipe:
+                changes[Device.wipe_requested_at] = moment
+            Device.update(changes).where(Device.id == device.id).execute()
+            _audit(device, "device_revoke", by_id, moment, wipe=wipe)
     return get_device(device_id)
+
+
+def confirm_wiped(device: Device, *, now: Now = None) -> dict[str, Any]:
+    """Record that a device revoked with wipe deleted its personal data; from now on every
+    request of it is refused. Saying it twice is harmless."""
+    moment = _utc(now)
+    with write_transaction():
+        done = (
+            Device.update(wiped_at=moment)
+            .where(
+                (Device.id == device.id)
+                & Device.wipe_requested_at.is_null(False)
+                & Device.wiped_at.is_null()
+            )
+            .execute()
+        )
+        if done:
+            _audit(device, "device_wiped", None, moment)
+    return {"device_id": device.id, "wiped": True, "server_time": server_time(now)}
 
 
 def device_json(device: Device) -> dict[str, Any]:
@@ -496,7 +562,15 @@ def device_json(device: Device) -> dict[str, Any]:
         "last_sync": _iso(max(seen)) if seen else None,
         "revoked": device.revoked_at is not None,
         "revoked_at": _iso(device.revoked_at),
+        "wipe": _wipe_state(device),
     }
+
+
+def _wipe_state(device: Device) -> str | None:
+    """None (no wipe asked), "pending" (asked, the device has not said it wiped) or "done"."""
+    if getattr(device, "wiped_at", None) is not None:
+        return "done"
+    return "pending" if getattr(device, "wipe_requested_at", None) is not None else None
 
 
 def list_devices(workspace: Workspace | str | None = None) -> list[dict[str, Any]]:

@@ -106,6 +106,16 @@ def test_init_user_code_enroll_list_revoke(runner, database_url, tmp_path):
         headers={"Fieldsync-Protocol": "1", "Authorization": f"Bearer {enrolled.json['token']}"},
     )
     assert response.status_code == 401 and response.json["code"] == "device_revoked"
+    assert "wipe" not in response.json
+    result = invoke(runner, database_url, "device", "revoke", "--wipe", device_id)
+    assert result.exit_code == 0 and "要求清除" in result.output
+    listed = json.loads(invoke(runner, database_url, "device", "list", "--json").output)
+    assert listed[0]["wipe"] == "pending"
+    response = client.get(
+        "/api/v1/device",
+        headers={"Fieldsync-Protocol": "1", "Authorization": f"Bearer {enrolled.json['token']}"},
+    )
+    assert response.status_code == 401 and response.json["wipe"] is True
     app.extensions["fieldsync_db"].close()
 
 

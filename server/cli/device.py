@@ -24,10 +24,10 @@ def devices(settings: Settings, workspace: str | None = None) -> list[dict[str, 
         return services.list_devices(workspace)
 
 
-def revoke(settings: Settings, device_id: str) -> dict[str, Any]:
-    """Revoke a device; return it."""
+def revoke(settings: Settings, device_id: str, wipe: bool = False) -> dict[str, Any]:
+    """Revoke a device (``wipe``: and have it delete its personal data); return it."""
     with opened(settings):
-        return services.device_json(services.revoke_device(device_id))
+        return services.device_json(services.revoke_device(device_id, wipe=wipe))
 
 
 @click.group("device")
@@ -74,21 +74,37 @@ def device_list_command(workspace: str | None, as_json: bool) -> None:
 
 @device_group.command("revoke")
 @click.argument("device_id")
+@click.option(
+    "--wipe",
+    is_flag=True,
+    help="Also have the device delete its personal data, after it sends what it holds.",
+)
 @one_line_errors
-def device_revoke_command(device_id: str) -> None:
-    """Revoke a device: its token stops working; its local data stays on it.
+def device_revoke_command(device_id: str, wipe: bool) -> None:
+    """Revoke a device: its token stops working; its local data stays on it, unless --wipe.
+
+    With --wipe the device, at its next contact, first sends its unsent changes and photos,
+    then deletes the records, people and photos it holds.
 
     Example:
 
     \b
-        fieldsync-server device revoke 0b8f4c1e9d2a4f6b8c3e5a7d9f1b2c4d
+        fieldsync-server device revoke --wipe 0b8f4c1e9d2a4f6b8c3e5a7d9f1b2c4d
     """
     settings = current_settings()
-    result = revoke(settings, device_id)
-    click.echo(
-        texts(settings.lang).gettext(
+    result = revoke(settings, device_id, wipe)
+    text = texts(settings.lang)
+    if wipe:
+        line = text.gettext(
+            "Revoked device %(device_id)s (%(name)s) with wipe: at its next contact it sends "
+            "what it holds, then deletes the personal data on it.",
+            device_id=result["device_id"],
+            name=result["name"],
+        )
+    else:
+        line = text.gettext(
             "Revoked device %(device_id)s (%(name)s).",
             device_id=result["device_id"],
             name=result["name"],
         )
-    )
+    click.echo(line)

@@ -26,7 +26,7 @@ def test_openapi_document_is_valid_and_complete(app):
     assert set(document["paths"]) == {
         "/api/v1/healthz", "/api/v1/enroll", "/api/v1/device", "/api/v1/sync/push",
         "/api/v1/sync/pull", "/api/v1/blobs/missing", "/api/v1/blobs/{sha256}",
-        "/api/v1/vocabulary",
+        "/api/v1/vocabulary", "/api/v1/device/wiped",
     }  # fmt: skip
     schemas = document["components"]["schemas"]
     assert {"Problem", "PushRequest", "PushResponse", "PullResponse", "EnrollRequest"} <= set(
@@ -120,7 +120,7 @@ def test_schemathesis_finds_no_server_error(fuzz_app, clock, mode):
             assert mode is GenerationMode.NEGATIVE
     labels = {label for label, _ in seen}
     with_inputs = {"POST /api/v1/enroll", "POST /api/v1/sync/push", "GET /api/v1/sync/pull"}
-    assert with_inputs <= labels and (mode is GenerationMode.NEGATIVE or len(labels) == 9)
+    assert with_inputs <= labels and (mode is GenerationMode.NEGATIVE or len(labels) == 10)
     if mode is GenerationMode.NEGATIVE:
         assert {status for _, status in seen} & {400, 415, 422}
 

@@ -40,4 +40,4 @@ def test_schemathesis_against_the_live_server(live, mode):
         except Unsatisfiable:
             assert mode is GenerationMode.NEGATIVE  # nothing to get wrong in healthz
     labels = {label for label, _ in seen}  # healthz and vocabulary have no negative case
-    assert len(labels) == (9 if mode is GenerationMode.POSITIVE else 7), labels
+    assert len(labels) == (10 if mode is GenerationMode.POSITIVE else 8), labels

@@ -70,6 +70,24 @@ def test_devices_page_lists_last_sync_and_conflicts_and_revokes(admin, seeded, c
     assert "已吊销" in admin.get("/admin/devices").get_data(as_text=True)
 
 
+def test_the_devices_page_revokes_with_wipe_and_audits_it(admin, seeded, clock):
+    from server.models import AuditEvent
+
+    data.make_conflict(seeded, clock)  # enrolls 李明的平板
+    token = csrf_token(admin, "/admin/devices")
+    form = {"csrf_token": token, "wipe": "1"}
+    response = admin.post(f"/admin/devices/{seeded.device.id}/revoke", data=form)
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "已吊销并要求清除" in page and "下次联网时清除" in page
+    device = Device.get_by_id(seeded.device.id)
+    assert device.revoked_at is not None and device.wipe_requested_at is not None
+    event = AuditEvent.get(AuditEvent.subject == device.id)
+    assert (event.action, event.user_id) == ("device_revoke", device.revoked_by)
+    assert event.user_id is not None
+    row = re.search(r"<tr>\s*<td>李明的平板.*?</tr>", page, re.S)[0]
+    assert "下次联网时清除" in row and ">吊销并清除</button>" not in row  # asked once
+
+
 def test_revoking_an_unknown_device_changes_nothing(admin, seeded):
     token = csrf_token(admin, "/admin/devices")
     response = admin.post("/admin/devices/nope/revoke", data={"csrf_token": token})

@@ -149,7 +149,13 @@ def admin_revoke(device_id: str) -> Any:
     if device is None:
         flash(_("No such device."), "error")
     else:
-        services.revoke_device(device.id, current_user.id, now=now_ms())
-        flash(_("Device %(name)s revoked: its next sync is refused.", name=device.name),
-              "success")  # fmt: skip
+        wipe = request.form.get("wipe") == "1"
+        services.revoke_device(device.id, current_user.id, wipe=wipe, now=now_ms())
+        if wipe:
+            flash(_("Device %(name)s revoked with wipe: at its next contact it sends what it "
+                    "holds, then deletes the personal data on it.", name=device.name),
+                  "success")  # fmt: skip
+        else:
+            flash(_("Device %(name)s revoked: its next sync is refused.", name=device.name),
+                  "success")  # fmt: skip
     return redirect(url_for("office.admin_devices"))
