@@ -50,6 +50,8 @@ class DeviceRow:
     last_seen_at: dt.datetime | None = None
     last_push_at: dt.datetime | None = None
     last_pull_at: dt.datetime | None = None
+    wipe_requested_at: dt.datetime | None = None  # revoked with wipe (docs/protocol.md 8)
+    wiped_at: dt.datetime | None = None
 
 
 def workspace_row(row: Workspace) -> WorkspaceRow:
@@ -83,6 +85,8 @@ def device_row(row: Device) -> DeviceRow:
         last_seen_at=row.last_seen_at,
         last_push_at=row.last_push_at,
         last_pull_at=row.last_pull_at,
+        wipe_requested_at=row.wipe_requested_at,
+        wiped_at=row.wiped_at,
     )
 
 
