@@ -513,8 +513,8 @@ def drive(devices: list[Device], stats: Stats, args: argparse.Namespace, until: 
         while True:
             device = min(mine, key=lambda d: d.next_at)
             wait = device.next_at - time.monotonic()
-            if device.next_at >= until:
-                return
+            if device.next_at >= until or time.monotonic() >= until:
+                return  # bounded: no sync starts after the load phase
             if wait > 0:
                 time.sleep(wait)
             device.record_something(rng.randint(0, 1_000_000))
