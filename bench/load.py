@@ -40,6 +40,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -647,7 +648,11 @@ def _run_against(
     rng: random.Random,
 ) -> Result:
     stats = Stats()
-    devices = [Device(base, space, code, random.Random(rng.random())) for space, code in codes]
+    seeds = [rng.random() for _ in codes]
+    with ThreadPoolExecutor(16) as pool:  # enrollments over HTTP, a few at a time
+        devices = list(
+            pool.map(lambda n: Device(base, *codes[n], random.Random(seeds[n])), range(len(codes)))
+        )
     stats.requests += len(devices)  # the enrollments
     first: dict[str, Device] = {}
     for device in devices:
