@@ -483,6 +483,7 @@ class Result:
     worker_peak_mib: float
     lock_share: float
     lock_wait_ms: float
+    lock_hold_ms: float  # the mean time one write transaction held the lock
     metrics_pushes: int
     batches: int
     notes: list[str] = field(default_factory=list)
@@ -666,6 +667,7 @@ def _run_against(
         device.shared = [r for r, t in device.types.items() if t == "concern"]
     held_before = metric_sum(base, "fieldsync_write_lock_held_seconds_sum")
     waited_before = metric_sum(base, "fieldsync_write_lock_wait_seconds_sum")
+    locks_before = metric_sum(base, "fieldsync_write_lock_held_seconds_count")
     pushes_before = stats.pushed
     stats.push_ms.clear()
     stats.pull_ms.clear()
@@ -674,6 +676,7 @@ def _run_against(
     elapsed = time.monotonic() - start
     held = metric_sum(base, "fieldsync_write_lock_held_seconds_sum") - held_before
     waited = metric_sum(base, "fieldsync_write_lock_wait_seconds_sum") - waited_before
+    locks = metric_sum(base, "fieldsync_write_lock_held_seconds_count") - locks_before
     pushed = stats.pushed - pushes_before
     pulled = stats.pulled
     push_ms, pull_ms = percentiles(stats.push_ms), percentiles(stats.pull_ms)
@@ -719,6 +722,7 @@ def _run_against(
         worker_peak_mib=peak,
         lock_share=held / elapsed,
         lock_wait_ms=waited * 1000,
+        lock_hold_ms=held * 1000 / max(locks, 1),
         metrics_pushes=metrics_pushes,
         batches=len(stats.batches),
         notes=notes,
@@ -743,7 +747,7 @@ def report(result: Result) -> str:
         f" {result.diverged} devices diverged",
         f"  worker memory    peak {result.worker_peak_mib:.1f} MiB (largest VmHWM of the workers)",
         f"  write lock       held {result.lock_share:.0%} of the time;"
-        f" {result.lock_wait_ms / 1000:.1f} s waited in all",
+        f" {result.lock_hold_ms:.1f} ms per write; {result.lock_wait_ms / 1000:.1f} s waited",
     ]
     lines += [f"  note: {note}" for note in result.notes]
     return "\n".join(lines)
