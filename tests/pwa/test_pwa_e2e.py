@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.field_ui.live import BIN, Office
+from tests.pwa.app import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +47,7 @@ def test_enroll_record_offline_and_sync(browser: Any, office: Office, tmp_path: 
     page.fill("#code", office.codes[0])
     page.click("#enroll")
     expect(page.locator("#pending")).to_have_text("0")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for(page, "() => navigator.serviceWorker.controller !== null")
     token = page.evaluate(
         """() => new Promise((ok) => { const r = indexedDB.open("fieldsync");
         r.onsuccess = () => { const g = r.result.transaction("state").objectStore("state")
@@ -96,6 +97,21 @@ def test_enroll_record_offline_and_sync(browser: Any, office: Office, tmp_path: 
     for concern in concerns.values():
         assert concern["visit_id"] == visits[0]["id"]
         assert concern["party_ids"] == visit["party_ids"]
+
+    # And on the office's pages: both concerns in the list, the visit's place on each.
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = desk.new_page()
+    page.goto(office.url + "/login")
+    page.fill("#username", "admin")
+    page.fill("#password", "admin-pass-1")
+    page.locator("#password").press("Enter")
+    page.wait_for_load_state()
+    page.goto(office.url + "/concerns")
+    for title in concerns:
+        row = page.locator("tr", has_text=title)
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text("百盛家园")
+    desk.close()
 
 
 def test_enroll_from_the_address_keeps_no_code_in_it(browser: Any, office: Office) -> None:

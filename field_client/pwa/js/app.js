@@ -18,6 +18,10 @@ import { app, go, h, link, localNow, selectOf, show, withOffset } from "./ui.js"
 const BASE = new URL("../", location.href).href.replace(/\/$/, "");
 let store = null;
 let busy = false; // a sync is running
+// Other tabs of the app on this device: told when records change, so their home screen shows
+// the same counts (IndexedDB keeps the data consistent; this keeps the screens current).
+const tabs = "BroadcastChannel" in window ? new BroadcastChannel("fieldsync") : null;
+const TEXT_MAX = 200; // the vocabulary's limit for names and titles (sync/records.py Text(200))
 
 const ROUTES = {
   place: placePage,
@@ -37,8 +41,11 @@ function route(result = null) {
 }
 
 window.addEventListener("hashchange", async () => {
-  const state = store ? await store.state() : {};
+  if (!store) return;
+  const code = takeEnrollCode(); // the enrollment address opened on the app already showing
+  const state = await store.state();
   if (state.device_id) route();
+  else if (code) doEnroll(code, t("device_default"));
 });
 
 // -- start ----------------------------------------------------------------------------------------
@@ -126,6 +133,20 @@ function offlineBanner() {
   if (!window.isSecureContext) return;
   notice.textContent = t("offline_banner");
   notice.hidden = navigator.onLine;
+}
+
+tabs?.addEventListener("message", (event) => {
+  if (event.data === "changed" && store && !app.inForm && !busy && document.getElementById("pending")) home();
+});
+
+function changed() {
+  tabs?.postMessage("changed");
+}
+
+/** A sentence for an error thrown while writing to the device's storage. */
+function storageProblem(error) {
+  if (error?.name === "QuotaExceededError") return t("storage_full");
+  return t("save_failed") + (error?.message || String(error));
 }
 
 window.addEventListener("offline", offlineBanner);
@@ -245,8 +266,20 @@ async function home(result = null) {
   );
 }
 
-/** Run one sync from the home screen, with live progress and a plain-words result. */
+/** Run one sync from the home screen, with live progress and a plain-words result. One tab
+ * syncs at a time (Web Locks): another tab that asks meanwhile is told so. */
 async function runSync() {
+  if (busy) return null;
+  if (!navigator.locks) return syncHere();
+  return navigator.locks.request("fieldsync-sync", { ifAvailable: true }, async (lock) => {
+    if (lock) return syncHere();
+    const report = { ok: false, error: "busy_elsewhere", message: "" };
+    if (!app.inForm) await home(sentence(report));
+    return report;
+  });
+}
+
+async function syncHere() {
   if (busy) return null;
   busy = true;
   const button = document.getElementById("sync");
@@ -266,9 +299,15 @@ async function runSync() {
         else bar.removeAttribute("value");
       }
     });
+  } catch (error) {
+    // Not a protocol stop: the device's storage refused a write (full) or another fault.
+    // Whatever was written before stays; the sync can run again.
+    const full = error?.name === "QuotaExceededError";
+    report = { ok: false, error: full ? "storage_full" : "other", message: error?.message || String(error) };
   } finally {
     busy = false;
   }
+  changed();
   if (!app.inForm) {
     if (!location.hash) await home(sentence(report));
     else {
@@ -289,7 +328,7 @@ function sentence(report) {
     if (report.photos_failed) parts.push(t("synced_photos_failed", { n: report.photos_failed }));
     return parts.join(" ");
   }
-  const known = ["offline", "server_error", "device_revoked", "clock_skew", "unauthorized"];
+  const known = ["offline", "timeout", "server_error", "device_revoked", "clock_skew", "unauthorized", "busy_elsewhere", "storage_full"];
   return known.includes(report.error) ? t(report.error) : t("other_error") + (report.message || report.error);
 }
 
@@ -350,7 +389,7 @@ async function visitForm({ place: chosen = null } = {}) {
     error,
     h("div", { class: "actions" },
       h("button", { type: "submit", id: "save-visit" }, t("save")),
-      h("button", { type: "button", class: "second", onclick: () => go(chosen ? `place=${chosen.id}` : "") }, t("cancel"))),
+      h("button", { type: "button", class: "second", id: "cancel-visit", onclick: () => go(chosen ? `place=${chosen.id}` : "") }, t("cancel"))),
   );
   show(form);
 }
@@ -377,6 +416,10 @@ async function saveVisit(form, places, error) {
   if (!placeName) missing.push(t("place_name"));
   if (!started) missing.push(t("when"));
   if (missing.length) return fail(t("needs") + missing.join("、"));
+  const texts = [[t("place_name"), placeName], ...persons.map(([name]) => [t("person_name"), name]),
+    ...raised.map(({ title }) => [t("concern_title"), title])];
+  const long = texts.find(([, text]) => [...text].length > TEXT_MAX);
+  if (long) return fail(`${long[0]}: ${fault("too_long", { max: TEXT_MAX })}`);
   const startedAt = withOffset(started);
   if (new Date(startedAt).getTime() > Date.now() + ruleLimits().field_allowance_ms) {
     return fail(`${t("when")}: ${fault("in_future")}`);
@@ -407,8 +450,21 @@ async function saveVisit(form, places, error) {
       title, category, status: "new", priority: "normal", place_id: placeId, ...links, raised_on: started.slice(0, 10),
     } });
   }
-  await store.createMany(items);
-  await attach("visit", visitId, photos);
+  try {
+    await store.createMany(items);
+  } catch (trouble) {
+    // Nothing of this visit was kept (one transaction) and the form keeps what was typed.
+    return fail(storageProblem(trouble));
+  }
+  try {
+    await attach("visit", visitId, photos);
+  } catch (trouble) {
+    // The visit is saved; its photos are not: say so on home.
+    changed();
+    app.inForm = false;
+    return go("", storageProblem(trouble));
+  }
+  changed();
   app.inForm = false;
   const status = await store.status();
   go("", t("saved", { n: status.pending }));

@@ -6,8 +6,12 @@
 export const PROTOCOL = "1";
 const PULL_LIMIT = 500;
 const PUSH_LIMIT = 500;
+/** How long one request may take before the sync stops with "timeout" (the batch stays
+ * queued with its id, so the next sync sends it again and the server answers it once). */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
-/** A sync that stopped: `code` is a protocol error code, "offline" or "server_error". */
+/** A sync that stopped: `code` is a protocol error code, "offline", "timeout" or
+ * "server_error". */
 export class SyncStop extends Error {
   constructor(code, detail = "", body = {}) {
     super(detail || code);
@@ -21,17 +25,25 @@ export async function call(fetcher, base, path, { method = "GET", token = null, 
   const headers = { "Fieldsync-Protocol": PROTOCOL, Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = type;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS);
   let response;
-  try {
-    response = await fetcher(`${base}/api/v1${path}`, { method, headers, body, cache: "no-store" });
-  } catch (error) {
-    throw new SyncStop("offline", String(error && error.message ? error.message : error));
-  }
   let data = {};
   try {
-    data = await response.json();
-  } catch {
-    data = {};
+    try {
+      response = await fetcher(`${base}/api/v1${path}`, { method, headers, body, cache: "no-store", signal: abort.signal });
+    } catch (error) {
+      if (abort.signal.aborted) throw new SyncStop("timeout");
+      throw new SyncStop("offline", String(error && error.message ? error.message : error));
+    }
+    try {
+      data = await response.json();
+    } catch {
+      if (abort.signal.aborted) throw new SyncStop("timeout");
+      data = {};
+    }
+  } finally {
+    clearTimeout(timer);
   }
   if (response.ok) return data;
   if (response.status >= 500) throw new SyncStop("server_error", data.detail || String(response.status));
