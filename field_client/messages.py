@@ -70,6 +70,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This device was revoked by the office and can no longer sync. All local data is kept; "
         "ask the office to enroll the device again.",
     ),
+    "protocol.device_wiped": (
+        "办公室已停用本设备并要求清除：本机未发送的修改和照片已先发送到办公室，随后已删除本机上的"
+        "全部记录、人员和照片。",
+        "The office revoked this device with wipe: its unsent changes and photos went to the "
+        "office first, then every record, person and photo on it was deleted.",
+    ),
     "protocol.unauthorized": (
         "服务器不认可本设备的凭证。本机数据全部保留；请联系办公室重新登记设备。",
         "The server does not accept this device's credentials. Local data is kept; ask the "

@@ -13,6 +13,11 @@
               are open here, or when others' writes came in)
     DONE
 
+A device the office revoked with wipe hears ``device_revoked`` with ``"wipe": true``: it then
+uploads its blobs and pushes its whole outbox, deletes the personal data it holds, tells the
+server (``POST /device/wiped``) and forgets its token; the report's error is ``device_wiped``
+(docs/protocol.md section 8). Offline on the way: nothing is deleted; the next sync goes on.
+
 Being offline is a normal result (``SyncReport.offline``), not an exception. ``device_revoked``,
 ``unsupported_protocol`` and ``clock_skew`` stop the sync with a message. ``resync_required``
 (the server was restored from a backup) queues this device's own writes again, pushes them
@@ -124,6 +129,14 @@ class SyncStore(Protocol):
         """Update the device state (``last_sync_ms``, ``restamp_needed``)."""
         ...
 
+    def wipe_personal_data(self) -> dict[str, int]:
+        """Delete every record, photo and name the device holds (revoke with wipe)."""
+        ...
+
+    def forget_token(self) -> None:
+        """Delete the device token."""
+        ...
+
 
 @dataclass
 class SyncReport:
@@ -143,6 +156,7 @@ class SyncReport:
     stage: Stage = Stage.DONE
     pending: int = 0
     server_time: str | None = None  # the server's clock, from a clock_skew answer
+    wiped: int = 0  # records deleted because the office revoked the device with wipe
 
     @property
     def ok(self) -> bool:
@@ -225,9 +239,48 @@ def _run(
     except Offline as exc:
         report.offline, report.message = True, exc.detail
     except Refused as exc:
+        if exc.code == ErrorCode.DEVICE_REVOKED and exc.body.get("wipe") is True:
+            _wipe(store, transport, wire, report, notify, push_limit)
+        else:
+            _stop(store, report, exc)
+    except ServerError as exc:
+        report.error, report.message = "server_error", exc.detail
+
+
+def _wipe(
+    store: SyncStore,
+    transport: Transport,
+    wire: Wire,
+    report: SyncReport,
+    notify: Progress,
+    push_limit: int,
+) -> None:
+    """Revoked with wipe: send everything first, then delete, then say so to the server."""
+    try:
+        report.stage = Stage.BLOBS
+        _upload_blobs(store, transport, notify)
+        report.stage = Stage.PUSH
+        _push(store, wire, report, notify, push_limit)
+        if store.pending_count():  # an edit made meanwhile: send it at the next sync first
+            raise Refused(ErrorCode.DEVICE_REVOKED, "edits still pending", body={"wipe": True})
+        counts = store.wipe_personal_data()
+        try:
+            transport.device_wiped()
+        except Refused as exc:
+            if exc.code != ErrorCode.DEVICE_REVOKED:  # revoked, no wipe: it heard it before
+                raise
+        store.forget_token()
+    except Offline as exc:
+        report.offline, report.message = True, exc.detail
+    except Refused as exc:
         _stop(store, report, exc)
     except ServerError as exc:
         report.error, report.message = "server_error", exc.detail
+    else:
+        report.stage = Stage.DONE
+        report.wiped = counts["records"]
+        report.error = "device_wiped"
+        report.message = "Revoked with wipe: everything was sent, then deleted here."
 
 
 def _upload_blobs(store: SyncStore, transport: Transport, notify: Progress) -> None:

@@ -53,6 +53,10 @@ class Transport(Protocol):
         """Fetch this device's record (its user, last sync, open conflicts)."""
         ...
 
+    def device_wiped(self) -> dict[str, Any]:
+        """Tell the server this device, revoked with wipe, deleted its personal data."""
+        ...
+
 
 def check_answer(status: int, content_type: str, body: bytes) -> dict[str, Any]:
     """Return the JSON of a successful answer; raise Refused for problem+json and
@@ -151,6 +155,10 @@ class HttpTransport:
     def device(self) -> dict[str, Any]:
         """Fetch this device's record from the server."""
         return self._call("GET", "/device", None, self.retries)
+
+    def device_wiped(self) -> dict[str, Any]:
+        """Tell the server this device, revoked with wipe, deleted its personal data."""
+        return self._call("POST", "/device/wiped", {}, self.retries)
 
     # -- blobs (PROTOCOL.md section 7; used by field_client.blobs) -----------------------------
 

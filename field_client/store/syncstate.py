@@ -9,7 +9,7 @@ from collections.abc import Collection
 from typing import Any
 
 from field_client.errors import NotFound, ValidationError
-from field_client.store import outbox, replica
+from field_client.store import outbox, replica, wipe
 from field_client.store.common import (
     guarded,
     record_type_of,
@@ -198,6 +198,20 @@ class SyncStateMixin:
     def restamp_pending(self, server_time: str | None = None) -> int:
         """Re-stamp every pending edit with the (fixed) clock; return how many were re-stamped."""
         return guarded(replica.restamp_pending)(self, server_time)
+
+    def wipe_personal_data(self) -> dict[str, int]:
+        """Delete every record, photo and name this device holds (revoke with wipe; call with
+        an empty outbox); return how many records and photos went."""
+        return guarded(wipe.wipe)(self)
+
+    def forget_token(self) -> None:
+        """Delete the device token: the server has heard that this device wiped."""
+        wipe.forget_token(self)
+
+    @property
+    def wiped(self) -> bool:
+        """Whether this home was wiped at the office's request."""
+        return wipe.wiped(self)
 
     @guarded
     def set_state(self, **values: Any) -> None:

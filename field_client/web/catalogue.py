@@ -99,6 +99,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "本设备已被办公室停用，请联系办公室",
         "The office revoked this device; please contact the office",
     ),
+    "sync.error.device_wiped": (
+        "办公室已停用本设备并要求清除：未发送的修改已先发送，本机记录、人员和照片已删除",
+        "The office revoked this device with wipe: unsent changes went first, then every "
+        "record, person and photo here was deleted",
+    ),
     "sync.error.unauthorized": (
         "服务器不认识本设备，请重新注册",
         "The server does not know this device; enroll again",

@@ -70,6 +70,9 @@ class FlaskTransport:
         self.calls.append("/device")
         return self._answer(self.client.get(API + "/device", headers=self.headers))
 
+    def device_wiped(self) -> dict[str, Any]:
+        return self._post("/device/wiped", {})
+
 
 @pytest.fixture
 def clock() -> ManualClock:
