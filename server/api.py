@@ -57,7 +57,11 @@ def require_protocol_version() -> None:
 
 @bp.after_request
 def compress_response(response: Response) -> Response:
-    """Gzip the response when the client accepts it and it is big enough to matter."""
+    """Gzip the response when the client accepts it and it is big enough to matter.
+
+    Level 1: on a pull page it is several times faster than the default and the body is only a
+    few percent larger (Chinese text and repeated JSON keys compress well at any level).
+    """
     response.headers.add("Vary", "Accept-Encoding")
     if (
         response.direct_passthrough
@@ -69,7 +73,7 @@ def compress_response(response: Response) -> Response:
     data = response.get_data()
     if len(data) < current_app.config["GZIP_MIN_BYTES"]:
         return response
-    response.set_data(gzip.compress(data, compresslevel=5))
+    response.set_data(gzip.compress(data, compresslevel=1))
     response.headers["Content-Encoding"] = "gzip"
     return response
 

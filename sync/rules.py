@@ -39,40 +39,66 @@ PRIMARY_MESSAGE = Fault("not_among_people")
 _LATEST_OFFSET = dt.timedelta(hours=14)  # the furthest-ahead time zone: its date is "today" too
 
 
-def _epoch_ms(value: str) -> int | None:
+def _after(value: str, limit_ms: int) -> bool:
+    """Whether the time ``value`` (with an offset) falls in a millisecond after ``limit_ms``:
+    compared as datetimes, cheaper than converting each value to a timestamp."""
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        return None
+        return False
     if parsed.tzinfo is None:
-        return None
-    return int(parsed.timestamp() * 1000)
+        return False
+    return parsed >= _EPOCH + dt.timedelta(milliseconds=limit_ms + 1)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def future_errors(
-    record_type: RecordType, values: Mapping[str, Any], *, now_ms: int, allowance_ms: int
+    record_type: RecordType,
+    values: Mapping[str, Any],
+    *,
+    now_ms: int,
+    allowance_ms: int,
+    checked: bool = False,
 ) -> dict[str, list[str]]:
     """Name the time and date fields of ``values`` that lie ahead of ``now_ms + allowance_ms``.
 
     A time is compared as an instant; a date (which has no zone) only when it is after the
     date that instant has in the furthest-ahead zone (UTC+14), so no one's "today" is refused.
-    Values that fail their own field rule are left to ``validate_fields``.
+    Values that fail their own field rule are left to ``validate_fields``; ``checked`` says the
+    caller passes only values that passed it, so they are not checked twice.
     """
     limit = now_ms + allowance_ms
     errors: dict[str, list[str]] = {}
-    for name, value in values.items():
-        rule = record_type.rules.get(name)
-        if not isinstance(value, str) or rule is None or rule.check(value) is not None:
+    for name, rule in _timed(record_type).items():
+        value = values.get(name)
+        if not isinstance(value, str) or (not checked and rule.check(value) is not None):
             continue
         if isinstance(rule, DateTime):
-            at = _epoch_ms(value)
-            if at is not None and at > limit:
+            if _after(value, limit):
                 errors[name] = [FUTURE_MESSAGE]
         elif isinstance(rule, Date) and not rule.future_ok:
             latest = dt.datetime.fromtimestamp(limit / 1000, dt.UTC) + _LATEST_OFFSET
             if dt.date.fromisoformat(value) > latest.date():
                 errors[name] = [FUTURE_MESSAGE]
     return errors
+
+
+_TIMED: dict[int, dict[str, Date | DateTime]] = {}
+
+
+def _timed(record_type: RecordType) -> dict[str, Date | DateTime]:
+    """The time and date fields of a record type (looked up once per type)."""
+    timed = _TIMED.get(id(record_type))
+    if timed is None:
+        timed = {
+            name: rule
+            for name, rule in record_type.rules.items()
+            if isinstance(rule, Date | DateTime)
+        }
+        _TIMED[id(record_type)] = timed
+    return timed
 
 
 def concern_people(

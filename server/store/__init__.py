@@ -13,6 +13,7 @@ Public interface (called by ``server.api``, ``server.services``, the office UI):
     resolve_conflict(workspace_id, conflict_id, user_id, value, *, now_ms) -> ApplyResult
     get_record(workspace_id, record_id) -> dict | None              wire form
     record_history(workspace_id, record_id) -> list[dict]
+    with_creation(workspace_id, record_id, entries) -> entries    a creation's values rebuilt
     list_entries(workspace_id) -> dict                              id -> live choice record
     server_time(*, now_ms) -> str                                   a stamp for any response
 
@@ -28,7 +29,14 @@ from __future__ import annotations
 from server.store.engine import ApplyResult, Author
 from server.store.office import office_edit, resolve_conflict
 from server.store.pushes import push
-from server.store.reads import get_record, list_entries, pull, pull_json, record_history
+from server.store.reads import (
+    get_record,
+    list_entries,
+    pull,
+    pull_json,
+    record_history,
+    with_creation,
+)
 from server.store.sql import server_time
 
 __all__ = [
@@ -43,4 +51,5 @@ __all__ = [
     "record_history",
     "resolve_conflict",
     "server_time",
+    "with_creation",
 ]

@@ -215,7 +215,7 @@ def _check_change(
     errors = validate_fields(
         rtype, values, is_new=row is None, from_office=from_office, present=present
     )
-    errors.update(_rule_errors(rtype, values, row, batch))
+    errors.update(_rule_errors(rtype, values, row, batch, failed=errors.keys()))
     for name, ids in refs.items():
         if ids & foreign:
             errors.setdefault(name, []).append(Fault("foreign_ref"))
@@ -229,10 +229,21 @@ def _check_change(
 
 
 def _rule_errors(
-    rtype: RecordType, values: dict[str, Any], row: Row | None, batch: Batch
+    rtype: RecordType,
+    values: dict[str, Any],
+    row: Row | None,
+    batch: Batch,
+    failed: Iterable[str] = (),
 ) -> dict[str, list[str]]:
-    """Apply the record rules of ``sync.rules`` that look at more than one field value."""
-    errors = future_errors(rtype, values, now_ms=batch.now_ms, allowance_ms=batch.allowance_ms)
+    """Apply the record rules of ``sync.rules`` that look at more than one field value.
+
+    ``failed`` names the fields whose values failed their own rule (the rest are checked).
+    """
+    failed = set(failed)
+    timed = {k: v for k, v in values.items() if k not in failed} if failed else values
+    errors = future_errors(
+        rtype, timed, now_ms=batch.now_ms, allowance_ms=batch.allowance_ms, checked=True
+    )
     if rtype.name == "concern" and {"party_id", "party_ids", "visit_id"} & values.keys():
         after = {**(row.fields if row else {}), **values}
         visit = batch.visits.get(after.get("visit_id") or "")
@@ -325,11 +336,9 @@ _LOSING = frozenset({Outcome.CONCURRENT_KEPT, Outcome.CONCURRENT_EQUAL})
 def _apply_new(batch: Batch, state: State, change: Change) -> None:
     fields: dict[str, Any] = {}
     stamps: dict[str, str] = {}
-    diff: dict[str, list[Any]] = {}
     deleted = False
     for name, incoming in change.writes.items():
         stamps[name] = incoming.stamp
-        diff[name] = [None, incoming.value, incoming.stamp]
         if name == DELETED:
             deleted = bool(incoming.value)
         else:
@@ -337,11 +346,17 @@ def _apply_new(batch: Batch, state: State, change: Change) -> None:
     key = None if deleted or change.type != "follow_up" else voice_key(fields)
     if key is not None and key in batch.voices:  # this person's voice is already counted
         stamp = _server_stamp(batch, state, max(stamps.values()))
-        stamps[DELETED], diff[DELETED], deleted = stamp, [None, True, stamp], True
+        stamps[DELETED], deleted = stamp, True
     elif key is not None:
         batch.voices.add(key)
     batch.applied += 1
-    _queue_write(batch, state, change, None, fields, stamps, deleted, diff)
+    _queue_write(batch, state, change, None, fields, stamps, deleted, CREATED)
+
+
+# The audit row of a new record holds no copy of its fields: the record is the copy, and
+# ``reads.record_history`` rebuilds what it held from it and the later rows' old values.
+CREATED: dict[str, list[Any]] = {"": []}
+CREATED_DIFF = "{}"
 
 
 def _server_stamp(batch: Batch, state: State, after: str) -> str:
@@ -375,9 +390,10 @@ def _queue_write(
         state.seq, *created, *updated,
     ))  # fmt: skip
     if diff:
+        audit = CREATED_DIFF if diff is CREATED else dumps(diff)
         batch.changes.append((
             batch.workspace_id, change.id, change.type, state.seq, now, author.user_id,
-            author.device_id, batch.source, dumps(diff),
+            author.device_id, batch.source, audit,
         ))  # fmt: skip
 
 

@@ -74,9 +74,14 @@ def push(device: Device, body: dict[str, Any], *, now_ms: int, max_skew_ms: int)
 
 def _newest_and_nodes(request: PushRequest) -> tuple[str | None, set[str]]:
     """Return the stamp of the push with the largest wall clock (device_time included: the skew
-    check looks at every clock value parsed) and the nodes the writes name."""
+    check looks at every clock value parsed) and the nodes the writes name (one pass: a
+    change's writes usually share one stamp)."""
     stamps = {write.stamp for change in request.changes for write in change.writes.values()}
-    return request.max_stamp(), {Stamp.node_of(stamp) for stamp in stamps}
+    nodes = {Stamp.node_of(stamp) for stamp in stamps}
+    if request.device_time:
+        stamps.add(request.device_time)
+    newest = max(stamps, key=lambda s: (Stamp.wall_of(s), s), default=None)
+    return newest, nodes
 
 
 def _push_in_transaction(

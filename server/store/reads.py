@@ -17,6 +17,7 @@ from server.store.sql import (
     sql_for,
 )
 from sync import (
+    DELETED,
     MAX_PULL_LIMIT,
     ErrorCode,
     ProtocolError,
@@ -160,7 +161,8 @@ def record_history(workspace_id: str, record_id: str) -> list[dict[str, Any]]:
 
     Each item: ``{seq, at, user_id, device_id, source, diff}`` where ``diff`` maps field ->
     ``[old value, new value, stamp]``; ``device_id`` is None for office edits; ``source`` is
-    ``push``, ``office`` or ``conflict_resolution``.
+    ``push``, ``office`` or ``conflict_resolution``. The creation's ``diff`` is rebuilt from the
+    record (see ``with_creation``).
     """
     db = bound_db()
     sql = (
@@ -169,11 +171,48 @@ def record_history(workspace_id: str, record_id: str) -> list[dict[str, Any]]:
     )
     with database_errors():
         rows = db.execute_sql(sql_for(db, sql), (workspace_id, record_id)).fetchall()
-    return [
+    entries = [
         {"seq": int(r[0]), "at": iso_utc(r[1]), "user_id": r[2], "device_id": r[3],
          "source": r[4], "diff": loads(r[5])}
         for r in rows
     ]  # fmt: skip
+    return with_creation(workspace_id, record_id, entries)
+
+
+def with_creation(
+    workspace_id: str, record_id: str, entries: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Fill in what a new record held in its creation entry (``entries`` oldest first).
+
+    A new record's audit row stores no copy of its fields (``{}``): the record is the copy. Its
+    values at creation are the record's current ones, rolled back through the old values of
+    the later entries, newest first; a field that was empty at creation is left out. A stamp
+    is shown only where the field has not changed since.
+    """
+    created = [e for e in entries if not e["diff"] and e["source"] != "reveal"]
+    if not created:
+        return entries
+    record = get_record(workspace_id, record_id)
+    if record is None:
+        return entries
+    held: dict[str, Any] = {**record["fields"], DELETED: record["deleted"]}
+    stamps: dict[str, str | None] = dict(record["stamps"])
+    for entry in reversed(entries):
+        diff = entry["diff"]
+        if entry["source"] == "reveal":
+            continue
+        if not diff:
+            entry["diff"] = {
+                name: [None, held.get(name), stamps.get(name)]
+                for name in record["stamps"]
+                if held.get(name) not in (None, False)
+            }
+            continue
+        for name, change in diff.items():
+            if isinstance(change, list) and change:
+                held[name] = change[0]
+                stamps[name] = None
+    return entries
 
 
 def list_entries(workspace_id: str) -> dict[str, dict[str, Any]]:

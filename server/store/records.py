@@ -29,6 +29,7 @@ from server.store.query import (
     live,
 )
 from server.store.query import field as jfield
+from server.store.reads import with_creation
 from server.store.reports import OPEN_STATUSES, week_end
 from server.store.sql import database_errors, guarded
 from sync.records import RECORD_TYPES
@@ -320,7 +321,7 @@ def history(workspace_id: str, record_id: str, limit: int = 500) -> list[dict[st
         .order_by(Change.seq.desc(), Change.id.desc())
         .limit(limit)
     )
-    return [
+    entries = [
         {
             "at": c.at,
             "user_id": c.user_id,
@@ -330,6 +331,7 @@ def history(workspace_id: str, record_id: str, limit: int = 500) -> list[dict[st
         }
         for c in rows
     ]
+    return with_creation(workspace_id, record_id, entries[::-1])[::-1]
 
 
 @guarded

@@ -100,6 +100,15 @@ def test_revealing_a_phone_number_is_recorded_without_the_number(staff, seeded):
     assert "显示了完整电话号码" in history and data.PHONE not in history
 
 
+def test_history_shows_what_a_new_record_held(staff, seeded):
+    rid = seeded.ids["pipe"]
+    first = Change.select().where(Change.record_id == rid).order_by(Change.seq).first()
+    assert first.diff == "{}"  # a new record's audit row holds no copy of its fields
+    history = staff.get(f"/records/concern/{rid}/history").get_data(as_text=True)
+    assert "污水管道反复堵塞，居民反映多次。" in history  # its description as created
+    assert "2024-01-10" in history  # and the day it was raised
+
+
 def test_detail_shows_the_timeline(staff, seeded):
     page = staff.get(f"/concerns/{seeded.ids['pipe']}").get_data(as_text=True)
     assert "回访：居民满意" in page  # the follow-up

@@ -247,3 +247,24 @@ def test_server_time_covers_every_stamp_received(writer: Writer) -> None:
     response = push(writer, writer.body(change), now=NOW)
     assert response["server_time"] > change["set"]["title"]["stamp"]
     assert store.server_time(now_ms=NOW) >= response["server_time"]
+
+
+def test_a_new_records_audit_row_is_no_copy_yet_its_history_shows_what_it_held(
+    writer: Writer,
+) -> None:
+    rid = new_id()
+    push(writer, writer.body(writer.change("visit", rid, visit(summary="初稿"), None)))
+    [row] = Change.select().where(Change.record_id == rid)
+    assert json.loads(row.diff) == {}  # the record itself is the copy
+    created = store.get_record(writer.device.workspace_id, rid)["stamps"]
+    bases = {"title": created["title"], "summary": created["summary"]}
+    change = writer.change("visit", rid, {"title": "回访", "summary": None}, bases)
+    push(writer, writer.body(change))
+    first, second = store.record_history(writer.device.workspace_id, rid)
+    assert first["diff"] == {
+        "kind": [None, "home_visit", created["kind"]],
+        "title": [None, "入户走访", None],  # changed since: its first stamp is not kept
+        "summary": [None, "初稿", None],
+    }
+    assert second["diff"]["title"][:2] == ["入户走访", "回访"]
+    assert second["diff"]["summary"][:2] == ["初稿", None]
