@@ -8,7 +8,7 @@
               while batch k is at the server, batch k+1 is built and stored here
     PULL      pages until ``more`` is false; each page is applied and its cursor saved in one
               transaction, so an interrupted pull resumes where it stopped. Pipelined: page
-              k+1 is fetched and decoded while page k is written
+              k+1 is fetched and decoded (on the worker thread) while page k is written
     CONFLICTS the server's list of open conflicts on this device's records (asked when some
               are open here, or when others' writes came in)
     DONE
@@ -109,7 +109,7 @@ class SyncStore(Protocol):
         """Apply the answer to a batch; return its sent/conflicts/rejected counts."""
         ...
 
-    def apply_pull_page(self, page: dict[str, Any], raw: bytes | None = None) -> dict[str, int]:
+    def apply_pull_page(self, page: dict[str, Any]) -> dict[str, int]:
         """Apply a pull page with its cursor; return its received/new/returned counts."""
         ...
 
@@ -204,8 +204,8 @@ class Wire:
     def push(self, body: bytes) -> Future[dict[str, Any]]:
         return self.net.submit(self.transport.push, body)
 
-    def pull(self, cursor: str | None, limit: int) -> Future[tuple[dict[str, Any], bytes]]:
-        return self.net.submit(self.transport.pull_page, cursor, limit)
+    def pull(self, cursor: str | None, limit: int) -> Future[dict[str, Any]]:
+        return self.net.submit(self.transport.pull, cursor, limit)
 
 
 def _run(
@@ -331,7 +331,7 @@ def _pull(
     coming = wire.pull(store.cursor, limit)
     while True:
         try:
-            page, raw = coming.result()
+            page = coming.result()
         except Refused as exc:
             if exc.code != ErrorCode.RESYNC_REQUIRED or restarted:
                 raise
@@ -346,7 +346,7 @@ def _pull(
         if more:
             coming = wire.pull(page.get("cursor"), limit)
         foreign = foreign or bool(page.get("records"))
-        counts = store.apply_pull_page(page, raw)
+        counts = store.apply_pull_page(page)
         report.received += counts["received"]
         report.new += counts["new"]
         report.returned += counts["returned"]

@@ -44,11 +44,6 @@ class Transport(Protocol):
         """Fetch one pull page."""
         ...
 
-    def pull_page(self, cursor: str | None, limit: int) -> tuple[dict[str, Any], bytes]:
-        """Fetch one pull page: its decoding and its JSON as received (the store writes the
-        records from the latter)."""
-        ...
-
     def device(self) -> dict[str, Any]:
         """Fetch this device's record (its user, last sync, open conflicts)."""
         ...
@@ -143,14 +138,10 @@ class HttpTransport:
 
     def pull(self, cursor: str | None, limit: int) -> dict[str, Any]:
         """Fetch one pull page."""
-        return self.pull_page(cursor, limit)[0]
-
-    def pull_page(self, cursor: str | None, limit: int) -> tuple[dict[str, Any], bytes]:
-        """Fetch one pull page: (its decoding, its JSON body as received)."""
         params: dict[str, Any] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
-        return self._exchange("GET", "/sync/pull", None, self.retries, params=params)
+        return self._call("GET", "/sync/pull", None, self.retries, params=params)
 
     def device(self) -> dict[str, Any]:
         """Fetch this device's record from the server."""
@@ -230,17 +221,6 @@ class HttpTransport:
         retries: int,
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return self._exchange(method, path, body, retries, params)[0]
-
-    def _exchange(
-        self,
-        method: str,
-        path: str,
-        body: dict[str, Any] | str | bytes | None,
-        retries: int,
-        params: dict[str, Any] | None = None,
-    ) -> tuple[dict[str, Any], bytes]:
-        """Send a request with retries; return the answer's JSON and its body as received."""
         data, headers = None, {}
         if isinstance(body, bytes):  # already gzipped JSON (a push batch as the store keeps it)
             data = body
@@ -263,8 +243,9 @@ class HttpTransport:
                     )
                     content = answer.content
                 if answer.status_code not in RETRY_STATUSES or attempt >= retries:
-                    status, kind = answer.status_code, answer.headers.get("Content-Type", "")
-                    return check_answer(status, kind, content), content
+                    return check_answer(
+                        answer.status_code, answer.headers.get("Content-Type", ""), content
+                    )
                 wait = _retry_after(answer.headers.get("Retry-After"))
             except Offline:
                 if attempt >= retries:

@@ -185,11 +185,10 @@ class SyncStateMixin:
         """Apply the server's answer to a batch durably; return sent/conflicts/rejected counts."""
         return guarded(replica.apply_push_response)(self, batch_id, response)
 
-    def apply_pull_page(self, page: dict[str, Any], raw: bytes | None = None) -> dict[str, int]:
+    def apply_pull_page(self, page: dict[str, Any]) -> dict[str, int]:
         """Apply one pull page and save its cursor in the same transaction; return its counts
-        (received, new to this device, office review notes returned). ``raw`` is the page's
-        JSON as received: records are written from it as they came."""
-        return guarded(replica.apply_pull_page)(self, page, raw)
+        (received, new to this device, office review notes returned)."""
+        return guarded(replica.apply_pull_page)(self, page)
 
     def requeue_own_writes(self) -> int:
         """Queue this device's own writes again and pull from the start (``resync_required``)."""

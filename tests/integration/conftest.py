@@ -32,13 +32,10 @@ class FlaskTransport:
         self.calls: list[str] = []
 
     def _answer(self, response: Any) -> dict[str, Any]:
-        return self._answer_raw(response)[0]
-
-    def _answer_raw(self, response: Any) -> tuple[dict[str, Any], bytes]:
         data = response.get_data()
         if response.headers.get("Content-Encoding") == "gzip":
             data = gzip.decompress(data)
-        return check_answer(response.status_code, response.content_type or "", data), data
+        return check_answer(response.status_code, response.content_type or "", data)
 
     def _post(self, path: str, body: dict[str, Any] | str | bytes) -> dict[str, Any]:
         self.calls.append(path)
@@ -57,12 +54,9 @@ class FlaskTransport:
         return self._post("/sync/push", body)
 
     def pull(self, cursor: str | None, limit: int) -> dict[str, Any]:
-        return self.pull_page(cursor, limit)[0]
-
-    def pull_page(self, cursor: str | None, limit: int) -> tuple[dict[str, Any], bytes]:
         self.calls.append("/sync/pull")
         query = {"limit": limit, **({"cursor": cursor} if cursor else {})}
-        return self._answer_raw(
+        return self._answer(
             self.client.get(API + "/sync/pull", query_string=query, headers=self.headers)
         )
 
