@@ -328,7 +328,7 @@ function sentence(report) {
     if (report.photos_failed) parts.push(t("synced_photos_failed", { n: report.photos_failed }));
     return parts.join(" ");
   }
-  const known = ["offline", "timeout", "server_error", "device_revoked", "clock_skew", "unauthorized", "busy_elsewhere", "storage_full"];
+  const known = ["offline", "timeout", "server_error", "device_revoked", "device_wiped", "clock_skew", "unauthorized", "busy_elsewhere", "storage_full"];
   return known.includes(report.error) ? t(report.error) : t("other_error") + (report.message || report.error);
 }
 

@@ -31,6 +31,7 @@ const TEXT = {
   save_failed: ["没有保存成功：", "Could not save: "],
   server_error: ["服务器出错了，记录仍保存在本机，稍后再同步。", "The server had a problem. Everything is still saved here; sync again later."],
   device_revoked: ["这台设备已被办公室停用，本机记录仍保留，请联系办公室。", "The office has switched this device off. Its records stay here; please call the office."],
+  device_wiped: ["办公室已停用这台设备并要求清除：未发送的记录和照片已先发送到办公室，随后已删除本机上的全部记录、人员和照片。", "The office switched this device off with wipe: its unsent records and photos went to the office first, then every record, person and photo on it was deleted."],
   clock_skew: ["这台设备的时间比服务器快，请校正设备时间后再同步。", "This device's clock is ahead of the server's; fix the time and sync again."],
   unauthorized: ["登记已失效，请重新登记。", "This enrollment is no longer valid; please enroll again."],
   other_error: ["同步没有完成：", "The sync did not finish: "],

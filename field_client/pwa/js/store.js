@@ -143,6 +143,18 @@ class Store {
     return this.read(async (_tx, state) => state);
   }
 
+  /** Delete every record, person, photo, search copy, queued edit and name this device holds
+   * (revoke with wipe, docs/protocol.md section 8; the sync calls it with an empty outbox).
+   * Keep only the device id and clock. Return how many records went. */
+  wipe() {
+    return this.write(async (tx, state) => {
+      const gone = await req(tx.objectStore("records").count());
+      for (const name of STORES) if (name !== "state") tx.objectStore(name).clear();
+      Object.assign(state, { user: {}, device_name: "", cursor: null, wiped: true });
+      return gone;
+    });
+  }
+
   /** Merge `values` into the device state. */
   setState(values) {
     return this.write(async (_tx, state) => Object.assign(state, values));

@@ -69,7 +69,7 @@ export async function syncOnce(store, fetcher, base, progress = () => {}) {
   report.message = "";
   try {
     const state = await store.state();
-    if (state.revoked) throw new SyncStop("device_revoked");
+    if (state.wiped) throw new SyncStop("device_wiped");
     const token = state.token;
     if (state.restamp_needed) {
       report.restamped = await store.restampPending(state.skew_server_time || null);
@@ -81,7 +81,15 @@ export async function syncOnce(store, fetcher, base, progress = () => {}) {
     await store.setState({ last_sync: store.now() });
     report.ok = true;
     progress("done", report.received, report.received);
-  } catch (error) {
+  } catch (caught) {
+    let error = caught;
+    if (error instanceof SyncStop && error.code === "device_revoked" && error.body.wipe === true) {
+      error = await wipe(store, fetcher, base, report, progress);
+    }
+    if (!error) {
+      report.pending = await store.pendingCount();
+      return report;
+    }
     if (!(error instanceof SyncStop)) throw error;
     report.error = error.code;
     report.message = error.message;
@@ -93,6 +101,33 @@ export async function syncOnce(store, fetcher, base, progress = () => {}) {
   }
   report.pending = await store.pendingCount();
   return report;
+}
+
+/** The office revoked this device with wipe (docs/protocol.md section 8): send every photo and
+ * every pending edit first (attachments whose photo the office refused go too), then delete
+ * every record, person, photo and search copy here, tell the server, forget the token. Return
+ * null when done, or the SyncStop that stopped it (offline: nothing deleted, the next sync
+ * goes on). */
+async function wipe(store, fetcher, base, report, progress) {
+  try {
+    const { token } = await store.state();
+    await uploadBlobs(store, fetcher, base, token, report, progress);
+    await push(store, fetcher, base, token, report, progress, { holdBack: false });
+    if (await store.pendingCount()) return new SyncStop("device_revoked", "edits still pending", { wipe: true });
+    report.wiped = await store.wipe();
+    try {
+      await call(fetcher, base, "/device/wiped", { method: "POST", token, body: "{}" });
+    } catch (error) {
+      // revoked without "wipe": the server heard it before (its answer was lost)
+      if (!(error instanceof SyncStop) || error.code !== "device_revoked") throw error;
+    }
+    await store.setState({ token: null, revoked: true });
+    report.error = "device_wiped";
+    report.message = "";
+    return null;
+  } catch (error) {
+    return error;
+  }
 }
 
 /** Upload the photos this device took that the office does not have, before the attachments
@@ -125,10 +160,10 @@ async function uploadBlobs(store, fetcher, base, token, report, progress) {
   }
 }
 
-async function push(store, fetcher, base, token, report, progress) {
+async function push(store, fetcher, base, token, report, progress, { holdBack = true } = {}) {
   const total = await store.pendingCount();
   progress("push", 0, total);
-  const hold = await store.heldAttachments();
+  const hold = holdBack ? await store.heldAttachments() : new Set();
   for (;;) {
     const batch = await store.nextBatch(PUSH_LIMIT, hold);
     if (!batch) return;
