@@ -245,3 +245,23 @@ def test_the_server_serves_the_field_app_without_importing_it(tmp_path: Path) ->
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip().splitlines()[-2:] == ["200 200", "[]"]
+
+
+CLIENT_DATABASE_MODULES = {
+    "field_client/models.py",
+    "field_client/migrations.py",
+    "field_client/db.py",
+}
+
+
+@pytest.mark.parametrize("path", sources("field_client"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_field_client_uses_peewee_only_in_its_store(path):
+    where = str(path.relative_to(ROOT))
+    if where in CLIENT_DATABASE_MODULES or where.startswith("field_client/store/"):
+        return
+    assert "peewee" not in top(imported_modules(path))
+
+
+def test_the_syncer_needs_only_the_sync_store_protocol():
+    names = imported_modules(ROOT / "field_client" / "syncer.py")
+    assert not {n for n in names if n.startswith("field_client.store")}
