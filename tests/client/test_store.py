@@ -278,3 +278,17 @@ def test_the_device_database_is_readable_by_its_owner_only(tmp_path, clock):
         if (home / name).exists():
             assert stat.S_IMODE((home / name).stat().st_mode) & 0o077 == 0, name
     assert (home / "fieldsync.db").exists()
+
+
+def test_an_own_write_coming_back_takes_only_the_server_meta(store, clock):
+    cid = store.create("concern", {"title": "路灯不亮", "status": "new"})
+    batch_id, _ = store.next_batch()
+    store.apply_push_response(batch_id, {"conflicts": [], "rejected": []})
+    held = store.get("concern", cid)
+    meta = {"created_at": "2026-05-28T00:00:00Z", "workspace_id": "w1"}
+    echo = {k: held[k] for k in ("type", "id", "fields", "stamps", "deleted")}
+    page = {"records": [{**echo, "meta": meta}], "cursor": "c1", "more": False}
+    assert store.apply_pull_page(page) == {"received": 1, "new": 0, "returned": 0}
+    assert store.get("concern", cid) == {**held, "meta": meta}
+    assert store.search("路灯")[0]["id"] == cid  # the search copy is still there
+    assert store.cursor == "c1"
