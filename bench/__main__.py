@@ -19,7 +19,9 @@ The database is seeded for the incremental case directly with bulk SQL (the serv
 running; SQLite WAL lets both work). If ``bench/client.py`` exists (the field client's
 benchmark) and defines ``main(argv) -> int``, it runs afterwards; ``python -m bench client
 ...`` runs only it. The casework benchmark (``bench/casework.py``: ledger import, inbox page)
-runs last; ``python -m bench casework ...`` runs only it.
+runs next; ``python -m bench casework ...`` runs only it. The field app benchmark
+(``bench/field_app.py``: the web app in Chromium) runs last; ``python -m bench field-app ...``
+runs only it.
 """
 
 from __future__ import annotations
@@ -430,6 +432,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import casework
 
         return casework.main(argv[1:])
+    if argv[:1] == ["field-app"]:
+        from bench import field_app
+
+        return field_app.main(argv[1:])
     args = parse_args(argv)
     databases = ("sqlite", "postgres") if args.database == "both" else (args.database,)
     status = 0
@@ -439,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench import casework, targets
 
     status = status or casework.main([])
+    from bench import field_app
+
+    status = status or field_app.main([])
     if not args.no_load and "postgres" in databases:
         status = status or run_loads(args.city)
     targets.print_targets()
