@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from flask import current_app, g, request
 
 from server import limits, services
-from server.models import Device
+from server.store.people import DeviceRow
 from sync import ErrorCode, ProtocolError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,7 +28,7 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
-def current_device() -> Device:
+def current_device() -> DeviceRow:
     """Return the device that made this request (set by ``device_required``)."""
     return g.device
 

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server import store
-from server.db import write_transaction
-from server.models import User, Workspace
 from server.services import ServiceError
-from server.store import ApplyResult
+from server.store import ApplyResult, people
+from server.store.people import UserRow
 from sync import ErrorCode, choices
 from sync.records import RECORD_TYPES, SUPERVISION_LEVELS
 
@@ -72,8 +71,7 @@ def get_settings(workspace_id: str) -> Settings:
     A category's time limit set on the workspace's list of categories (``days`` of its
     ``choice`` record, edited on the office's Lists page) wins over the stored settings.
     """
-    row = Workspace.get_or_none(Workspace.id == workspace_id)
-    settings = parse_settings(None if row is None else row.settings)
+    settings = parse_settings(people.workspace_settings(workspace_id))
     records = {rid: r["fields"] for rid, r in store.list_entries(workspace_id).items()}
     for entry in choices.entries("concern.category", records):
         if entry.days and not entry.retired:
@@ -89,10 +87,7 @@ def save_settings(workspace_id: str, settings: Settings) -> Settings:
             ErrorCode.INVALID_REQUEST, "bad_time_limit",
             f"Time limits are whole working days from 1 to {MAX_TIME_LIMIT}.",
         )  # fmt: skip
-    with write_transaction():
-        Workspace.update(settings=json.dumps(checked.to_json())).where(
-            Workspace.id == workspace_id
-        ).execute()
+    people.save_workspace_settings(workspace_id, json.dumps(checked.to_json()))
     return checked
 
 
@@ -118,12 +113,10 @@ def default_due(settings: Settings, fields: dict[str, Any], today: dt.date) -> d
     return add_working_days(start, settings.time_limit(fields.get("category")))
 
 
-def owner_or_error(workspace_id: str, owner_id: str) -> User:
+def owner_or_error(workspace_id: str, owner_id: str) -> UserRow:
     """The active user of this workspace with this id, else ``ServiceError`` (not_found)."""
-    owner = User.get_or_none(
-        (User.id == owner_id) & (User.workspace == workspace_id) & (User.active == True)  # noqa: E712
-    )
-    if owner is None:
+    owner = people.user_by_id(owner_id)
+    if owner is None or owner.workspace_id != workspace_id or not owner.active:
         raise ServiceError(
             ErrorCode.NOT_FOUND, "owner_not_in_workspace",
             "The owner must be an active user of this workspace.",

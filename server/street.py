@@ -10,31 +10,26 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from peewee import IntegrityError
-
 from server import services
-from server.db import write_transaction
-from server.models import User, Workspace, WorkspaceGrant
 from server.reports import office_report
 from server.services import ServiceError
+from server.store import people
+from server.store.people import WorkspaceRow
 from sync import ErrorCode
 
 COUNTS = ("concerns_collected", "concerns_resolved", "return_visits", "open_concerns", "overdue",
           "due_this_week", "voices", "sessions", "visits_total")  # fmt: skip
 
 
-def held_workspaces(user_id: str) -> list[Workspace]:
+def held_workspaces(user_id: str) -> list[WorkspaceRow]:
     """The user's own workspace and, for an administrator, those granted; by name."""
-    user = User.get_or_none(User.id == user_id)
+    user = people.user_by_id(user_id)
     if user is None:
         return []
     ids = {user.workspace_id}
     if user.role == "admin":
-        grants = WorkspaceGrant.select(WorkspaceGrant.workspace).where(
-            WorkspaceGrant.user == user_id
-        )
-        ids |= {g.workspace_id for g in grants}
-    return list(Workspace.select().where(Workspace.id.in_(sorted(ids))).order_by(Workspace.name))
+        ids |= people.granted_workspace_ids(user_id)
+    return people.workspaces(ids)
 
 
 def holds(user_id: str, workspace_id: str) -> bool:
@@ -42,39 +37,30 @@ def holds(user_id: str, workspace_id: str) -> bool:
     return any(w.id == workspace_id for w in held_workspaces(user_id))
 
 
-def create_held_workspace(admin_id: str, name: str) -> Workspace:
+def create_held_workspace(admin_id: str, name: str) -> WorkspaceRow:
     """Create a workspace and give it to the administrator who made it (one transaction)."""
-    admin = User.get_or_none((User.id == admin_id) & (User.role == "admin"))
-    if admin is None:
+    admin = people.user_by_id(admin_id)
+    if admin is None or admin.role != "admin":
         raise ServiceError(ErrorCode.FORBIDDEN, "not_admin", "Only administrators may do that.")
-    with write_transaction():
-        workspace = services.create_workspace(name)
-        WorkspaceGrant.create(user=admin_id, workspace=workspace.id)
+    name = services.workspace_name(name)
+    workspace = people.create_granted_workspace(admin_id, name)
+    if workspace is None:
+        raise services.workspace_exists(name)
     return workspace
 
 
-def rename_workspace(admin_id: str, workspace_id: str, name: str) -> Workspace:
+def rename_workspace(admin_id: str, workspace_id: str, name: str) -> WorkspaceRow:
     """Rename a workspace the administrator holds; names stay unique."""
     if not holds(admin_id, workspace_id):
         raise ServiceError(ErrorCode.NOT_FOUND, "no_workspace", "No such workspace.", name="")
-    name = (name or "").strip()
-    if not 1 <= len(name) <= 200:
-        raise ServiceError(
-            ErrorCode.INVALID_REQUEST, "workspace_name", "A workspace name has 1-200 characters."
-        )
-    try:
-        with write_transaction():
-            Workspace.update(name=name).where(Workspace.id == workspace_id).execute()
-    except IntegrityError as exc:
-        raise ServiceError(
-            ErrorCode.INVALID_REQUEST, "workspace_exists",
-            f"A workspace named {name!r} already exists.", name=name,
-        ) from exc  # fmt: skip
-    return Workspace.get_by_id(workspace_id)
+    name = services.workspace_name(name)
+    if not people.rename_workspace(workspace_id, name):
+        raise services.workspace_exists(name)
+    return services.get_workspace(workspace_id)
 
 
 def street_figures(
-    workspaces: list[Workspace], since: dt.date | None, until: dt.date | None, today: dt.date
+    workspaces: list[WorkspaceRow], since: dt.date | None, until: dt.date | None, today: dt.date
 ) -> dict[str, Any]:
     """One row of figures per workspace and a total (rates recomputed from the summed counts)."""
     rows = []

@@ -50,7 +50,10 @@ def add_user(
     """Create a user; return it with its workspace."""
     with opened(settings):
         user = services.create_user(username, workspace, role, password, display_name)
-        return {**services.user_json(user), "workspace": services.workspace_json(user.workspace)}
+        return {
+            **services.user_json(user),
+            "workspace": services.workspace_json(services.get_workspace(user.workspace_id)),
+        }
 
 
 def make_enrollment_code(settings: Settings, username: str) -> dict[str, Any]:
