@@ -33,6 +33,13 @@ TYPES = {
 }
 WORDS = "vocabulary.json"  # made from sync.vocabulary, not a file of the app
 WORKER = "sw.js"
+# The office's policy (scripts only from the server's own files), and the app's photos, which
+# it shows from IndexedDB through blob: addresses.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 PACKED = {".html", ".css", ".js", ".json", ".webmanifest", ".svg"}  # text: worth gzipping
 
 
@@ -143,6 +150,7 @@ def _send(data: bytes, suffix: str) -> Response:
         response.set_etag(hashlib.sha256(data).hexdigest()[:32])
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response.make_conditional(request)
 
 

@@ -4,6 +4,7 @@ seeded a place, and a browser page enrolled into it."""
 from __future__ import annotations
 
 import struct
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,12 @@ def png(width: int, height: int) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 1)) + chunk(b"IEND", b"")
     return b"\x89PNG\r\n\x1a\n" + body
+
+
+def until(page: Any, expression: str, timeout: float = 20.0) -> None:
+    """Wait until `expression` is true in the page (polled through evaluate: the office's
+    Content-Security-Policy forbids the eval that wait_for_function's polling uses)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false: {expression}"
+        time.sleep(0.1)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.field_ui.live import Office
-from tests.pwa.screens import new_office, open_app, seed, shot
+from tests.pwa.screens import new_office, open_app, seed, shot, until
 
 pytestmark = pytest.mark.browser
 
@@ -72,7 +72,7 @@ def test_place_page_shows_open_concerns_visits_and_people(browser: Any, office: 
     expect(opened).to_contain_text("Accepted")
     page.click("#lang")
     # offline, the page still opens (service worker and IndexedDB)
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    until(page, "navigator.serviceWorker.controller !== null")
     context.set_offline(True)
     page.reload()
     expect(page.locator("#place-name")).to_have_text("百盛家园")

@@ -108,6 +108,7 @@ function registerWorker() {
     return;
   }
   navigator.serviceWorker.register("sw.js").then((registration) => {
+    if (!registration) return; // workers blocked (a browser setting or a test)
     registration.addEventListener("updatefound", () => {
       const worker = registration.installing;
       worker?.addEventListener("statechange", () => {
