@@ -80,6 +80,8 @@ class UploadReport:
     bytes: int = 0
     absent: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
+    quota: str | None = None  # "device" or "workspace": the office's quota is reached
+    quota_bytes: int = 0
 
 
 # -- the blob folder -----------------------------------------------------------------------------
@@ -263,6 +265,9 @@ def upload_missing(
         limit = answer.get("limit") if isinstance(answer.get("limit"), int) else limit
     report.checked = len(hashes)
     for done, sha in enumerate(wanted, 1):
+        if report.quota is not None:  # the office is full: the rest would be refused too
+            report.refused[sha] = str(ErrorCode.PAYLOAD_TOO_LARGE)
+            continue
         path = blob_path(store.home, sha)
         if not path.is_file():
             report.absent.append(sha)
@@ -276,6 +281,9 @@ def upload_missing(
             if exc.code not in (ErrorCode.INVALID_REQUEST, ErrorCode.PAYLOAD_TOO_LARGE):
                 raise
             report.refused[sha] = str(exc.code)
+            if exc.body.get("quota") in ("device", "workspace"):
+                report.quota = str(exc.body["quota"])
+                report.quota_bytes = int(exc.body.get("limit") or 0)
             continue
         report.uploaded += 1
         report.bytes += path.stat().st_size

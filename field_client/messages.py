@@ -113,6 +113,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "有冲突的内容已交给办公室处理。",
         "Conflicting edits were handed to the office to resolve.",
     ),
+    "sync.photo_quota.device": (
+        "办公室为本设备保存照片的空间已满（限额 {size}），{n} 张照片仍留在本机，记录照常同步；"
+        "请联系办公室。",
+        "The office's room for this device's photos is full ({size}): {n} photos stay on this "
+        "device while the records sync; please call the office.",
+    ),
+    "sync.photo_quota.workspace": (
+        "办公室为本工作区保存照片的空间已满（限额 {size}），{n} 张照片仍留在本机，记录照常同步；"
+        "请联系办公室。",
+        "The office's room for this workspace's photos is full ({size}): {n} photos stay on "
+        "this device while the records sync; please call the office.",
+    ),
     "sync.rejected_hint": (
         "有被拒的修改，请运行 fieldsync rejected 查看并修正。",
         "Some edits were rejected; run fieldsync rejected to see and fix them.",
@@ -170,6 +182,14 @@ def type_name(rtype: str, lang: str = "zh") -> str:
     if rtype in ("record", "rejection"):
         return say(f"type.{rtype}", lang)
     return vocabulary.type_label(lang, rtype)
+
+
+def human_bytes(n: int) -> str:
+    """A size for people: 2 GiB, 512 MiB."""
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} B"
 
 
 def say(key: str, lang: str = "zh", **params: Any) -> str:

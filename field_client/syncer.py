@@ -157,6 +157,9 @@ class SyncReport:
     pending: int = 0
     server_time: str | None = None  # the server's clock, from a clock_skew answer
     wiped: int = 0  # records deleted because the office revoked the device with wipe
+    photos_refused: int = 0  # photos the office would not take (they stay here)
+    photo_quota: str | None = None  # "device" or "workspace": the office's quota is reached
+    photo_quota_bytes: int = 0
 
     @property
     def ok(self) -> bool:
@@ -224,7 +227,7 @@ def _run(
             notify(Stage.RESTAMP, report.restamped, report.restamped)
         report.stage = Stage.BLOBS
         notify(Stage.BLOBS, 0, None)
-        _upload_blobs(store, transport, notify)
+        _upload_blobs(store, transport, notify, report)
         report.stage = Stage.PUSH
         _push(store, wire, report, notify, push_limit)
         report.stage = Stage.PULL
@@ -283,9 +286,16 @@ def _wipe(
         report.message = "Revoked with wipe: everything was sent, then deleted here."
 
 
-def _upload_blobs(store: SyncStore, transport: Transport, notify: Progress) -> None:
+def _upload_blobs(
+    store: SyncStore, transport: Transport, notify: Progress, report: SyncReport | None = None
+) -> None:
     """Upload the blobs the server lacks before the attachments naming them are pushed."""
-    blobs.upload_missing(store, transport, lambda done, total: notify(Stage.BLOBS, done, total))
+    done = blobs.upload_missing(
+        store, transport, lambda done, total: notify(Stage.BLOBS, done, total)
+    )
+    if report is not None:
+        report.photos_refused = len(done.refused)
+        report.photo_quota, report.photo_quota_bytes = done.quota, done.quota_bytes
 
 
 def _push(store: SyncStore, wire: Wire, report: SyncReport, notify: Progress, limit: int) -> None:

@@ -10,6 +10,7 @@ bytes go through ``server.blobs`` (disk and database), never whole into memory.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from flask import Response, current_app, request, send_file
@@ -43,8 +44,11 @@ def blobs_missing() -> Response:
     hashes = blobs.hashes_from(read_json(MISSING_BODY_LIMIT))
     # A blob counts as here only when this workspace uploaded it: whether another workspace has
     # the same bytes is not this device's business, and its upload proves it holds them.
-    held = blobs.held_by(auth.current_device().workspace_id, hashes)
+    workspace_id = auth.current_device().workspace_id
+    held = blobs.held_by(workspace_id, hashes)
     store = blob_store()
+    if held:  # the device will name them in an attachment soon: prune keeps them from now
+        blobs.touch_now(workspace_id, held, _moment())
     body = {
         "missing": [
             sha for sha in dict.fromkeys(hashes) if sha not in held or not store.exists(sha)
@@ -66,20 +70,39 @@ def put_blob(sha256: str) -> Response:
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             "Send blobs as they are (no Content-Encoding): photos do not compress.",
         )
-    saved = blob_store().save(
-        sha256,
-        request.stream,
-        limit=current_app.config["BLOB_LIMIT"],
-        length=request.content_length,
-    )
-    blobs.hold(auth.current_device().workspace_id, sha256)
+    device, config, store = auth.current_device(), current_app.config, blob_store()
+    quotas = {
+        "blob_limit": config["BLOB_LIMIT"],
+        "device_quota": config["BLOB_QUOTA_DEVICE"],
+        "workspace_quota": config["BLOB_QUOTA_WORKSPACE"],
+    }
+    if blobs.held_by(device.workspace_id, [sha256]):  # not charged again: only the blob limit
+        space = blobs.Room(config["BLOB_LIMIT"], "blob", config["BLOB_LIMIT"], 0)
+    else:
+        space = blobs.room(device.workspace_id, device.id, **quotas)
+    temp, size = store.receive(
+        sha256, request.stream, limit=space.limit, length=request.content_length,
+        too_large=space.refusal,
+    )  # fmt: skip
+    try:
+        created = blobs.keep_upload(
+            store, temp, sha256, size, workspace_id=device.workspace_id, device_id=device.id,
+            quotas=quotas, now=_moment(),
+        )  # fmt: skip
+    finally:
+        store.discard(temp)  # already moved into place, unless something failed
     body = {
         "sha256": sha256,
-        "size": saved.size,
-        "created": saved.created,
+        "size": size,
+        "created": created,
         "server_time": services.server_time(now_ms()),
     }
-    return json_response(body, 201 if saved.created else 200)
+    return json_response(body, 201 if created else 200)
+
+
+def _moment() -> dt.datetime:
+    """The server's clock as the tables store time (naive UTC)."""
+    return dt.datetime.fromtimestamp(now_ms() / 1000, dt.UTC).replace(tzinfo=None)
 
 
 @bp.get("/blobs/<sha256>")

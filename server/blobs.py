@@ -20,12 +20,12 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from server.db import database, is_postgres
+from server.db import database, is_postgres, write_transaction
 from server.models import BlobHolder
 from sync import ErrorCode, ProtocolError
 
@@ -86,7 +86,7 @@ def _too_large(limit: int) -> ProtocolError:
     return ProtocolError(
         ErrorCode.PAYLOAD_TOO_LARGE,
         f"The blob is over the limit of {limit} bytes.",
-        extra={"limit": limit},
+        extra={"limit": limit, "quota": "blob"},
     )
 
 
@@ -125,26 +125,62 @@ class BlobStore:
         Raise payload_too_large past ``limit`` bytes and invalid_request when the bytes do not
         hash to ``sha256``; nothing is stored then.
         """
+        temp, size = self.receive(sha256, stream, limit=limit, length=length)
+        return Saved(created=self.settle(temp, sha256), size=size)
+
+    def receive(
+        self,
+        sha256: str,
+        stream: BinaryIO,
+        *,
+        limit: int,
+        length: int | None = None,
+        too_large: Callable[[], ProtocolError] | None = None,
+    ) -> tuple[Path, int]:
+        """Copy an upload into a temporary file beside its blob, checked and fsynced; return
+        (the temporary file, its size). ``settle`` puts it in place (or drops it when the
+        blob is there), ``discard`` drops it. ``too_large`` makes the refusal past ``limit``."""
+        refuse = too_large or (lambda: _too_large(limit))
         target = self.path(sha256)
         if length is not None and length > limit:
-            raise _too_large(limit)
-        if target.is_file():  # already here: check the upload all the same, keep the file
-            size = _check_copy(stream, None, sha256, limit, length)
-            return Saved(created=False, size=size)
+            raise refuse()
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+        fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+        temp = Path(name)
         try:
             with os.fdopen(fd, "wb") as out:
-                size = _check_copy(stream, out, sha256, limit, length)
+                size = _check_copy(stream, out, sha256, limit, length, refuse)
                 out.flush()
                 os.fsync(out.fileno())
-            created = not target.exists()
-            os.replace(temp, target)
         except BaseException:
-            Path(temp).unlink(missing_ok=True)
+            temp.unlink(missing_ok=True)
             raise
+        return temp, size
+
+    def settle(self, temp: Path, sha256: str) -> bool:
+        """Put a received upload in place as blob ``sha256`` unless the blob is there already
+        (then the copy is dropped); return whether it was created. Call it while holding the
+        write lock when ``prune`` may run, so a blob is never deleted under a new holder."""
+        target = self.path(sha256)
+        if target.is_file():
+            temp.unlink(missing_ok=True)
+            return False
+        os.replace(temp, target)
         _fsync_folder(target.parent)
-        return Saved(created=created, size=size)
+        return True
+
+    @staticmethod
+    def discard(temp: Path) -> None:
+        """Drop a received upload that will not be kept."""
+        temp.unlink(missing_ok=True)
+
+    def remove(self, sha256: str) -> bool:
+        """Delete a stored blob (``prune``); return whether it was there."""
+        try:
+            self.path(sha256).unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     def open_blob(self, sha256: str) -> BinaryIO:
         """Open a stored blob for reading; raise not_found when it is not stored."""
@@ -171,7 +207,12 @@ class BlobStore:
 
 
 def _check_copy(
-    stream: BinaryIO, out: BinaryIO | None, sha256: str, limit: int, length: int | None
+    stream: BinaryIO,
+    out: BinaryIO | None,
+    sha256: str,
+    limit: int,
+    length: int | None,
+    too_large: Callable[[], ProtocolError],
 ) -> int:
     """Copy ``stream`` to ``out`` (None: only read it) chunk by chunk; return the size.
 
@@ -183,7 +224,7 @@ def _check_copy(
     while chunk := stream.read(CHUNK):
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise too_large()
         digest.update(chunk)
         if out is not None:
             out.write(chunk)
@@ -235,6 +276,125 @@ def hold(workspace_id: str, sha256: str) -> None:
     BlobHolder.insert(
         workspace=workspace_id, sha256=check_hash(sha256)
     ).on_conflict_ignore().execute()
+
+
+GIB = 1024**3
+
+
+def human_bytes(n: int) -> str:
+    """Return a size for people: 2 GiB, 512 MiB, 300 KiB, 12 bytes."""
+    for unit, size in (("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """How many bytes one upload may still bring, and which limit says so."""
+
+    limit: int
+    quota: str  # blob | device | workspace
+    quota_bytes: int
+    used: int
+
+    def refusal(self) -> ProtocolError:
+        """The 413 problem naming the limit an upload passed."""
+        if self.quota == "blob":
+            return _too_large(self.limit)
+        whose = "This device's" if self.quota == "device" else "This workspace's"
+        return ProtocolError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"{whose} photos and files on the server would pass its quota of "
+            f"{human_bytes(self.quota_bytes)} ({human_bytes(self.used)} used); ask the office "
+            "to make room.",
+            extra={"limit": self.quota_bytes, "quota": self.quota, "used": self.used},
+        )
+
+
+def usage(workspace_id: str, device_id: str) -> tuple[int, int]:
+    """Return the bytes of blobs the device and its workspace hold (one query)."""
+    mark = database.param
+    row = database.execute_sql(
+        "SELECT COALESCE(SUM(size), 0),"
+        f" COALESCE(SUM(CASE WHEN device_id = {mark} THEN size ELSE 0 END), 0)"
+        f" FROM blob_holder WHERE workspace_id = {mark}",
+        (device_id, workspace_id),
+    ).fetchone()
+    return int(row[1]), int(row[0])
+
+
+def room(
+    workspace_id: str, device_id: str, *, blob_limit: int, device_quota: int, workspace_quota: int
+) -> Room:
+    """Return how big an upload of this device may be: the tightest of the blob limit and
+    what is left of the device's and the workspace's quotas."""
+    device_used, workspace_used = usage(workspace_id, device_id)
+    options = [
+        Room(blob_limit, "blob", blob_limit, 0),
+        Room(max(device_quota - device_used, 0), "device", device_quota, device_used),
+        Room(max(workspace_quota - workspace_used, 0), "workspace", workspace_quota,
+             workspace_used),
+    ]  # fmt: skip
+    return min(options, key=lambda r: r.limit)
+
+
+def lock_writes() -> None:
+    """Take the write lock a push takes (PostgreSQL: the ServerState row; SQLite: the
+    transaction's BEGIN IMMEDIATE already holds it), so quota checks, new holders and
+    ``prune`` take turns with pushes."""
+    if is_postgres():
+        database.execute_sql("SELECT 1 FROM server_state WHERE id = 1 FOR UPDATE").fetchone()
+
+
+def keep_upload(
+    store: BlobStore,
+    temp: Path,
+    sha256: str,
+    size: int,
+    *,
+    workspace_id: str,
+    device_id: str,
+    quotas: dict[str, int],
+    now: Any,
+) -> bool:
+    """Put a received upload in place and record the workspace as its holder, in one write
+    transaction: the quotas are checked again there (two uploads at once cannot both pass
+    them), and ``prune`` cannot delete the file in between. Return whether the file was new.
+    A workspace that holds the blob already is not charged again; the holder is touched."""
+    with write_transaction():
+        lock_writes()
+        held = bool(held_by(workspace_id, [sha256]))
+        if not held:
+            space = room(workspace_id, device_id, **quotas)
+            if size > space.limit:
+                store.discard(temp)
+                raise space.refusal()
+        created = store.settle(temp, sha256)
+        if held:
+            touch(workspace_id, [sha256], now)
+        else:
+            BlobHolder.insert(
+                workspace=workspace_id, sha256=sha256, device_id=device_id, size=size,
+                created_at=now, touched_at=now,
+            ).on_conflict_ignore().execute()  # fmt: skip
+    return created
+
+
+def touch(workspace_id: str, hashes: Iterable[str], now: Any) -> None:
+    """Mark the workspace's holders of these blobs as just used (an upload, or a device told
+    the server has them): ``prune`` keeps them the grace period from now."""
+    wanted = list(dict.fromkeys(hashes))
+    if wanted:
+        BlobHolder.update(touched_at=now).where(
+            (BlobHolder.workspace == workspace_id) & BlobHolder.sha256.in_(wanted)
+        ).execute()
+
+
+def touch_now(workspace_id: str, hashes: Iterable[str], now: Any) -> None:
+    """``touch`` in a write transaction of its own."""
+    with write_transaction():
+        touch(workspace_id, hashes, now)
 
 
 def attachment_media_type(workspace_id: str, sha256: str) -> str | None:

@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "NOW_MS": wall_clock_ms,
     "BLOB_LIMIT": 20 * 1024 * 1024,
     "BLOB_DIR": None,  # None: <instance>/blobs (server.blob_api)
+    "BLOB_QUOTA_DEVICE": 2 * 1024**3,  # bytes of blobs one device may have uploaded
+    "BLOB_QUOTA_WORKSPACE": 20 * 1024**3,  # bytes of blobs one workspace may hold
+    "BLOB_PRUNE_DAYS": 30,  # prune: blobs no attachment names, untouched this long, go
     "PUSH_MAX_CHANGES": MAX_PUSH_CHANGES,
     "PUSH_MAX_BYTES": MAX_PUSH_BYTES,
     "PULL_MAX_LIMIT": MAX_PULL_LIMIT,

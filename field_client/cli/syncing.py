@@ -21,7 +21,7 @@ from field_client.cli.base import (
     print_json,
 )
 from field_client.errors import Refused
-from field_client.messages import explain, type_name
+from field_client.messages import explain, human_bytes, say, type_name
 from field_client.syncer import Stage, SyncReport, sync_once
 from sync import jsonio
 
@@ -74,7 +74,16 @@ def summary(app: App, report: SyncReport) -> str:
         lines.append(app.say("sync.conflicts_hint"))
     if report.rejected:
         lines.append(app.say("sync.rejected_hint"))
+    if report.photo_quota:
+        lines.append(photo_quota_line(app.lang, report.to_json()))
     return "\n".join(lines)
+
+
+def photo_quota_line(lang: str, report: dict[str, Any]) -> str:
+    """One sentence: the office's photo quota is full, the photos wait here."""
+    size = human_bytes(int(report.get("photo_quota_bytes") or 0))
+    key = f"sync.photo_quota.{report['photo_quota']}"
+    return say(key, lang, size=size, n=report.get("photos_refused", 0))
 
 
 def _readable_stamp(stamp: str | None) -> str:

@@ -140,6 +140,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "sync.result_rejected": ("{n} 条需要修改", "{n} changes to fix"),
     "sync.result_returned": ("办公室退回 {n} 条需修改", "the office sent back {n} to change"),
+    "sync.result_photo_quota_device": (
+        "办公室为本设备保存照片的空间已满（{size}），{n} 张照片先留在本机",
+        "the office's room for this device's photos is full ({size}): {n} photos wait here",
+    ),
+    "sync.result_photo_quota_workspace": (
+        "办公室为本工作区保存照片的空间已满（{size}），{n} 张照片先留在本机",
+        "the office's room for this workspace's photos is full ({size}): {n} photos wait here",
+    ),
     "sync.result_sep": ("，", ", "),
     "sync.result_end": ("。", "."),
     "sync.offline": (

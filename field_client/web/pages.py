@@ -8,6 +8,7 @@ from typing import Any
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from field_client.messages import human_bytes
 from field_client.web import i18n, queries
 from field_client.web.forms import PLACE_KINDS, TITLE_MAX
 from field_client.web.views import bp, lang, now, state, store, t
@@ -72,6 +73,10 @@ def result_message(result: dict[str, Any]) -> str:
     for key in ("conflicts", "rejected", "returned"):
         if result.get(key):
             parts.append(t(f"sync.result_{key}", n=result[key]))
+    if result.get("photo_quota") in ("device", "workspace"):
+        size = human_bytes(int(result.get("photo_quota_bytes") or 0))
+        n = result.get("photos_refused", 0)
+        parts.append(t(f"sync.result_photo_quota_{result['photo_quota']}", size=size, n=n))
     return t("sync.result_sep").join(parts) + t("sync.result_end")
 
 

@@ -154,3 +154,24 @@ def test_photos_stream_over_real_http(app, live_url, tmp_path, clock):
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def test_a_full_quota_keeps_the_photos_here_and_says_so_in_one_sentence(make_device, app):
+    from field_client.cli.syncing import photo_quota_line
+
+    app.config["BLOB_QUOTA_DEVICE"] = len(PHOTO) + 10
+    a = with_blobs(make_device("pad-a"), app)
+    concern = a.store.create("concern", {"title": "东门井盖破损", "category": "safety"})
+    blobs.attach(a.store, "concern", concern, PHOTO, "井盖")
+    assert a.sync().ok
+    for n in range(3):
+        blobs.attach(a.store, "concern", concern, PHOTO + bytes([n]), f"第{n}张")
+    report = a.sync()
+    assert report.ok and report.sent == 3  # the records go; the photos wait on the device
+    assert (report.photo_quota, report.photos_refused) == ("device", 3)
+    assert a.transport.calls.count("PUT /blobs") == 2  # the first refusal stops the others
+    zh = photo_quota_line("zh", report.to_json())
+    assert zh.startswith("办公室为本设备保存照片的空间已满（限额 50 KiB），3 张照片仍留在本机")
+    assert zh.count("。") == 1
+    en = photo_quota_line("en", report.to_json())
+    assert "room for this device's photos is full" in en and "3 photos" in en

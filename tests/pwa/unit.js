@@ -6,6 +6,7 @@ import { canonical, decide } from "/pwa/js/merge.js";
 import { pickChanges, queueEdit } from "/pwa/js/outbox.js";
 import { bigrams, concernPeople, isSimilar, repeatVoice, similarity } from "/pwa/js/rules.js";
 import { dropStore, openStore, uuid7 } from "/pwa/js/store.js";
+import { syncOnce } from "/pwa/js/sync.js";
 
 const tests = [];
 const test = (name, fn) => tests.push({ name, fn });
@@ -92,6 +93,57 @@ test("a failed write leaves nothing behind", async () => {
     threw = true;
   }
   check([threw, await store.get("p1"), await store.pendingCount()], [true, null, 0]);
+  store.close();
+});
+
+/** A fake office: answers by path, problem+json for the refusals. */
+function office(answers) {
+  return async (url, init) => {
+    const path = new URL(url).pathname.replace("/api/v1", "");
+    const key = `${init.method || "GET"} ${path.startsWith("/blobs/") && path !== "/blobs/missing" ? "/blobs/*" : path.split("?")[0]}`;
+    const [status, body] = answers[key] || [404, { code: "not_found" }];
+    return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+  };
+}
+
+test("a full photo quota is reported as such, and the photo waits", async () => {
+  await dropStore("unit-quota");
+  const store = await openStore("unit-quota", { now: () => Date.now() });
+  await store.enroll({ device_id: "dev-q", token: "t" }, "pad");
+  const id = await store.create("party", { kind: "resident", name: "张三" });
+  await store.addPhoto("party", id, { sha256: "a".repeat(64), blob: new Blob(["x"]), media_type: "image/jpeg", size: 1 });
+  const quota = { code: "payload_too_large", quota: "device", limit: 100, used: 99 };
+  const fetcher = office({
+    "POST /blobs/missing": [200, { missing: ["a".repeat(64)] }],
+    "PUT /blobs/*": [413, quota],
+    "POST /sync/push": [200, { applied: 1, unchanged: 0, conflicts: [], rejected: [] }],
+    "GET /sync/pull": [200, { records: [], cursor: "c", more: false }],
+  });
+  const report = await syncOnce(store, fetcher, "http://office");
+  check([report.ok, report.photos_failed, report.photo_quota], [true, 1, "device"], "report");
+  store.close();
+});
+
+test("revoked with wipe: everything is sent, then nothing personal is left", async () => {
+  await dropStore("unit-wipe");
+  const store = await openStore("unit-wipe", { now: () => Date.now() });
+  await store.enroll({ device_id: "dev-w", token: "t" }, "王芳的平板");
+  await store.create("party", { kind: "resident", name: "张三", phone: "13800001111" });
+  const pushed = [];
+  const base = office({
+    "POST /sync/push": [200, { applied: 1, unchanged: 0, conflicts: [], rejected: [] }],
+    "GET /sync/pull": [401, { code: "device_revoked", wipe: true }],
+    "POST /device/wiped": [200, { wiped: true }],
+  });
+  const fetcher = async (url, init) => {
+    if (url.includes("/sync/push")) pushed.push(init.body);
+    return base(url, init);
+  };
+  const report = await syncOnce(store, fetcher, "http://office");
+  check([report.error, pushed.length, report.pending], ["device_wiped", 1, 0], "report");
+  const state = await store.state();
+  check([state.token, state.device_name, state.wiped, await store.list("party")], [null, "", true, []], "wiped");
+  check(JSON.stringify(await store.search("张三")).includes("张三"), false, "search");
   store.close();
 });
 

@@ -326,7 +326,7 @@ function sentence(report) {
     if (report.conflicts) parts.push(t("synced_conflicts", { n: report.conflicts }));
     if (report.rejected) parts.push(t("synced_rejected", { n: report.rejected }));
     if (report.returned) parts.push(t("synced_returned", { n: report.returned }));
-    if (report.photos_failed) parts.push(t("synced_photos_failed", { n: report.photos_failed }));
+    if (report.photos_failed) parts.push(t(report.photo_quota ? `photo_quota_${report.photo_quota}` : "synced_photos_failed", { n: report.photos_failed }));
     return parts.join(" ");
   }
   const known = ["offline", "timeout", "server_error", "device_revoked", "device_wiped", "clock_skew", "unauthorized", "busy_elsewhere", "storage_full"];

@@ -109,6 +109,8 @@ const TEXT = {
   photo_not_image: ["“{name}”不是照片。", "“{name}” is not a photo."],
   photo_too_many: ["一次最多添加 {n} 张照片。", "At most {n} photos at a time."],
   photo_after_sync: ["同步后显示", "Appears after sync"],
+  photo_quota_device: ["办公室为这台设备保存照片的空间已满，{n} 张照片先留在本机，请联系办公室。", "The office's room for this device's photos is full: {n} photos wait here; please call the office."],
+  photo_quota_workspace: ["办公室为本工作区保存照片的空间已满，{n} 张照片先留在本机，请联系办公室。", "The office's room for this workspace's photos is full: {n} photos wait here; please call the office."],
   synced_photos_failed: ["{n} 张照片没有上传成功，对应的记录等下次同步再发送。", "{n} photos did not upload; their records wait for the next sync."],
   search: ["搜索", "Search"],
   search_placeholder: ["地点、人名、走访、诉求……", "Places, people, visits, concerns…"],

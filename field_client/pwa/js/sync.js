@@ -151,6 +151,7 @@ async function uploadBlobs(store, fetcher, base, token, report, progress) {
         if (!(error instanceof SyncStop) || error.code === "offline" || error.code === "unauthorized" || error.code === "device_revoked") throw error;
         await store.markBlob(sha, error.code);
         report.photos_failed += 1;
+        if (error.body.quota === "device" || error.body.quota === "workspace") report.photo_quota = error.body.quota;
         progress("blobs", ++done, hashes.length);
         continue;
       }
