@@ -3,9 +3,9 @@
 Sentences are written in English where they are used, marked ``_()``, ``gettext``, ``ngettext``
 or ``N_`` (a marker for a sentence kept in a table and translated later), so ``pybabel extract``
 finds every one. Each package keeps its Chinese in a plain gettext file beside its code,
-``translations/zh/LC_MESSAGES/messages.po``, read here from its text (the package reads the file:
-this module does no IO). Names of record types, fields and values are not sentences: they come
-from the one vocabulary (``sync.vocabulary``).
+``translations/zh/LC_MESSAGES/messages.po``, read once when first asked (package data, like
+``vocabulary.json``; no compile step). Names of record types, fields and values are not sentences:
+they come from the one vocabulary (``sync.vocabulary``).
 
 A sentence missing from a catalogue (or marked fuzzy, or empty) shows in English, never as a key.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import gettext
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 __all__ = ["DEFAULT_LANG", "LANGS", "Catalogue", "N_", "Texts", "parse_po"]
@@ -156,6 +157,16 @@ class Texts:
     def __init__(self, read: Callable[[str], str | None]) -> None:
         self._read = read
         self._catalogues: dict[str, Catalogue] = {"en": Catalogue()}
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> Texts:
+        """The sentences whose catalogues are ``folder/<lang>/LC_MESSAGES/messages.po``."""
+
+        def read(lang: str) -> str | None:
+            path = folder / lang / "LC_MESSAGES" / "messages.po"
+            return path.read_text(encoding="utf-8") if path.is_file() else None
+
+        return cls(read)
 
     def __call__(self, lang: str | None) -> Catalogue:
         """The catalogue of ``lang`` ("zh" or "en"; anything else is Simplified Chinese)."""

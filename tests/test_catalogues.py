@@ -26,7 +26,10 @@ from sync.translations import parse_po
 ROOT = Path(__file__).resolve().parent.parent
 PYBABEL = Path(sys.executable).with_name("pybabel")
 KEYWORDS = ["-k", "_l", "-k", "lazy_gettext"]  # besides pybabel's own (_, gettext, N_, ...)
-PACKAGES = {"server": ROOT / "server" / "translations" / "zh" / "LC_MESSAGES" / "messages.po"}
+PACKAGES = {
+    package: ROOT / package / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
+    for package in ("server", "field_client")
+}
 APP_TEXT = ROOT / "field_client" / "pwa" / "js" / "i18n.js"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]|\{(\w+)\}")
 
@@ -100,19 +103,19 @@ def test_the_runtime_reader_reads_what_babel_reads(package):
     assert plural == "0"
 
 
-def app_text() -> dict[str, str]:
-    """The field app's own sentences (``TEXT = {key: [zh, en]}``): English -> Chinese."""
+def app_text() -> list[tuple[str, str]]:
+    """The field app's own sentences (``TEXT = {key: [zh, en]}``): (English, Chinese)."""
     source = APP_TEXT.read_text(encoding="utf-8")
     body = source[source.index("const TEXT = {") : source.index("\n};", source.index("TEXT"))]
     string = r'"(?:[^"\\]|\\.)*"'
     pairs = re.findall(rf"^\s*\w+:\s*\[({string}),\s*({string})\]", body, re.MULTILINE)
     assert len(pairs) > 30, "the app's table was read"
-    return {json.loads(en): json.loads(zh) for zh, en in pairs}
+    return [(json.loads(en), json.loads(zh)) for zh, en in pairs]
 
 
 def sentences() -> list[tuple[str, str, str]]:
     """Every (where, English, Chinese) of the catalogues and the app, placeholders as {name}."""
-    found = [("pwa/js/i18n.js", en, zh) for en, zh in app_text().items()]
+    found = [("pwa/js/i18n.js", en, zh) for en, zh in app_text()]
     for package in PACKAGES:
         for (ctx, msgid), message in catalogue(package).items():
             if ctx is None and isinstance(message.id, str):
@@ -125,11 +128,45 @@ def _braced(text: str) -> str:
 
 
 def test_one_english_sentence_has_one_chinese_sentence_everywhere():
-    chinese: dict[str, dict[str, str]] = {}
+    chinese: dict[str, set[tuple[str, str]]] = {}
     for where, en, zh in sentences():
-        chinese.setdefault(en, {})[where] = zh
-    differ = {en: seen for en, seen in chinese.items() if len(set(seen.values())) > 1}
+        chinese.setdefault(en, set()).add((where, zh))
+    differ = {en: seen for en, seen in chinese.items() if len({zh for _w, zh in seen}) > 1}
     assert not differ, differ
+
+
+def vocabulary_words() -> dict[str, set[str]]:
+    """English name (lower case) -> Chinese names of every type, field and value."""
+    words: dict[str, set[str]] = {}
+
+    def add(en: str, zh: str) -> None:
+        words.setdefault(en.lower(), set()).add(zh)
+
+    for rtype in RECORD_TYPES.values():
+        for many in (False, True):
+            add(*(vocabulary.type_label(lang, rtype.name, many=many) for lang in ("en", "zh")))
+        for name, rule in rtype.rules.items():
+            add(*(vocabulary.field_label(lang, name) for lang in ("en", "zh")))
+            for value in rule.values if isinstance(rule, Choice) else ():
+                add(
+                    *(
+                        vocabulary.choice_label(lang, rtype.name, name, value)
+                        for lang in ("en", "zh")
+                    )
+                )
+    return words
+
+
+def test_a_sentence_that_is_a_vocabulary_word_says_the_vocabulary_word():
+    """A heading or label that is the name of a type, field or value ("Raised on", "Projects")
+    has the vocabulary's Chinese, not a second spelling."""
+    words = vocabulary_words()
+    wrong = [
+        (where, en, zh, "/".join(words[en.lower()]))
+        for where, en, zh in sentences()
+        if en.lower() in words and zh not in words[en.lower()]
+    ]
+    assert not wrong, wrong
 
 
 STATES = ("status", "review_status", "priority", "satisfaction", "supervision")

@@ -17,7 +17,8 @@ from rich.table import Table
 
 from field_client import config as configmod
 from field_client.errors import ClientError, Refused, ValidationError
-from field_client.messages import explain, field_name, label_of, say, type_name
+from field_client.i18n import texts
+from field_client.messages import explain, field_name, label_of, section_name, type_name
 from field_client.store import LocalStore, label
 from field_client.transport import HttpTransport
 from sync import ErrorCode
@@ -65,8 +66,9 @@ class App:
         if self._store is not None:
             self._store.close()
 
-    def say(self, key: str, **params: Any) -> str:
-        return say(key, self.lang, **params)
+    def gettext(self, message: str, **params: Any) -> str:
+        """A sentence in the command's language."""
+        return texts(self.lang).gettext(message, **params)
 
     def transport(self) -> HttpTransport:
         creds = self.store.credentials()
@@ -125,7 +127,10 @@ class FieldsyncGroup(click.Group):
             sys.exit(exc.exit_code)
         except click.UsageError as exc:
             lang = configmod.load(lang=_lang_from_args(argv)).lang
-            click.echo(say("bad_value", lang, detail=exc.format_message()), err=True)
+            click.echo(
+                texts(lang).gettext("Bad option value: %(detail)s", detail=exc.format_message()),
+                err=True,
+            )
             sys.exit(2)
         except click.ClickException as exc:
             exc.show()
@@ -174,7 +179,7 @@ def print_table(app: App, rtype: str, records: list[dict[str, Any]], columns: li
         table.add_row(*cells)
     console().print(table)
     if not records:
-        click.echo(app.say("none"))
+        click.echo(app.gettext("(none)"))
 
 
 def _text(value: Any) -> str:
@@ -203,11 +208,11 @@ def show_record(app: App, record: dict[str, Any], as_json: bool, extra: dict[str
             shown += " *"
         table.add_row(field_name(name, app.lang), shown)
     if record["deleted"]:
-        table.add_row("", app.say("deleted"))
+        table.add_row("", app.gettext("deleted"))
     console().print(table)
     for key, items in extra.items():
         if items:
-            click.echo(f"\n{app.say('section.' + key)}:")
+            click.echo(f"\n{section_name(key, app.lang)}:")
             for item in items:
                 click.echo(f"  {item['id']}  {label(item)}")
 
@@ -292,7 +297,7 @@ def enroll(app: App, server: str, code: str, name: str) -> str:
     """Enroll the device; return the one-line confirmation."""
     parsed = urlparse(server)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise Failure(app.say("bad_server", server=server))
+        raise Failure(app.gettext("Invalid server address: %(server)s", server=server))
     store = app.store  # enrolled before (revoked, lost): pending edits go under the new identity
     transport = HttpTransport(server, timeout=app.config.timeout, retries=0)
     try:
@@ -300,17 +305,26 @@ def enroll(app: App, server: str, code: str, name: str) -> str:
     except Refused as exc:
         if exc.code == ErrorCode.UNSUPPORTED_PROTOCOL:
             raise
-        raise Failure(app.say("protocol.invalid_code", detail=exc.detail)) from None
+        raise Failure(
+            app.gettext(
+                "The enrollment code is invalid, used or expired: %(detail)s", detail=exc.detail
+            )
+        ) from None
     except ClientError as exc:
         raise Failure(explain(exc, app.lang, server=server)) from None
     try:
         store.save_enrollment(server, answer, name)
     except ValidationError as exc:
-        raise Failure(app.say("other_workspace")) from exc
+        raise Failure(
+            app.gettext(
+                "This code is for another workspace; this device's records do not move "
+                "there. Ask the original workspace for a code, or use another --home."
+            )
+        ) from exc
     user = answer.get("user") or {}
     workspace = answer.get("workspace") or {}
-    return app.say(
-        "enrolled",
+    return app.gettext(
+        "Enrolled: device %(device_id)s, user %(user)s, workspace %(workspace)s.",
         device_id=answer["device_id"],
         user=user.get("display_name") or user.get("username", ""),
         workspace=workspace.get("name", ""),

@@ -281,7 +281,11 @@ def concern_update(app: App, concern_ref: str, **values: Any) -> None:
     """
     record = app.store.find("concern", concern_ref)
     changed = app.store.update("concern", record["id"], concern_fields(app, values))
-    click.echo(app.say("updated", fields=", ".join(changed)) if changed else app.say("unchanged"))
+    click.echo(
+        app.gettext("Updated: %(fields)s", fields=", ".join(changed))
+        if changed
+        else app.gettext("Nothing changed.")
+    )
 
 
 @concern.command("list")
@@ -383,7 +387,11 @@ def project_update(app: App, project_ref: str, place_ref: str | None, **values: 
     record = app.store.find("project", project_ref)
     fields = clean({"place_id": ref(app, "place", place_ref), **values})
     changed = app.store.update("project", record["id"], fields)
-    click.echo(app.say("updated", fields=", ".join(changed)) if changed else app.say("unchanged"))
+    click.echo(
+        app.gettext("Updated: %(fields)s", fields=", ".join(changed))
+        if changed
+        else app.gettext("Nothing changed.")
+    )
 
 
 @project.command("list")

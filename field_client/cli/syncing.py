@@ -21,7 +21,8 @@ from field_client.cli.base import (
     print_json,
 )
 from field_client.errors import Refused
-from field_client.messages import explain, human_bytes, say, type_name
+from field_client.i18n import N_, texts
+from field_client.messages import PHOTO_QUOTA, STAGES, explain, human_bytes, type_name
 from field_client.syncer import Stage, SyncReport, sync_once
 from sync import jsonio
 
@@ -62,18 +63,34 @@ def run_sync(app: App, *, show_progress: bool = True) -> SyncReport:
 def summary(app: App, report: SyncReport) -> str:
     """Return the plain summary of a sync."""
     if report.offline:
-        return app.say("sync.offline", pending=report.pending)
+        return app.gettext(
+            "Offline: cannot reach the server; %(pending)s changes stay queued for the next sync.",
+            pending=report.pending,
+        )
     if report.error:
         body = {"server_time": _readable_stamp(report.server_time)}
         error = Refused(report.error, report.message or "", body=body)
         if report.error == "server_error":
-            return app.say("server_error", detail=report.message, **app.context())
+            return app.gettext(
+                "The server %(server)s failed or is not a Fieldsync server (%(detail)s). "
+                "Your data is kept.",
+                detail=report.message,
+                **app.context(),
+            )
         return explain(error, app.lang, **app.context())
-    lines = [app.say("sync.summary", **report.to_json())]
+    lines = [
+        app.gettext(
+            "Sync done: sent %(sent)s, received %(new)s new, conflicts "
+            "%(conflicts)s, rejected %(rejected)s.",
+            **report.to_json(),
+        )
+    ]
     if report.conflicts:
-        lines.append(app.say("sync.conflicts_hint"))
+        lines.append(app.gettext("Conflicting edits were handed to the office to resolve."))
     if report.rejected:
-        lines.append(app.say("sync.rejected_hint"))
+        lines.append(
+            app.gettext("Some edits were rejected; run fieldsync rejected to see and fix them.")
+        )
     if report.photo_quota:
         lines.append(photo_quota_line(app.lang, report.to_json()))
     return "\n".join(lines)
@@ -82,8 +99,8 @@ def summary(app: App, report: SyncReport) -> str:
 def photo_quota_line(lang: str, report: dict[str, Any]) -> str:
     """One sentence: the office's photo quota is full, the photos wait here."""
     size = human_bytes(int(report.get("photo_quota_bytes") or 0))
-    key = f"sync.photo_quota.{report['photo_quota']}"
-    return say(key, lang, size=size, n=report.get("photos_refused", 0))
+    sentence = PHOTO_QUOTA[report["photo_quota"]]
+    return texts(lang).gettext(sentence, size=size, n=report.get("photos_refused", 0))
 
 
 def _readable_stamp(stamp: str | None) -> str:
@@ -119,7 +136,7 @@ class Progress:
     def __call__(self, stage: Stage, done: int, total: int | None) -> None:
         if not self.enabled:
             return
-        name = self.app.say(f"stage.{stage}")
+        name = self.app.gettext(STAGES[stage])
         if self.bar is None:
             if stage is not Stage.DONE:
                 click.echo(f"{name} {done}" + (f"/{total}" if total else ""), err=True)
@@ -144,19 +161,19 @@ def status(app: App, as_json: bool) -> None:
         return
     user = data["user"] or {}
     rows = [
-        ("status.server", data["server"] or app.say("none")),
-        ("status.device", data["device_id"] or app.say("none")),
-        ("status.user", user.get("display_name") or user.get("username") or ""),
-        ("status.last_sync", data["last_sync"] or app.say("status.never")),
-        ("status.pending", data["pending"]),
-        ("status.conflicts", data["conflicts"]),
-        ("status.rejected", data["rejected"]),
+        (N_("Server"), data["server"] or app.gettext("(none)")),
+        (N_("Device"), data["device_id"] or app.gettext("(none)")),
+        (N_("User"), user.get("display_name") or user.get("username") or ""),
+        (N_("Last sync"), data["last_sync"] or app.gettext("never")),
+        (N_("Pending"), data["pending"]),
+        (N_("Conflicts"), data["conflicts"]),
+        (N_("Rejected"), data["rejected"]),
     ]
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
     for key, value in rows:
-        table.add_row(app.say(key), str(value))
+        table.add_row(app.gettext(key), str(value))
     console().print(table)
 
 
@@ -179,7 +196,7 @@ def conflicts(app: App, as_json: bool) -> None:
             f"{item['kept'].get('value')!r} <> {item['other'].get('value')!r}"
         )
     if not items:
-        click.echo(app.say("none"))
+        click.echo(app.gettext("(none)"))
 
 
 @main.command()
@@ -195,7 +212,7 @@ def rejected(app: App, fix_id: int | None, assignments: tuple[str, ...], as_json
     """
     if fix_id is not None:
         app.store.fix_rejected(fix_id, parse_assignments(assignments))
-        click.echo(app.say("fixed"))
+        click.echo(app.gettext("Fixed; it will be sent at the next sync."))
         return
     items = app.store.rejected()
     if as_json:
@@ -207,7 +224,7 @@ def rejected(app: App, fix_id: int | None, assignments: tuple[str, ...], as_json
             f"{item['id']}  {type_name(item['type'], app.lang)} {item['record_id']}  {errors}"
         )
     if not items:
-        click.echo(app.say("none"))
+        click.echo(app.gettext("(none)"))
 
 
 def parse_assignments(assignments: tuple[str, ...]) -> dict[str, Any]:
@@ -237,6 +254,6 @@ def serve(app: App, host: str, port: int, no_browser: bool) -> None:
     try:
         from field_client.web import serve as web_serve
     except ImportError:
-        raise Failure(app.say("serve.missing")) from None
+        raise Failure(app.gettext("The local web interface is not installed.")) from None
     app.store.close()
     web_serve(app.config.home, host=host, port=port, open_browser=not no_browser)

@@ -25,8 +25,8 @@ from werkzeug.exceptions import HTTPException
 
 from field_client import config as client_config
 from field_client.errors import ClientError, NotEnrolled, Offline, Refused, ServerError
+from field_client.i18n import texts
 from field_client.store import LocalStore
-from field_client.web import i18n
 from field_client.web.syncjob import Reachability, SyncJob, log
 
 __all__ = ["create_app", "serve"]
@@ -82,14 +82,21 @@ def create_app(
     def inject() -> dict[str, Any]:
         from field_client.web.forms import format_local
         from field_client.web.pages import attention_count
-        from field_client.web.views import L, new_form_key, t
+        from field_client.web.views import L, gettext, new_form_key
 
         try:
             count = attention_count()
         except ClientError:
             count = 0
-        return {"_": t, "L": L, "lang": lang(), "attention_count": count, "fmt_time": format_local,
-                "new_form_key": new_form_key, "visit_line": _visit_line}  # fmt: skip
+        return {
+            "_": gettext,
+            "L": L,
+            "lang": lang(),
+            "attention_count": count,
+            "fmt_time": format_local,
+            "new_form_key": new_form_key,
+            "visit_line": _visit_line,
+        }
 
     @app.teardown_request
     def close_connection(exc: BaseException | None) -> None:
@@ -181,30 +188,39 @@ def _secret_key(home: Path) -> str:
 
 
 def _register_errors(app: Flask) -> None:
-    from field_client.web.views import t
+    from field_client.web.views import gettext
 
     @app.errorhandler(CSRFError)
     def csrf_failed(exc: CSRFError) -> tuple[str, int]:
-        return render_template("error.html", title=t("error.csrf"), message=t("error.csrf")), 400
+        return render_template(
+            "error.html",
+            title=gettext("This page expired; please submit it again."),
+            message=gettext("This page expired; please submit it again."),
+        ), 400
 
     @app.errorhandler(404)
     def not_found(exc: Exception) -> tuple[str, int]:
         body = render_template(
-            "error.html", title=t("error.not_found_title"), message=t("error.not_found")
+            "error.html", title=gettext("Not found"), message=gettext("That record was not found.")
         )
         return body, 404
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[str, int]:
-        message = t("error.request")
+        message = gettext("That request could not be handled; go home and retry.")
         return render_template("error.html", title=message, message=message), exc.code or 400
 
     @app.errorhandler(ClientError)
     def store_failed(exc: ClientError) -> tuple[str, int]:
         if isinstance(exc, NotEnrolled):
-            message = t("error.not_enrolled")
+            message = gettext(
+                "This device is not enrolled yet, so nothing can be saved. Run fieldsync "
+                "init first."
+            )
         else:
-            message = t("error.store", detail=exc.detail or exc.key)
+            message = gettext(
+                "The local database could not be written: %(detail)s", detail=exc.detail or exc.key
+            )
         return render_template("error.html", title=message, message=message), 503
 
 
@@ -227,7 +243,7 @@ def _http_runner(store: LocalStore, settings: Any) -> Callable[..., dict[str, An
             report = sync_once(store, transport, store.clock, progress)
         except ClientError as exc:  # the local store failed (locked, damaged)
             log.warning("sync failed: %s (%s)", type(exc).__name__, exc.key)
-            return {"failed": True, "reason_key": f"sync.error.{exc.key}", "reason": exc.detail}
+            return {"failed": True, "reason_key": exc.key, "reason": exc.detail}
         finally:
             transport.close()
             store.close()  # this thread's connection
@@ -241,7 +257,7 @@ def report_dict(report: dict[str, Any]) -> dict[str, Any]:
     result = dict(report)
     if result.get("error"):
         result["failed"] = True
-        result["reason_key"] = f"sync.error.{result['error']}"
+        result["reason_key"] = result["error"]
     return result
 
 
@@ -294,12 +310,14 @@ def serve(
     app.config["FIELDSYNC_WEB_PORT"] = server.server_port  # now the Host must name this port
     url = f"http://{host}:{server.server_port}/"
     lang = client_config.load(home).lang
-    print(i18n.translate(lang, "serve.address", url=url), flush=True)
+    print(
+        texts(lang).gettext("Field UI running at %(url)s  (Ctrl+C to stop)", url=url), flush=True
+    )
     if open_browser:
         threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        print(i18n.translate(lang, "serve.stopped"), file=sys.stderr)
+        print(texts(lang).gettext("Field UI stopped."), file=sys.stderr)
     finally:
         server.server_close()

@@ -12,7 +12,7 @@ from field_client.errors import ClientError
 from field_client.web import i18n, queries
 from field_client.web.capture import flash_form_errors, store_errors
 from field_client.web.forms import coerce_field, format_local, to_input
-from field_client.web.views import L, bp, lang, list_keys, now, state, store, t
+from field_client.web.views import L, bp, gettext, lang, list_keys, now, state, store
 from sync import vocabulary
 from sync.records import RECORD_TYPES, Choice, DateTime, ListChoice, Ref, RefList, Text
 
@@ -154,10 +154,10 @@ def save_fix(rejection_id: int) -> Response | tuple[str, int]:
         typed = request.form.get(f"f_{row['name']}", "")
         row["value"] = typed
         value, error = coerce_field(
-            item["type"], row["name"], typed, t, state().tz, lambda f: i18n.fault(lang(), f)
+            item["type"], row["name"], typed, gettext, state().tz, lambda f: i18n.fault(lang(), f)
         )
         if row["widget"] == "select" and row["choices"] and value is not None and not error:
-            error = None if value in dict(row["choices"]) else t("v.bad_choice")
+            error = None if value in dict(row["choices"]) else gettext("Please pick one")
         if error:
             errors[row["name"]] = error
         fields[row["name"]] = value
@@ -167,7 +167,7 @@ def save_fix(rejection_id: int) -> Response | tuple[str, int]:
         except ClientError as exc:
             errors.update(store_errors(exc))
         else:
-            flash(t("attention.fixed"))
+            flash(gettext("Fixed; it goes out with the next sync."))
             return redirect(url_for("field.attention"))
     flash_form_errors(errors)
     return _fix_page(item, rows, errors), 422

@@ -22,13 +22,13 @@ from field_client.web.views import (
     L,
     bp,
     form_key,
+    gettext,
     lang,
     list_keys,
     new_form_key,
     now,
     state,
     store,
-    t,
 )
 from sync.records import GROUPS
 from sync.rules import concern_people, same_person
@@ -41,10 +41,19 @@ PARTY_CHIP_KINDS = ("resident", "merchant", "worker")
 def store_errors(exc: ClientError) -> dict[str, str]:
     """Turn a store error into per-field text for the page (``_``: about the whole form)."""
     if isinstance(exc, NotEnrolled):
-        return {"_": t("error.not_enrolled")}
+        return {
+            "_": gettext(
+                "This device is not enrolled yet, so nothing can be saved. Run fieldsync "
+                "init first."
+            )
+        }
     errors = getattr(exc, "errors", None)
     if not errors:
-        return {"_": t("error.store", detail=exc.detail or exc.key)}
+        return {
+            "_": gettext(
+                "The local database could not be written: %(detail)s", detail=exc.detail or exc.key
+            )
+        }
     found = {k: "；".join(i18n.fault(lang(), m) for m in v) for k, v in errors.items()}
     # a field the form does not show still gets named at the top of the page
     found["_"] = "；".join(f"{i18n.enum_label(lang(), 'field', k)}：{m}" for k, m in found.items())
@@ -53,7 +62,7 @@ def store_errors(exc: ClientError) -> dict[str, str]:
 
 def flash_form_errors(errors: dict[str, str]) -> None:
     """Say at the top of the page that the form needs attention (or what went wrong)."""
-    flash(errors.get("_") or t("error.form"), "error")
+    flash(errors.get("_") or gettext("Please check the fields marked in red."), "error")
 
 
 def _rows(form: Any, names: tuple[str, ...], minimum: int) -> list[dict[str, str]]:
@@ -138,13 +147,15 @@ def _typed_values(form: Any) -> dict[str, Any]:
 def create_visit() -> Response | tuple[str, int]:
     """Save a visit with its place, new people and concerns in one transaction."""
     places = [queries.flat(p) for p in store().list("place")]
-    parsed = parse_visit(request.form, places, t, state().tz, now(), list_keys("concern.category"))
+    parsed = parse_visit(
+        request.form, places, gettext, state().tz, now(), list_keys("concern.category")
+    )
     for row in parsed.concerns:
         if row.support_of and store().get("concern", row.support_of) is None:
             row.support_of = None  # the suggested concern is gone: keep the new one
     key = form_key()
     if key and store().get("visit", key) is not None:  # the same form sent twice: saved once
-        flash(t("common.already_saved"))
+        flash(gettext("This form was already saved; nothing was saved twice"))
         return redirect(url_for("field.visit", visit_id=key))
     chosen, photo_error = photos.read_photos(request.files)
     if photo_error:
@@ -161,16 +172,25 @@ def create_visit() -> Response | tuple[str, int]:
             except ClientError as exc:
                 flash(store_errors(exc)["_"], "error")
             voices = sum(1 for row in parsed.concerns if row.support_of)
-            saved = t("visit.saved", n=len(parsed.concerns) - voices)
+            saved = gettext("Visit saved, with %(n)s concerns.", n=len(parsed.concerns) - voices)
             if voices:
-                saved = t("visit.saved_with_support", n=len(parsed.concerns) - voices, m=voices)
-            flash(saved + " "
-                  + t("common.saved_pending", n=store().status()["pending"]))  # fmt: skip
+                saved = gettext(
+                    "Visit saved, with %(n)s new concerns and %(m)s further voices.",
+                    n=len(parsed.concerns) - voices,
+                    m=voices,
+                )
+            flash(
+                saved
+                + " "
+                + gettext("Saved on this device; %(n)s to sync.", n=store().status()["pending"])
+            )
             return redirect(url_for("field.visit", visit_id=visit_id))
     values = _typed_values(request.form)
     values["party_ids"] = list(dict.fromkeys(values["party_ids"] + list(offers.values())))
     if chosen and photos.FIELD not in parsed.errors:  # a browser cannot refill a file input
-        parsed.errors[photos.FIELD] = t("photo.reselect")
+        parsed.errors[photos.FIELD] = gettext(
+            "Everything else was kept; please choose the photos again."
+        )
     flash_form_errors(parsed.errors)
     context = _visit_context(
         values, parsed.errors, request.form, candidates=parsed.place.candidates,
@@ -200,8 +220,10 @@ def _known_people(parsed: VisitInput, form: Any) -> dict[int, str]:
             keep.append(person)
         elif match["id"] not in chosen:
             offers[i] = match["id"]
-            parsed.errors[f"person_name.{i}"] = t(
-                "visit.person_known", name=match.get("name") or L("party_kind", match.get("kind"))
+            parsed.errors[f"person_name.{i}"] = gettext(
+                "Already recorded: %(name)s. That person is now chosen; save again, or "
+                "tick “a different person”",
+                name=match.get("name") or L("party_kind", match.get("kind")),
             )
             keep.append(person)
     parsed.people = keep
@@ -294,7 +316,9 @@ def update_visit(visit_id: str) -> Response | tuple[str, int]:
     if record is None or record["deleted"]:
         abort(404)
     places = [queries.flat(p) for p in store().list("place")]
-    parsed = parse_visit(request.form, places, t, state().tz, now(), list_keys("concern.category"))
+    parsed = parse_visit(
+        request.form, places, gettext, state().tz, now(), list_keys("concern.category")
+    )
     if not parsed.errors:
         try:
             with store().write():
@@ -306,7 +330,7 @@ def update_visit(visit_id: str) -> Response | tuple[str, int]:
         except ClientError as exc:
             parsed.errors.update(store_errors(exc))
         else:
-            flash(t("common.saved_pending", n=store().status()["pending"]))
+            flash(gettext("Saved on this device; %(n)s to sync.", n=store().status()["pending"]))
             return redirect(url_for("field.visit", visit_id=visit_id))
     flash_form_errors(parsed.errors)
     values = _typed_values(request.form)

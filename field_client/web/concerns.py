@@ -16,12 +16,12 @@ from field_client.web.views import (
     L,
     bp,
     form_key,
+    gettext,
     list_keys,
     new_form_key,
     now,
     safe_next,
     store,
-    t,
 )
 from sync.casework import REPRESENTATIVE_STEPS as REP_STEPS
 from sync.casework import status_change
@@ -89,17 +89,19 @@ def create_concern() -> Response | tuple[str, int]:
     values = {k: request.form.get(k, "") for k in request.form}
     key = form_key()
     if key and (done := store().get("concern", key) or store().get("follow_up", key)):
-        flash(t("common.already_saved"))  # the same form sent twice: saved once
+        flash(
+            gettext("This form was already saved; nothing was saved twice")
+        )  # the same form sent twice: saved once
         concern_id = key if done["type"] == "concern" else done["fields"].get("subject_id")
         return redirect(url_for("field.concern", concern_id=concern_id))
-    fields, errors = parse_concern(request.form, t, list_keys("concern.category"))
+    fields, errors = parse_concern(request.form, gettext, list_keys("concern.category"))
     place_id = request.form.get("place_id") or None
     if place_id and store().get("place", place_id) is None:
-        errors["place_id"] = t("v.place_unknown")
+        errors["place_id"] = gettext("That place no longer exists; pick again")
     support_of = next((v for v in request.form.getlist("support_of") if v), "")
     if not errors and support_of and store().get("concern", support_of):
         _add_support(support_of, request.form.get("raised_by_group"), fields["title"], key)
-        flash(t("concern.supported"))
+        flash(gettext("Your voice was added."))
         return redirect(url_for("field.concern", concern_id=support_of))
     similar = [] if errors else queries.similar_open(store(), place_id, fields["title"])
     if not errors and (not similar or request.form.get("confirm_new")):
@@ -111,8 +113,11 @@ def create_concern() -> Response | tuple[str, int]:
         except ClientError as exc:
             errors.update(store_errors(exc))
         else:
-            flash(t("concern.created") + " "
-                  + t("common.saved_pending", n=store().status()["pending"]))  # fmt: skip
+            flash(
+                gettext("Concern saved.")
+                + " "
+                + gettext("Saved on this device; %(n)s to sync.", n=store().status()["pending"])
+            )
             return redirect(url_for("field.concern", concern_id=concern_id))
     if errors:
         flash_form_errors(errors)
@@ -146,14 +151,14 @@ def update_concern(concern_id: str) -> Response | tuple[str, int]:
     row = _concern_or_404(concern_id)
     values = {k: request.form.get(k, "") for k in request.form}
     held = row.get("category")  # a retired category stays valid on its record
-    fields, errors = parse_concern(request.form, t, list_keys("concern.category", held=held))
+    fields, errors = parse_concern(request.form, gettext, list_keys("concern.category", held=held))
     place_id = request.form.get("place_id") or None
     if place_id and store().get("place", place_id) is None:
-        errors["place_id"] = t("v.place_unknown")
+        errors["place_id"] = gettext("That place no longer exists; pick again")
     for name, limit in (("responsible_unit", 200), ("resolution", 10_000)):
         text = (request.form.get(name) or "").strip()
         if len(text) > limit:
-            errors[name] = t("v.too_long", n=limit)
+            errors[name] = gettext("At most %(n)s characters", n=limit)
         fields[name] = text or None
     met = _visit_people(row)
     chosen = request.form.getlist("party_ids")
@@ -165,7 +170,7 @@ def update_concern(concern_id: str) -> Response | tuple[str, int]:
         except ClientError as exc:
             errors.update(store_errors(exc))
         else:
-            flash(t("common.saved_pending", n=store().status()["pending"]))
+            flash(gettext("Saved on this device; %(n)s to sync.", n=store().status()["pending"]))
             return redirect(url_for("field.concern", concern_id=concern_id))
     flash_form_errors(errors)
     context = _form_context(values, errors, edit=row, **_met(row, chosen))
@@ -193,11 +198,16 @@ def similar_json() -> Response:
     found = queries.similar_open(store(), place_id, request.args.get("title", "")[:200])
     rows = [
         {"id": c["id"], "title": c.get("title"), "status": L("concern_status", c.get("status")),
-         "supports": t("concern.supports", n=c["supports"]) if c["supports"] else ""}
+         "supports": gettext("%(n)s further voices", n=c["supports"]) if c["supports"] else ""}
         for c in found
     ]  # fmt: skip
-    texts = {"label": t("concern.similar"), "action": t("concern.support_this"),
-             "chosen": t("concern.supporting")}  # fmt: skip
+    texts = {
+        "label": gettext(
+            "This place already has similar open concerns; add your voice instead of a duplicate:"
+        ),
+        "action": gettext("Support this one"),
+        "chosen": gettext("Will be saved as a further voice"),
+    }
     return jsonify({"similar": rows, **texts})
 
 
@@ -247,7 +257,7 @@ def concern_status(concern_id: str) -> Response:
     status = request.form.get("status")
     if status in REP_STEPS.get(row.get("status") or "new", ()):
         store().update("concern", concern_id, status_change(row, status, now().date()))
-        flash(t("concern.status_changed", status=L("concern_status", status)))
+        flash(gettext("Status changed to: %(status)s", status=L("concern_status", status)))
     return redirect(safe_next(url_for("field.concern", concern_id=concern_id)))
 
 
@@ -258,9 +268,9 @@ def concern_follow_up(concern_id: str) -> Response | tuple[str, int]:
     key = form_key()
     here = url_for("field.concern", concern_id=concern_id)
     if key and store().get("follow_up", key) is not None:  # the same form sent twice
-        flash(t("common.already_saved"))
+        flash(gettext("This form was already saved; nothing was saved twice"))
         return redirect(here)
-    parsed = parse_note(request.form, t, now())
+    parsed = parse_note(request.form, gettext, now())
     party_id = request.form.get("party_id") or None
     if party_id not in {p["id"] for p in _people_near(row)}:
         party_id = None
@@ -271,8 +281,12 @@ def concern_follow_up(concern_id: str) -> Response | tuple[str, int]:
         saved = store().create(
             "follow_up", {k: v for k, v in fields.items() if v}, record_id=record_id
         )
-        done = "concern.supported" if fields["kind"] == "support" else "concern.follow_up_saved"
-        flash(t("concern.voice_counted" if saved != record_id else done))
+        if saved != record_id:
+            flash(gettext("This person's voice is already counted"))
+        elif fields["kind"] == "support":
+            flash(gettext("Your voice was added."))
+        else:
+            flash(gettext("Follow-up saved."))
         return redirect(here)
     flash_form_errors(parsed.errors)
     return _concern_page(concern_id, dict(request.form), parsed.errors), 422

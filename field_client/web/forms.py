@@ -101,14 +101,14 @@ class FollowUpInput:
 
 
 def _text(
-    form: Mapping[str, Any], name: str, t: Translate, errors: dict[str, str], *,
+    form: Mapping[str, Any], name: str, gettext: Translate, errors: dict[str, str], *,
     max_len: int, required: bool = False, value: str | None = None,
 ) -> str:  # fmt: skip
     text = (form.get(name, "") if value is None else value).strip()
     if required and not text:
-        errors[name] = t("v.required")
+        errors[name] = gettext("Required")
     elif len(text) > max_len:
-        errors[name] = t("v.too_long", n=max_len)
+        errors[name] = gettext("At most %(n)s characters", n=max_len)
     return text
 
 
@@ -152,7 +152,7 @@ def to_input(value: str | None, tz: dt.tzinfo | None) -> str:
 
 
 def resolve_place(
-    form: Mapping[str, Any], places: Sequence[Mapping[str, Any]], t: Translate
+    form: Mapping[str, Any], places: Sequence[Mapping[str, Any]], gettext: Translate
 ) -> PlaceChoice:
     """Work out the visit's place: a tapped recent place, or a typed name (found or new)."""
     known = {p["id"]: p for p in places}
@@ -162,18 +162,20 @@ def resolve_place(
     if picked and not typed:
         if picked in known:
             return PlaceChoice(place_id=picked)
-        return PlaceChoice(error=t("v.place_unknown"))
+        return PlaceChoice(error=gettext("That place no longer exists; pick again"))
     if not typed:
-        return PlaceChoice(error=t("v.place_missing"))
+        return PlaceChoice(error=gettext("Pick or type a place"))
     if len(typed) > TITLE_MAX:
-        return PlaceChoice(error=t("v.too_long", n=TITLE_MAX))
+        return PlaceChoice(error=gettext("At most %(n)s characters", n=TITLE_MAX))
     same = [p for p in places if (p.get("name") or "").strip().casefold() == typed.casefold()]
     if len(same) == 1:
         return PlaceChoice(place_id=same[0]["id"])
     if len(same) > 1:
         if picked in {p["id"] for p in same}:
             return PlaceChoice(place_id=picked)
-        error = t("v.place_ambiguous", n=len(same), name=typed)
+        error = gettext(
+            "%(n)s places are called “%(name)s”; pick one below.", n=len(same), name=typed
+        )
         return PlaceChoice(candidates=list(same), error=error)
     return PlaceChoice(new_name=typed, new_kind=kind)
 
@@ -184,7 +186,7 @@ def _rows(form: Any, *names: str) -> list[tuple[str, ...]]:
     return [tuple((x[i] if i < len(x) else "") for x in lists) for i in range(length)]
 
 
-def _people(form: Any, t: Translate, errors: dict[str, str]) -> list[PersonRow]:
+def _people(form: Any, gettext: Translate, errors: dict[str, str]) -> list[PersonRow]:
     people = []
     for i, (name, kind, phone) in enumerate(
         _rows(form, "person_name", "person_kind", "person_phone")
@@ -193,17 +195,17 @@ def _people(form: Any, t: Translate, errors: dict[str, str]) -> list[PersonRow]:
         if not name and not phone:
             continue
         if not name:
-            errors[f"person_name.{i}"] = t("v.party_name_required")
+            errors[f"person_name.{i}"] = gettext("Enter a name")
         elif len(name) > TITLE_MAX:
-            errors[f"person_name.{i}"] = t("v.too_long", n=TITLE_MAX)
+            errors[f"person_name.{i}"] = gettext("At most %(n)s characters", n=TITLE_MAX)
         if len(phone) > PHONE_MAX:
-            errors[f"person_phone.{i}"] = t("v.too_long", n=PHONE_MAX)
+            errors[f"person_phone.{i}"] = gettext("At most %(n)s characters", n=PHONE_MAX)
         people.append(PersonRow(name, _choice(kind, PARTY_KINDS, "resident") or "resident", phone))
     return people
 
 
 def _concern_rows(
-    form: Any, t: Translate, errors: dict[str, str], categories: Sequence[str]
+    form: Any, gettext: Translate, errors: dict[str, str], categories: Sequence[str]
 ) -> list[ConcernRow]:
     rows = []
     names = ("concern_title", "concern_category", "concern_priority", "concern_group",
@@ -213,7 +215,7 @@ def _concern_rows(
         if not title:
             continue  # an untouched extra row
         if len(title) > TITLE_MAX:
-            errors[f"concern_title.{i}"] = t("v.too_long", n=TITLE_MAX)
+            errors[f"concern_title.{i}"] = gettext("At most %(n)s characters", n=TITLE_MAX)
         rows.append(
             ConcernRow(
                 title=title,
@@ -228,7 +230,7 @@ def _concern_rows(
 
 def _times(
     form: Mapping[str, Any],
-    t: Translate,
+    gettext: Translate,
     errors: dict[str, str],
     tz: dt.tzinfo | None,
     now: dt.datetime | None = None,
@@ -239,30 +241,33 @@ def _times(
         text = (form.get(name) or "").strip()
         if not text:
             if name == "started_at":
-                errors[name] = t("v.required")
+                errors[name] = gettext("Required")
             continue
         value = parse_time(text, tz)
         if value is None:
-            errors[name] = t("v.bad_time")
+            errors[name] = gettext("Not a time, e.g. 2024-05-31 09:30")
             continue
         parsed[name] = value
         out[name] = value.isoformat(timespec="seconds")
     if len(parsed) == 2 and parsed["ended_at"] < parsed["started_at"]:
-        errors["ended_at"] = t("v.end_before_start")
+        errors["ended_at"] = gettext("The end is before the start")
     if now is not None:
         typed = {k: v for k, v in out.items() if k not in errors}
         for name in future_errors(
             RECORD_TYPES["visit"], typed, now_ms=int(now.timestamp() * 1000),
             allowance_ms=FIELD_ALLOWANCE_MS,
         ):  # fmt: skip
-            errors[name] = t("v.future", now=now.strftime("%Y-%m-%d %H:%M"))
+            errors[name] = gettext(
+                "Cannot be later than now (%(now)s on this device)",
+                now=now.strftime("%Y-%m-%d %H:%M"),
+            )
     return out
 
 
 def parse_visit(
     form: Any,
     places: Sequence[Mapping[str, Any]],
-    t: Translate,
+    gettext: Translate,
     tz: dt.tzinfo | None = None,
     now: dt.datetime | None = None,
     categories: Sequence[str] = CATEGORIES,
@@ -274,53 +279,57 @@ def parse_visit(
     errors: dict[str, str] = {}
     kind = form.get("kind")
     if kind not in VISIT_KINDS:
-        errors["kind"] = t("v.bad_choice")
+        errors["kind"] = gettext("Please pick one")
     fields: dict[str, Any] = {"kind": kind}
-    fields["title"] = _text(form, "title", t, errors, max_len=TITLE_MAX) or None
-    fields["summary"] = _text(form, "summary", t, errors, max_len=TEXT_MAX) or None
-    fields.update(_times(form, t, errors, tz, now))
+    fields["title"] = _text(form, "title", gettext, errors, max_len=TITLE_MAX) or None
+    fields["summary"] = _text(form, "summary", gettext, errors, max_len=TEXT_MAX) or None
+    fields.update(_times(form, gettext, errors, tz, now))
     count = (form.get("attendee_count") or "").strip()
     if count:
         number = _whole(count)
         if number is not None and number <= 1_000_000:
             fields["attendee_count"] = number
         else:
-            errors["attendee_count"] = t("v.bad_number")
-    place = resolve_place(form, places, t)
+            errors["attendee_count"] = gettext("Enter a whole number, 0 or more")
+    place = resolve_place(form, places, gettext)
     if place.error:
         errors["place"] = place.error
     party_ids = [p for p in (form.getlist("party_ids") if hasattr(form, "getlist") else []) if p]
-    people = _people(form, t, errors)
-    concerns = _concern_rows(form, t, errors, categories)
+    people = _people(form, gettext, errors)
+    concerns = _concern_rows(form, gettext, errors, categories)
     typed = {k: form.get(k, "") for k in form} if hasattr(form, "keys") else {}
     return VisitInput(fields, place, party_ids, people, concerns, errors, typed)
 
 
 def parse_concern(
-    form: Mapping[str, Any], t: Translate, categories: Sequence[str] = CATEGORIES
+    form: Mapping[str, Any], gettext: Translate, categories: Sequence[str] = CATEGORIES
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate the stand-alone concern form (``categories``: what it offers); return (fields,
     errors)."""
     errors: dict[str, str] = {}
     fields: dict[str, Any] = {
-        "title": _text(form, "title", t, errors, max_len=TITLE_MAX, required=True),
-        "description": _text(form, "description", t, errors, max_len=TEXT_MAX) or None,
+        "title": _text(form, "title", gettext, errors, max_len=TITLE_MAX, required=True),
+        "description": _text(form, "description", gettext, errors, max_len=TEXT_MAX) or None,
         "category": _choice(form.get("category"), categories, None),
         "priority": _choice(form.get("priority"), PRIORITIES, "normal"),
         "raised_by_group": _choice(form.get("raised_by_group"), GROUPS, None),
     }
     if fields["category"] is None:
-        errors["category"] = t("v.bad_choice")
+        errors["category"] = gettext("Please pick one")
     return fields, errors
 
 
-def parse_follow_up(form: Mapping[str, Any], t: Translate, now: dt.datetime) -> FollowUpInput:
+def parse_follow_up(
+    form: Mapping[str, Any], gettext: Translate, now: dt.datetime
+) -> FollowUpInput:
     """Validate a follow-up note or a further voice (附议) on a concern."""
     errors: dict[str, str] = {}
     kind = _choice(form.get("kind"), FOLLOW_UP_KINDS, None)
     if kind is None:
-        errors["kind"] = t("v.bad_choice")
-    note = _text(form, "note", t, errors, max_len=TEXT_MAX, required=kind not in (None, "support"))
+        errors["kind"] = gettext("Please pick one")
+    note = _text(
+        form, "note", gettext, errors, max_len=TEXT_MAX, required=kind not in (None, "support")
+    )
     fields = {
         "kind": kind,
         "group": _choice(form.get("group"), GROUPS, None),
@@ -334,7 +343,7 @@ def coerce_field(
     record_type: str,
     name: str,
     text: str,
-    t: Translate,
+    gettext: Translate,
     tz: dt.tzinfo | None = None,
     render: Callable[[Fault], str] = str,
 ) -> tuple[Any, str | None]:
@@ -345,28 +354,44 @@ def coerce_field(
     rule = RECORD_TYPES[record_type].rules.get(name)
     text = (text or "").strip()
     if not text:
-        return None, (t("v.required") if name in RECORD_TYPES[record_type].required else None)
+        return None, (gettext("Required") if name in RECORD_TYPES[record_type].required else None)
     if rule is None:
         return text, None
     value, fault = coerce(rule, text, tz=tz)
     return (value, None) if fault is None else (text, render(fault))
     if isinstance(rule, Choice):
-        return (text, None) if text in rule.values else (text, t("v.bad_choice"))
+        return (text, None) if text in rule.values else (text, gettext("Please pick one"))
     if isinstance(rule, Int):
         number = _whole(text)
         ok = number is not None and rule.check(number) is None
-        return (number, None) if ok else (text, t("v.bad_number"))
+        return (number, None) if ok else (text, gettext("Enter a whole number, 0 or more"))
     if isinstance(rule, Float):
         try:
             number = strict.parse_decimal(text, -1e15, 1e15)
         except ValueError:
-            return text, t("v.bad_decimal")
-        return (number, None) if rule.check(number) is None else (text, t("v.bad_decimal"))
+            return text, gettext("Enter a valid number")
+        return (
+            (number, None)
+            if rule.check(number) is None
+            else (text, gettext("Enter a valid number"))
+        )
     if isinstance(rule, DateTime):
         value = parse_time(text, tz)
-        return (value.isoformat(timespec="seconds"), None) if value else (text, t("v.bad_time"))
+        return (
+            (value.isoformat(timespec="seconds"), None)
+            if value
+            else (text, gettext("Not a time, e.g. 2024-05-31 09:30"))
+        )
     if isinstance(rule, Date):
-        return (text, None) if rule.check(text) is None else (text, t("v.bad_date"))
+        return (
+            (text, None)
+            if rule.check(text) is None
+            else (text, gettext("Not a date, e.g. 2024-05-31"))
+        )
     if isinstance(rule, Ref):
-        return (text, None) if rule.check(text) is None else (text, t("v.unknown_record"))
+        return (
+            (text, None)
+            if rule.check(text) is None
+            else (text, gettext("The chosen record does not exist"))
+        )
     return text, None

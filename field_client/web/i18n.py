@@ -1,7 +1,7 @@
-"""The field UI's words in Simplified Chinese (default) and English.
+"""The field UI's names of things in Simplified Chinese (default) and English.
 
-``translate(lang, key, **values)`` looks a key up in ``CATALOGUE`` (the page text) and fills
-``{name}`` placeholders; ``enum_label`` names record types, fields and choice values from the one
+Its sentences are in the field client's catalogue (``field_client.i18n``, asked through
+``views.gettext``); ``enum_label`` names record types, fields and choice values from the one
 vocabulary in ``sync/``; ``fault`` renders a rule's message in the page's language.
 """
 
@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from field_client.web.catalogue import CATALOGUE
 from sync import vocabulary
 
 __all__ = [
-    "CATALOGUE",
     "DEFAULT_LANG",
     "GROUPS",
     "LANGS",
     "enum_label",
     "fault",
-    "translate",
 ]
 
 LANGS = vocabulary.LANGS
@@ -40,15 +37,6 @@ GROUPS: dict[str, tuple[str, str]] = {
     "satisfaction": ("concern", "satisfaction"),
     "supervision": ("concern", "supervision"),
 }
-
-
-def translate(lang: str, key: str, **values: Any) -> str:
-    """Return the text for ``key`` in ``lang`` with ``{name}`` placeholders filled."""
-    pair = CATALOGUE.get(key)
-    if pair is None:
-        return key
-    text = (pair[1] or pair[0]) if lang == "en" else (pair[0] or pair[1])
-    return text.format(**values) if values else text
 
 
 def enum_label(lang: str, group: str, value: Any) -> str:

@@ -8,17 +8,62 @@ from typing import Any
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from field_client.i18n import N_
 from field_client.messages import human_bytes
-from field_client.web import i18n, queries
+from field_client.web import queries
 from field_client.web.forms import PLACE_KINDS, TITLE_MAX
-from field_client.web.views import bp, lang, now, state, store, t
+from field_client.web.views import bp, gettext, lang, now, state, store
 
 __all__ = ["result_message", "status_payload"]
+
+SERVER_STATES = {
+    "checking": N_("Checking…"),
+    "ok": N_("Reachable"),
+    "down": N_("Not reachable"),
+    "none": N_("This device is not enrolled"),
+}
+STAGES = {
+    "starting": N_("Starting"),
+    "push": N_("Sending"),
+    "pushing": N_("Sending"),
+    "blobs": N_("Uploading photos"),
+    "pull": N_("Receiving"),
+    "pulling": N_("Receiving"),
+    "resync": N_("Receiving everything again"),
+    "restamp": N_("Re-stamping edits"),
+    "done": N_("Done"),
+    "failed": N_("Not finished"),
+    "conflicts": N_("Checking conflicts"),
+}
+# Why a sync did not finish, by the error's key (a protocol code or a local store problem).
+SYNC_ERRORS = {
+    "device_revoked": N_("The office revoked this device; please contact the office"),
+    "device_wiped": N_(
+        "The office revoked this device with wipe: unsent changes went first, then every "
+        "record, person and photo here was deleted"
+    ),
+    "unauthorized": N_("The server does not know this device; enroll again"),
+    "unsupported_protocol": N_("The server speaks another version; update the app"),
+    "clock_skew": N_("This device's clock is too far ahead; fix the time and sync again"),
+    "server_error": N_("The server failed or the address is wrong"),
+    "store_error": N_("The local database is busy or damaged; try again"),
+}
+RESULT_PARTS = {
+    "conflicts": N_("%(n)s conflicts for the office"),
+    "rejected": N_("%(n)s changes to fix"),
+    "returned": N_("the office sent back %(n)s to change"),
+    "photo_quota_device": N_(
+        "the office's room for this device's photos is full (%(size)s): %(n)s photos wait here"
+    ),
+    "photo_quota_workspace": N_(
+        "the office's room for this workspace's photos is full (%(size)s): %(n)s photos wait here"
+    ),
+}
 
 
 def _last_sync_text(value: str | None) -> str:
     if not value:
-        return t("common.never")
+        return gettext("Never")
     try:
         when = dt.datetime.fromisoformat(value).astimezone(state().tz)
     except ValueError:
@@ -39,7 +84,7 @@ def status_payload(check: bool = False) -> dict[str, Any]:
         "pending": status["pending"],
         "last_sync": _last_sync_text(status.get("last_sync")),
         "server": server,
-        "server_text": t(f"home.server_{server}"),
+        "server_text": gettext(SERVER_STATES[server]),
         "server_url": status.get("server") or "",
         "attention": attention_count(status),
         "conflicts": len(store().conflicts()),
@@ -57,41 +102,56 @@ def attention_count(status: dict[str, Any] | None = None) -> int:
 def result_message(result: dict[str, Any]) -> str:
     """Say in one plain sentence what a finished (or failed) sync did."""
     if result.get("not_enrolled"):
-        return t("sync.not_enrolled")
+        return gettext(
+            "This device is not enrolled, so it cannot sync; records are kept on this device."
+        )
     if result.get("offline"):
-        return t("sync.offline")
+        return gettext(
+            "Cannot reach the server; every record is kept on this device, sync again later."
+        )
     if result.get("failed") or result.get("error"):
         key = result.get("reason_key")
-        if key and key in i18n.CATALOGUE:
-            reason = t(key)
+        if key in SYNC_ERRORS:
+            reason = gettext(SYNC_ERRORS[key])
         elif result.get("error"):
-            reason = t("sync.error.other", code=result["error"])
+            reason = gettext(
+                "The server did not accept this sync (%(code)s)", code=result["error"]
+            )
         else:
             reason = result.get("reason") or ""
-        return t("sync.failed", reason=reason.rstrip("。.") or "?")
-    parts = [t("sync.result", sent=result.get("sent", 0), new=result.get("new", 0))]
+        return gettext(
+            "Sync did not finish: %(reason)s. Every record is still kept on this device.",
+            reason=reason.rstrip("。.") or "?",
+        )
+    parts = [
+        gettext(
+            "Sent %(sent)s, received %(new)s new",
+            sent=result.get("sent", 0),
+            new=result.get("new", 0),
+        )
+    ]
     for key in ("conflicts", "rejected", "returned"):
         if result.get(key):
-            parts.append(t(f"sync.result_{key}", n=result[key]))
+            parts.append(gettext(RESULT_PARTS[key], n=result[key]))
     if result.get("photo_quota") in ("device", "workspace"):
         size = human_bytes(int(result.get("photo_quota_bytes") or 0))
         n = result.get("photos_refused", 0)
-        parts.append(t(f"sync.result_photo_quota_{result['photo_quota']}", size=size, n=n))
-    return t("sync.result_sep").join(parts) + t("sync.result_end")
+        parts.append(gettext(RESULT_PARTS[f"photo_quota_{result['photo_quota']}"], size=size, n=n))
+    return gettext(", ").join(parts) + gettext(".")
 
 
 def _job_payload() -> dict[str, Any]:
     snap = state().jobs.snapshot()
     payload = {k: snap.get(k) for k in ("state", "stage", "done", "total", "run")}
-    payload["stage_text"] = t(f"sync.stage.{snap.get('stage') or 'starting'}")
+    payload["stage_text"] = gettext(STAGES.get(snap.get("stage") or "starting", "Starting"))
     payload["stages"] = list(snap.get("stages") or [])
-    payload["stages_text"] = " → ".join(t(f"sync.stage.{s}") for s in payload["stages"])
+    payload["stages_text"] = " → ".join(gettext(STAGES.get(s, s)) for s in payload["stages"])
     if snap["state"] in ("done", "failed"):
         result = snap.get("result") or {}
         payload["message"] = result_message(result)
         payload["ok"] = snap["state"] == "done" and not result.get("offline")
         payload["rejected"] = int(result.get("rejected") or 0)
-        payload["stage_text"] = t("sync.stage.done" if payload["ok"] else "sync.stage.failed")
+        payload["stage_text"] = gettext(STAGES["done" if payload["ok"] else "failed"])
     payload["status"] = status_payload()
     return payload
 
@@ -124,7 +184,7 @@ def start_sync() -> Response:
     if request.accept_mimetypes.best == "application/json" or request.is_json:
         return jsonify({"started": started, **_job_payload()})
     if not started:
-        flash(t("sync.busy"), "warn")
+        flash(gettext("A sync is already running."), "warn")
     return redirect(url_for("field.home"))
 
 
@@ -155,13 +215,13 @@ def create_place() -> Response | tuple[str, int]:
     values = {k: (request.form.get(k) or "").strip() for k in ("name", "kind", "address")}
     errors = {}
     if not values["name"]:
-        errors["name"] = t("v.required")
+        errors["name"] = gettext("Required")
     elif len(values["name"]) > TITLE_MAX:
-        errors["name"] = t("v.too_long", n=TITLE_MAX)
+        errors["name"] = gettext("At most %(n)s characters", n=TITLE_MAX)
     if len(values["address"]) > 500:
-        errors["address"] = t("v.too_long", n=500)
+        errors["address"] = gettext("At most %(n)s characters", n=500)
     if values["kind"] not in PLACE_KINDS:
-        errors["kind"] = t("v.bad_choice")
+        errors["kind"] = gettext("Please pick one")
     if errors:
         page = render_template(
             "places.html", active="field.places", places=queries.place_rows(store()), q="",
@@ -170,7 +230,11 @@ def create_place() -> Response | tuple[str, int]:
         return page, 422
     fields = {"name": values["name"], "kind": values["kind"], "address": values["address"] or None}
     place_id = store().create("place", fields)
-    flash(t("place.created") + " " + t("common.saved_pending", n=store().status()["pending"]))
+    flash(
+        gettext("Place saved.")
+        + " "
+        + gettext("Saved on this device; %(n)s to sync.", n=store().status()["pending"])
+    )
     return redirect(url_for("field.place", place_id=place_id))
 
 

@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 from field_client import blobs
 from field_client.errors import ClientError
 from field_client.web import queries
-from field_client.web.views import bp, state, store, t
+from field_client.web.views import bp, gettext, state, store
 
 __all__ = ["FIELD", "Photo", "attach_photos", "photo_limit", "photos_of", "read_photos"]
 
@@ -75,19 +75,28 @@ def read_photos(files: Any) -> tuple[list[Photo], str | None]:
     """Return the form's photos, or an error for the field (then none is to be saved)."""
     chosen = [f for f in files.getlist(FIELD) if isinstance(f, FileStorage) and f.filename]
     if len(chosen) > MAX_PHOTOS:
-        return [], t("photo.too_many", n=MAX_PHOTOS)
+        return [], gettext("At most %(n)s photos at a time.", n=MAX_PHOTOS)
     limit = photo_limit()
     photos = []
     for upload in chosen:
         name = os.path.basename(upload.filename or "")[:120]
         size = _size(upload.stream)
         if size > limit:
-            return [], t("photo.too_large", name=name, mib=_mib(limit))
+            return [], gettext(
+                "The photo “%(name)s” is over %(mib)s MiB and cannot be saved. Please "
+                "choose a smaller one.",
+                name=name,
+                mib=_mib(limit),
+            )
         head = upload.stream.read(64)
         upload.stream.seek(0)
         media_type = blobs.media_type_of(head)
         if size == 0 or not media_type.startswith("image/"):
-            return [], t("photo.not_image", name=name)
+            return [], gettext(
+                "“%(name)s” is not a photo (only JPEG, PNG, GIF, WebP or HEIC images can "
+                "be added).",
+                name=name,
+            )
         photos.append(Photo(upload.stream, name, media_type))
     return photos, None
 
@@ -121,15 +130,20 @@ def _add(subject_type: str, subject_id: str, page: str) -> Response:
         abort(404)
     photos, error = read_photos(request.files)
     if error is None and not photos:
-        error = t("photo.none_chosen")
+        error = gettext("Please choose a photo first.")
     if error is None:
         try:
             count = attach_photos(subject_type, subject_id, photos)
         except ClientError as exc:
-            error = t("error.store", detail=exc.detail or exc.key)
+            error = gettext(
+                "The local database could not be written: %(detail)s", detail=exc.detail or exc.key
+            )
         else:
-            flash(t("photo.added", n=count) + " "
-                  + t("common.saved_pending", n=store().status()["pending"]))  # fmt: skip
+            flash(
+                gettext("%(n)s photo(s) added.", n=count)
+                + " "
+                + gettext("Saved on this device; %(n)s to sync.", n=store().status()["pending"])
+            )
     if error is not None:
         flash(error, "error")
     key = "visit_id" if subject_type == "visit" else "concern_id"
@@ -149,7 +163,7 @@ def add_concern_photos(concern_id: str) -> Response:
 
 
 def _placeholder() -> Response:
-    body = PLACEHOLDER.format(text=escape(t("photo.after_sync")))
+    body = PLACEHOLDER.format(text=escape(gettext("Appears after sync")))
     response = Response(body, status=200, mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -208,7 +222,10 @@ def room_for_photos() -> None:
 @bp.app_errorhandler(RequestEntityTooLarge)
 def too_large(exc: RequestEntityTooLarge) -> tuple[str, int]:
     if request.endpoint in PHOTO_ENDPOINTS:
-        message = t("photo.request_too_large", mib=_mib(photo_limit()))
+        message = gettext(
+            "The photos are too large: at most %(mib)s MiB each; choose fewer or smaller ones.",
+            mib=_mib(photo_limit()),
+        )
     else:
-        message = t("error.request")
+        message = gettext("That request could not be handled; go home and retry.")
     return render_template("error.html", title=message, message=message), 413

@@ -17,12 +17,13 @@ from flask import Blueprint, current_app, g, redirect, request, url_for
 from uuid6 import uuid7
 from werkzeug.wrappers import Response
 
+from field_client.i18n import texts
 from field_client.web import i18n
 from sync import choices
 
 __all__ = [
     "WebState", "bp", "form_key", "lang", "new_form_key", "now", "safe_next", "state", "store",
-    "t", "L",
+    "gettext", "L",
 ]  # fmt: skip
 
 bp = Blueprint("field", __name__)
@@ -63,9 +64,9 @@ def lang() -> str:
     return code if code in i18n.LANGS else default
 
 
-def t(key: str, **values: Any) -> str:
-    """Translate ``key`` into the page language."""
-    return i18n.translate(lang(), key, **values)
+def gettext(message: str, **values: Any) -> str:
+    """A sentence in the page language, ``%(name)s`` placeholders filled."""
+    return texts(lang()).gettext(message, **values)
 
 
 def L(group: str, value: Any) -> str:  # noqa: N802 - short name used all over the templates
