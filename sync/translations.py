@@ -96,7 +96,7 @@ def _plural_of(header: str) -> str:
     return "(n != 1)"
 
 
-class Catalogue(gettext.NullTranslations):
+class Catalogue:
     """One language's sentences: the English source itself, or a catalogue's translations.
 
     ``gettext`` and ``ngettext`` fill ``%(name)s`` placeholders from keyword arguments, as
@@ -104,7 +104,6 @@ class Catalogue(gettext.NullTranslations):
     """
 
     def __init__(self, entries: Mapping[str, list[str]] | None = None, plural: str = "") -> None:
-        super().__init__()
         self._entries = dict(entries or {})
         self._plural = gettext.c2py(plural or "(n != 1)")
 
@@ -117,11 +116,11 @@ class Catalogue(gettext.NullTranslations):
     def __contains__(self, message: object) -> bool:
         return message in self._entries
 
-    def gettext(self, message: str, **params: Any) -> str:
+    def gettext(self, message: str, /, **params: Any) -> str:
         forms = self._entries.get(message)
         return _filled(forms[0] if forms else message, params)
 
-    def ngettext(self, msgid1: str, msgid2: str, n: int, **params: Any) -> str:
+    def ngettext(self, msgid1: str, msgid2: str, n: int, /, **params: Any) -> str:
         """The form for ``n``, filled (``%(num)d`` is ``n``)."""
         return _filled(self.plural_form(msgid1, msgid2, n), {"num": n, **params})
 
@@ -132,7 +131,7 @@ class Catalogue(gettext.NullTranslations):
             return forms[min(self._plural(n), len(forms) - 1)]
         return msgid1 if n == 1 else msgid2
 
-    def pgettext(self, context: str, message: str, **params: Any) -> str:
+    def pgettext(self, context: str, message: str, /, **params: Any) -> str:
         forms = self._entries.get(context + _CONTEXT + message)
         return _filled(forms[0] if forms else message, params)
 

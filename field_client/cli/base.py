@@ -66,7 +66,7 @@ class App:
         if self._store is not None:
             self._store.close()
 
-    def gettext(self, message: str, **params: Any) -> str:
+    def gettext(self, message: str, /, **params: Any) -> str:
         """A sentence in the command's language."""
         return texts(self.lang).gettext(message, **params)
 

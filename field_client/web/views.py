@@ -64,7 +64,7 @@ def lang() -> str:
     return code if code in i18n.LANGS else default
 
 
-def gettext(message: str, **values: Any) -> str:
+def gettext(message: str, /, **values: Any) -> str:
     """A sentence in the page language, ``%(name)s`` placeholders filled."""
     return texts(lang()).gettext(message, **values)
 
