@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import click
 
 from demo.errors import PortInUse, StoryError
+from demo.i18n import texts
 from demo.story import load_story
-from demo.text import say
 from field_client.errors import ClientError
 from sync import ProtocolError
 
@@ -58,47 +58,66 @@ def run_demo(
     runner = Demo(
         story, workdir, lang=lang, port=port, field_port=field_port, echo=echo, live=live
     )
-    echo(say(lang, "title", workspace=story.workspace))
-    echo(say(lang, "workdir_temp" if temporary else "workdir", path=workdir))
+    echo(texts(lang).gettext("Fieldsync demo · %(workspace)s", workspace=story.workspace))
+    if temporary:
+        echo(
+            texts(lang).gettext(
+                "Data folder: %(path)s (temporary, removed when the demo ends)", path=workdir
+            )
+        )
+    else:
+        echo(texts(lang).gettext("Data folder: %(path)s", path=workdir))
     try:
         result = runner.run()
         _print_ready(result, lang, echo, time.monotonic() - started, serve)
         if serve:
-            echo(say(lang, "serving"))
+            echo(texts(lang).gettext("Press Ctrl-C to end the demo."))
             _wait_for_ctrl_c()
-            echo(say(lang, "stopped"))
+            echo(texts(lang).gettext("The demo has ended."))
         return result
     finally:
         runner.close()
         if temporary:
             shutil.rmtree(workdir, ignore_errors=True)
         elif serve:
-            echo(say(lang, "kept", path=workdir))
+            echo(texts(lang).gettext("The data stays in %(path)s", path=workdir))
 
 
 def _print_ready(
     result: DemoResult, lang: str, echo: Callable[[str], None], seconds: float, serve: bool
 ) -> None:
+    _ = texts(lang).gettext
     echo("")
-    echo(f"✔ {say(lang, 'ready')}{say(lang, 'elapsed', seconds=seconds)}")
+    echo(f"✔ {_('The demo is ready')}{_(' (took %(seconds).1f s)', seconds=seconds)}")
     username, password = result.login
-    echo(f"    {say(lang, 'login', username=username, password=password)}")
+    login = _("Demo login: username %(username)s  password %(password)s", username=username,
+              password=password)  # fmt: skip
+    echo(f"    {login}")
     if result.admin_login:
         admin, secret = result.admin_login
-        echo(f"    {say(lang, 'admin_login', username=admin, password=secret)}")
+        login = _("Administrator login: username %(username)s  password %(password)s",
+                  username=admin, password=secret)  # fmt: skip
+        echo(f"    {login}")
     if not serve:  # nothing will answer at the addresses: do not print them
-        echo(f"    {say(lang, 'not_served')}")
+        echo("    " + _(
+            "(--no-serve: the demo has ended and nothing is serving, so no addresses are shown; "
+            "run without --no-serve to open the pages.)"
+        ))  # fmt: skip
         return
-    echo(f"    {say(lang, 'office_url', url=result.office_url)}")
+    echo("    " + _("Office pages: %(url)s", url=result.office_url))
     field_app = result.office_url.rstrip("/") + "/field/"
-    echo(f"    {say(lang, 'field_app_url', url=field_app)}")
+    echo("    " + _("Field app (tablets and phones, works offline): %(url)s", url=field_app))
     if result.report.get("since"):
         since = result.report["since"]
         url = f"{result.office_url}?since={since}"
-        echo(f"    {say(lang, 'dashboard', since=since, url=url)}")
+        echo("    " + _("Dashboard since %(since)s: %(url)s", since=since, url=url))
     if result.field_url:
-        echo(f"    {say(lang, 'field_url', device=result.field_device, url=result.field_url)}")
-    echo(f"    {say(lang, 'try_it')}")
+        device, url = result.field_device, result.field_url
+        echo("    " + _("Field UI of %(device)s: %(url)s", device=device, url=url))
+    echo("    " + _(
+        "Try it: log in, open Conflicts and settle the waiting one, then press Sync in the "
+        "field UI."
+    ))  # fmt: skip
 
 
 def _wait_for_ctrl_c() -> None:
@@ -194,12 +213,19 @@ def demo(
             live=_live_line(),
         )
     except PortInUse as exc:
-        raise click.ClickException(say(lang, "port_in_use", port=exc.port)) from None
+        raise click.ClickException(
+            texts(lang).gettext(
+                "Port %(port)s is taken by another program: choose another --port, or --port 0.",
+                port=exc.port,
+            )
+        ) from None
     except StoryError as exc:
         raise click.ClickException(str(exc)) from None
     except (ClientError, ProtocolError, RuntimeError) as exc:
         detail = getattr(exc, "detail", "") or str(exc)
-        raise click.ClickException(say(lang, "failed", detail=detail)) from None
+        raise click.ClickException(
+            texts(lang).gettext("The demo stopped: %(detail)s", detail=detail)
+        ) from None
     except BrokenPipeError:  # the reader went away (`... | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(1) from None

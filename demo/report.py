@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from demo.text import choice_text, say
+from demo.i18n import texts
+from demo.text import choice_text
 from server import reports
 from server import store as office_store
 from server.store.records import live_fields
@@ -52,7 +53,13 @@ def project_lines(lang: str, workspace_id: str) -> list[str]:
         title = project.get("title", "")
         status_text = choice_text(lang, "project", "status", status)
         lines.append(
-            say(lang, "project_line", mark=mark, title=title, status=status_text, dates=dates)
+            texts(lang).gettext(
+                "%(mark)s %(title)s (%(status)s%(dates)s)",
+                mark=mark,
+                title=title,
+                status=status_text,
+                dates=dates,
+            )
         )
     return lines
 
@@ -75,9 +82,8 @@ def session_lines(
         count = visit.get("attendee_count") or 0
         title = visit.get("title", "")
         lines.append(
-            say(
-                lang,
-                "session_line",
+            texts(lang).gettext(
+                "%(day)s %(title)s · %(place)s · %(count)s people",
                 day=day,
                 title=title,
                 place=places.get(place_id, ""),
@@ -103,37 +109,41 @@ def figure_lines(
     ``details`` adds indented lines under "projects" and "sessions"."""
     details = details or {}
     lines = [
-        say(
-            lang,
-            "report_concerns",
+        texts(lang).gettext(
+            "Concerns: %(collected)s collected, %(resolved)s resolved (rate %(rate)s)",
             collected=figures["concerns_collected"],
             resolved=figures["concerns_resolved"],
             rate=percent(figures.get("resolution_rate")),
         )
     ]
     if figures.get("median_days_to_resolve") is not None:
-        lines.append(say(lang, "report_median", days=f"{figures['median_days_to_resolve']:g}"))
+        days = f"{figures['median_days_to_resolve']:g}"
+        lines.append(texts(lang).gettext("Median time to resolve: %(days)s days", days=days))
     rated = figures.get("satisfaction", {}).get("rated", 0)
     if rated:
         rate = percent(figures.get("satisfaction_rate"))
-        lines.append(say(lang, "report_satisfaction", rate=rate, rated=rated))
+        lines.append(
+            texts(lang).gettext(
+                "Satisfaction on return visits: %(rate)s (%(rated)s rated)", rate=rate, rated=rated
+            )
+        )
     lines.append(
-        say(
-            lang,
-            "report_rates",
+        texts(lang).gettext(
+            "Three rates: resolved %(resolved)s, return-visited %(visited)s, "
+            "satisfied %(satisfied)s",
             resolved=percent(figures.get("resolution_rate")),
             visited=percent(figures.get("return_visit_rate")),
             satisfied=percent(figures.get("satisfaction_rate")),
         )
     )
     lines.append(
-        say(lang, "report_overdue", overdue=figures.get("overdue", 0),
+        texts(lang).gettext(
+"%(open)s open, %(overdue)s of them overdue", overdue=figures.get("overdue", 0),
             open=figures.get("open_concerns", 0))
     )  # fmt: skip
     lines.append(
-        say(
-            lang,
-            "report_projects",
+        texts(lang).gettext(
+            "Livelihood projects: %(total)s, %(completed)s completed",
             total=figures["projects_total"],
             completed=figures["projects_completed"],
         )
@@ -141,17 +151,21 @@ def figure_lines(
     lines.extend("  " + line for line in details.get("projects", []))
     kinds = figures.get("sessions_by_kind", {})
     lines.append(
-        say(
-            lang,
-            "report_sessions",
+        texts(lang).gettext(
+            "Reception and forum sessions: %(sessions)s (%(reception)s reception, "
+            "%(forum)s forum)",
             sessions=figures["sessions"],
             reception=kinds.get("reception", 0),
             forum=kinds.get("forum", 0),
         )
     )
     lines.extend("  " + line for line in details.get("sessions", []))
-    lines.append(say(lang, "report_visits", total=figures.get("visits_total", 0)))
-    lines.append(say(lang, "report_conflicts", count=conflicts))
+    lines.append(
+        texts(lang).gettext("Visits in all: %(total)s", total=figures.get("visits_total", 0))
+    )
+    lines.append(
+        texts(lang).gettext("Conflicts waiting for the office: %(count)s", count=conflicts)
+    )
     if quote:
-        lines.append(say(lang, "quote", quote=quote))
+        lines.append(texts(lang).gettext("The article (in Chinese): “%(quote)s”", quote=quote))
     return lines

@@ -27,12 +27,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from demo.devices import FieldDevice, Served, diverging_records, local_records
+from demo.i18n import N_, texts
 from demo.report import office_report_lines
 from demo.story import OFFICE, Entry, Story, resolve_refs
 from demo.text import (
     count_list,
     field_name,
-    say,
     stage_name,
     type_name,
     value_text,
@@ -113,15 +113,16 @@ class Demo:
 
     # -- output --------------------------------------------------------------------------------
 
-    def say(self, key: str, **params: Any) -> str:
-        return say(self.lang, key, **params)
+    def gettext(self, message: str, /, **params: Any) -> str:
+        """A sentence in the demo's language."""
+        return texts(self.lang).gettext(message, **params)
 
-    def act(self, key: str, **params: Any) -> None:
-        """Print the heading of the next act."""
+    def act(self, heading: str, **params: Any) -> None:
+        """Print the heading (an ``N_`` sentence) of the next act."""
         self._acts += 1
         number = f"【{self._acts}】" if self.lang == "zh" else f"[{self._acts}] "
         self.echo("")
-        self.echo(number + self.say(key, **params))
+        self.echo(number + self.gettext(heading, **params))
 
     def line(self, text: str) -> None:
         self.echo(f"    {text}")
@@ -136,10 +137,10 @@ class Demo:
         self.setup_office()
         self.enroll_devices()
         self.record_field_work()
-        self.act("step_sync_field")
+        self.act(N_("Devices sync: field work reaches the office"))
         self.sync_all()
         self.office_work()
-        self.act("step_sync_back")
+        self.act(N_("Devices sync again and receive the office's work"))
         self.sync_all()
         self.offline_edits()
         self.check_convergence()
@@ -162,7 +163,7 @@ class Demo:
 
     def setup_office(self) -> None:
         """Create the database, workspace and users, enter the office's first records, serve."""
-        self.act("step_setup")
+        self.act(N_("The office sets up"))
         self.app = create_app(
             {
                 "DATABASE_URL": self.database_url,
@@ -173,7 +174,9 @@ class Demo:
             }
         )
         migrations.upgrade(self.app.extensions["fieldsync_db"])
-        self.line(self.say("schema", url=_without_password(self.database_url)))
+        self.line(
+            self.gettext("Database created: %(url)s", url=_without_password(self.database_url))
+        )
         self.workspace_id = services.create_workspace(self.story.workspace).id
         for user in self.story.users:
             self.users[user["username"]] = services.create_user(
@@ -185,14 +188,23 @@ class Demo:
             )
         names = self._join(u.display_name or u.username for u in self.users.values())
         self.line(
-            self.say("workspace", name=self.story.workspace, count=len(self.users), names=names)
+            self.gettext(
+                'Workspace "%(name)s", %(count)s users: %(names)s',
+                name=self.story.workspace,
+                count=len(self.users),
+                names=names,
+            )
         )
         first = [e for e in self.story.entries if e.on == OFFICE and self._office_only_refs(e)]
         for entry in first:
             self.office_create(entry)
-        self.line(self.say("office_created", counts=count_list(self.lang, _by_type(first))))
+        self.line(
+            self.gettext(
+                "Entered at the office: %(counts)s", counts=count_list(self.lang, _by_type(first))
+            )
+        )
         self.servers.append(Served(self.app, self.port, "fieldsync-demo-office"))
-        self.line(self.say("server_up", url=self.servers[0].url))
+        self.line(self.gettext("Office server running at %(url)s", url=self.servers[0].url))
 
     def _office_only_refs(self, entry: Entry) -> bool:
         """Whether an office entry references only records the office itself enters."""
@@ -200,20 +212,28 @@ class Demo:
 
     def enroll_devices(self) -> None:
         """Give each device a one-time code, enroll it over HTTP, and take its first sync."""
-        self.act("step_enroll")
+        self.act(N_("Two devices enroll over HTTP"))
         clerk = str(self.users[self.story.office_user].id)
         for device in self.devices.values():
             user = self.users[device.username]
             code = services.create_enrollment_code(device.username, created_by=clerk)
             shown = services.display_code(code)
-            self.line(self.say("code", user=user.display_name or user.username, code=shown))
+            self.line(
+                self.gettext(
+                    "Enrollment code for %(user)s: %(code)s",
+                    user=user.display_name or user.username,
+                    code=shown,
+                )
+            )
             confirmation = device.enroll(self.servers[0].url, code, self.lang)
-            self.line(self.say("enrolled", device=device.name, message=confirmation))
+            self.line(
+                self.gettext("%(device)s: %(message)s", device=device.name, message=confirmation)
+            )
         self.sync_all()
 
     def record_field_work(self) -> None:
         """Each device records its entries through its local store (they wait in its outbox)."""
-        self.act("step_field")
+        self.act(N_("Representatives record in the field, offline"))
         recorded: dict[str, list[Entry]] = {key: [] for key in self.devices}
         for entry in self.story.entries:
             if entry.on in self.devices:
@@ -224,11 +244,18 @@ class Demo:
             device = self.devices[key]
             counts = count_list(self.lang, _by_type(entries))
             pending = device.local.status()["pending"]
-            self.line(self.say("recorded", device=device.name, counts=counts, pending=pending))
+            self.line(
+                self.gettext(
+                    "%(device)s: %(counts)s; %(pending)s records waiting to sync",
+                    device=device.name,
+                    counts=counts,
+                    pending=pending,
+                )
+            )
 
     def office_work(self) -> None:
         """Apply every entry's office steps in story order, stamped and audited by the server."""
-        self.act("step_office")
+        self.act(N_("The office works the cases (every step stamped and audited)"))
         for entry in self.story.entries:
             if entry.on == OFFICE and entry.key not in self.ids:
                 self.office_create(entry)
@@ -242,15 +269,22 @@ class Demo:
             counts[1] += 1
         for rtype, (count, records) in steps.items():
             name = type_name(self.lang, rtype)
-            self.line(self.say("office_steps", type=name, steps=count, records=records))
+            self.line(
+                self.gettext(
+                    "%(type)s: %(steps)s steps on %(records)s records",
+                    type=name,
+                    steps=count,
+                    records=records,
+                )
+            )
         clerk = self.users[self.story.office_user]
-        self.line(self.say("office_by", name=clerk.display_name or clerk.username))
+        self.line(self.gettext("Done by: %(name)s", name=clerk.display_name or clerk.username))
 
     def offline_edits(self) -> None:
         """Devices change the same field while offline; syncing leaves a conflict."""
         if not self.story.offline_edits:
             return
-        self.act("step_offline")
+        self.act(N_("Both devices edit the same concern while offline"))
         for edit in self.story.offline_edits:
             entry = self.story.entry(edit["record"])
             device = self.devices[edit["device"]]
@@ -258,15 +292,15 @@ class Demo:
             device.local.update(entry.type, self.ids[entry.key], self._values(entry, edit["set"]))
             for name, value in edit["set"].items():
                 self.line(
-                    self.say(
-                        "offline_edit",
+                    self.gettext(
+                        '%(device)s: "%(title)s", %(field)s -> %(value)s',
                         device=device.name,
                         title=self._title(entry.key),
                         field=field_name(self.lang, name),
                         value=value_text(self.lang, value, entry.type, name),
                     )
                 )
-        self.act("step_sync_conflict")
+        self.act(N_("Sync: the server keeps one value, the office gets a conflict"))
         self.sync_all()
         self.sync_all(quiet_when_idle=True)  # the first to sync now receives the kept value
         edited = {self.ids[edit["record"]] for edit in self.story.offline_edits}
@@ -279,16 +313,31 @@ class Demo:
         for device in self.devices.values():
             differing = diverging_records(device.local, self.workspace_id)
             if differing:
-                self.line(self.say("diverged", device=device.name, count=len(differing)))
+                self.line(
+                    self.gettext(
+                        "✗ %(device)s: %(count)s records differ from the server",
+                        device=device.name,
+                        count=len(differing),
+                    )
+                )
             held.append(f"{device.name} {len(local_records(device.local))}")
-        self.line(self.say("converged", counts=self._join(held)))
+        self.line(
+            self.gettext(
+                "✓ Both devices hold exactly what the server holds (%(counts)s)",
+                counts=self._join(held),
+            )
+        )
 
     def report(self) -> tuple[dict[str, Any], int]:
         """Print the office's report for the story's period and the open conflicts."""
         until = dt.date.today()
         since = self.story.since
         conflicts = len(self.open_conflict_rows())
-        self.act("step_report", since=since.isoformat() if since else "…", until=until)
+        self.act(
+            N_("The office's report (%(since)s to %(until)s)"),
+            since=since.isoformat() if since else "…",
+            until=until,
+        )
         figures, lines = office_report_lines(
             self.lang, self.workspace_id, since, until, conflicts, self.story.quote
         )
@@ -314,7 +363,11 @@ class Demo:
                 create_field_app(device.home), self.field_port, "fieldsync-demo-field-ui"
             )
         except Exception as exc:  # the field UI is a bonus: the demo stands without it
-            self.line(self.say("field_ui_missing", reason=str(exc).splitlines()[0][:120]))
+            self.line(
+                self.gettext(
+                    "(field UI not available: %(reason)s)", reason=str(exc).splitlines()[0][:120]
+                )
+            )
             return device.name, None
         self.servers.append(served)
         return device.name, served.url
@@ -364,11 +417,12 @@ class Demo:
     def print_conflict(self, conflict: Conflict) -> None:
         """Describe one open conflict: the record, the field, both values and their devices."""
         names = {d.device_id: d.name for d in self.devices.values() if d.store is not None}
-        office = self.say("the_office")
+        office = self.gettext("the office")
         where = (conflict.record_type, conflict.field)
         self.line(
-            self.say(
-                "conflict",
+            self.gettext(
+                'Conflict on "%(title)s", %(field)s: the server keeps %(kept)s '
+                "(%(kept_by)s); %(other)s (%(other_by)s) waits for the office",
                 title=self._title(conflict.record_id, by_id=True),
                 field=field_name(self.lang, conflict.field),
                 kept=value_text(self.lang, json.loads(conflict.kept_value or "null"), *where),
@@ -419,11 +473,18 @@ class Demo:
 
     def _print_sync(self, device: FieldDevice, report: SyncReport) -> None:
         if not report.ok:
-            self.line(self.say("sync_failed", device=device.name, message=report.message))
+            self.line(
+                self.gettext(
+                    "⇅ %(device)s: sync failed: %(message)s",
+                    device=device.name,
+                    message=report.message,
+                )
+            )
             return
         self.line(
-            self.say(
-                "sync_line",
+            self.gettext(
+                "⇅ %(device)s: sent %(sent)s, received %(received)s, conflicts "
+                "%(conflicts)s, rejected %(rejected)s",
                 device=device.name,
                 sent=report.sent,
                 received=report.received,

@@ -28,7 +28,7 @@ PYBABEL = Path(sys.executable).with_name("pybabel")
 KEYWORDS = ["-k", "_l", "-k", "lazy_gettext"]  # besides pybabel's own (_, gettext, N_, ...)
 PACKAGES = {
     package: ROOT / package / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
-    for package in ("server", "field_client")
+    for package in ("server", "field_client", "demo")
 }
 APP_TEXT = ROOT / "field_client" / "pwa" / "js" / "i18n.js"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]|\{(\w+)\}")

@@ -57,8 +57,8 @@ def test_the_story_file_holds_the_articles_figures():
 
 def test_demo_prints_the_report_figures(played):
     output, _ = played
-    assert "问题：收集 27 条，已解决 24 条" in output
-    assert "民生实事项目：3 个，已完成 2 个" in output
+    assert "诉求：收集 27 条，已办结 24 条" in output
+    assert "民生项目：3 个，已完成 2 个" in output
     assert "接待、座谈活动：5 场" in output
     assert "2023-02-22 “听新声 商圈说”专题座谈会 · 常发大厦 · 18 人" in output
     assert "✓ 百盛家园雨污分流改造工程（已完成" in output
