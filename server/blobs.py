@@ -25,12 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from server.db import database, is_postgres, write_transaction
-from server.models import BlobHolder
+from server.store import blobs as holders
+from server.store.blobs import held_by, touch_now, usage
 from sync import ErrorCode, ProtocolError
 
 __all__ = [
     "DEFAULT_MEDIA_TYPE",
+    "held_by",
+    "hold",
+    "touch_now",
+    "usage",
     "MAX_MISSING",
     "BlobStore",
     "Saved",
@@ -253,31 +257,6 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _json_text(field: str) -> str:
-    """SQL for a top-level text value of the records' JSON ``fields`` column."""
-    if is_postgres():
-        return f"(CAST(fields AS jsonb) ->> '{field}')"
-    return f"json_extract(fields, '$.{field}')"
-
-
-def held_by(workspace_id: str, hashes: Iterable[str]) -> set[str]:
-    """Return those of ``hashes`` whose bytes a device of the workspace has uploaded."""
-    wanted = list(dict.fromkeys(hashes))
-    if not wanted:
-        return set()
-    query = BlobHolder.select(BlobHolder.sha256).where(
-        (BlobHolder.workspace == workspace_id) & BlobHolder.sha256.in_(wanted)
-    )
-    return {sha for (sha,) in query.tuples()}
-
-
-def hold(workspace_id: str, sha256: str) -> None:
-    """Record that the workspace has uploaded the blob (harmless when already recorded)."""
-    BlobHolder.insert(
-        workspace=workspace_id, sha256=check_hash(sha256)
-    ).on_conflict_ignore().execute()
-
-
 GIB = 1024**3
 
 
@@ -312,18 +291,6 @@ class Room:
         )
 
 
-def usage(workspace_id: str, device_id: str) -> tuple[int, int]:
-    """Return the bytes of blobs the device and its workspace hold (one query)."""
-    mark = database.param
-    row = database.execute_sql(
-        "SELECT COALESCE(SUM(size), 0),"
-        f" COALESCE(SUM(CASE WHEN device_id = {mark} THEN size ELSE 0 END), 0)"
-        f" FROM blob_holder WHERE workspace_id = {mark}",
-        (device_id, workspace_id),
-    ).fetchone()
-    return int(row[1]), int(row[0])
-
-
 def room(
     workspace_id: str, device_id: str, *, blob_limit: int, device_quota: int, workspace_quota: int
 ) -> Room:
@@ -337,14 +304,6 @@ def room(
              workspace_used),
     ]  # fmt: skip
     return min(options, key=lambda r: r.limit)
-
-
-def lock_writes() -> None:
-    """Take the write lock a push takes (PostgreSQL: the ServerState row; SQLite: the
-    transaction's BEGIN IMMEDIATE already holds it), so quota checks, new holders and
-    ``prune`` take turns with pushes."""
-    if is_postgres():
-        database.execute_sql("SELECT 1 FROM server_state WHERE id = 1 FOR UPDATE").fetchone()
 
 
 def keep_upload(
@@ -362,58 +321,29 @@ def keep_upload(
     transaction: the quotas are checked again there (two uploads at once cannot both pass
     them), and ``prune`` cannot delete the file in between. Return whether the file was new.
     A workspace that holds the blob already is not charged again; the holder is touched."""
-    with write_transaction():
-        lock_writes()
-        held = bool(held_by(workspace_id, [sha256]))
-        if not held:
-            space = room(workspace_id, device_id, **quotas)
-            if size > space.limit:
-                store.discard(temp)
-                raise space.refusal()
-        created = store.settle(temp, sha256)
-        if held:
-            touch(workspace_id, [sha256], now)
-        else:
-            BlobHolder.insert(
-                workspace=workspace_id, sha256=sha256, device_id=device_id, size=size,
-                created_at=now, touched_at=now,
-            ).on_conflict_ignore().execute()  # fmt: skip
-    return created
+
+    def check_room() -> None:
+        space = room(workspace_id, device_id, **quotas)
+        if size > space.limit:
+            store.discard(temp)
+            raise space.refusal()
+
+    return holders.keep_upload(
+        workspace_id, device_id, sha256, size, now,
+        check_room=check_room, settle=lambda: store.settle(temp, sha256),
+    )  # fmt: skip
 
 
-def touch(workspace_id: str, hashes: Iterable[str], now: Any) -> None:
-    """Mark the workspace's holders of these blobs as just used (an upload, or a device told
-    the server has them): ``prune`` keeps them the grace period from now."""
-    wanted = list(dict.fromkeys(hashes))
-    if wanted:
-        BlobHolder.update(touched_at=now).where(
-            (BlobHolder.workspace == workspace_id) & BlobHolder.sha256.in_(wanted)
-        ).execute()
-
-
-def touch_now(workspace_id: str, hashes: Iterable[str], now: Any) -> None:
-    """``touch`` in a write transaction of its own."""
-    with write_transaction():
-        touch(workspace_id, hashes, now)
+def hold(workspace_id: str, sha256: str) -> None:
+    """Record that the workspace has uploaded the blob (harmless when already recorded)."""
+    holders.hold(workspace_id, check_hash(sha256))
 
 
 def attachment_media_type(workspace_id: str, sha256: str) -> str | None:
     """Return the media type of the newest live attachment of the workspace that names the blob,
-    or None when no such attachment exists (then the workspace may not read the blob).
-
-    A LIKE on the hash narrows the workspace's attachments before the JSON is parsed; the hash
-    is hex, so it holds no LIKE wildcards.
-    """
-    check_hash(sha256)
-    mark = database.param
-    sql = (
-        f'SELECT {_json_text("media_type")} FROM "record"'
-        f" WHERE workspace_id = {mark} AND type = 'attachment' AND deleted = {mark}"
-        f" AND fields LIKE {mark} AND {_json_text('sha256')} = {mark}"
-        " ORDER BY seq DESC LIMIT 1"
-    )
-    row = database.execute_sql(sql, (workspace_id, False, f"%{sha256}%", sha256)).fetchone()
-    if row is None:
+    or None when no such attachment exists (then the workspace may not read the blob)."""
+    stored = holders.attachment_row_media_type(workspace_id, check_hash(sha256))
+    if stored is None:
         return None
-    media_type = str(row[0] or "").strip().lower()
+    media_type = stored.strip().lower()
     return media_type if _MEDIA_TYPE.match(media_type) else DEFAULT_MEDIA_TYPE

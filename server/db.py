@@ -104,6 +104,18 @@ def make_database(url: str) -> Database:
     )
 
 
+def sqlite_file(url: str) -> str | None:
+    """The file (or ``:memory:``) of an SQLite database URL; None for PostgreSQL."""
+    db = make_database(url)
+    return str(db.database) if isinstance(db, SqliteDatabase) else None
+
+
+def open_plain_sqlite(path: str | os.PathLike[str]) -> Database:
+    """An SQLite database on a file, without the server's pragmas or pool (maintenance work on
+    a copy: no WAL files appear beside it)."""
+    return SqliteDatabase(str(path))
+
+
 def open_database(url: str) -> Database:
     """Create a database from its URL and bind every model to it."""
     db = make_database(url)

@@ -7,20 +7,16 @@ and checking the file is ``server.ledger``; no Flask here.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from peewee import Database
-
 from server.ledger import Row, RowError, Table, convert_rows, mapping_errors
-from server.models import ImportBatch, Record, utcnow
 from server.services import ServiceError
-from server.store.batches import BatchRefused, delete_values, office_batch
-from server.store.query import field as jfield
-from server.store.query import live
+from server.store import imports as store
+from server.store.batches import BatchRefused
+from server.store.imports import ImportRow
 from sync import ErrorCode
 
 PREVIEW_ROWS = 20
@@ -58,9 +54,8 @@ class Preview:
 
 def _place_ids(workspace_id: str) -> dict[str, str]:
     """Name -> id of the workspace's places (the first of equal names)."""
-    rows = live(workspace_id, "place").select(Record.id, jfield("name")).order_by(Record.seq)
     found: dict[str, str] = {}
-    for rid, name in rows.tuples().iterator():
+    for rid, name in store.place_names(workspace_id):
         if isinstance(name, str):
             found.setdefault(name.strip(), rid)
     return found
@@ -110,10 +105,10 @@ def _digits(phone: Any) -> str:
 def _duplicates(workspace_id: str, record_type: str, rows: list[Row]) -> list[Duplicate]:
     """Rows that repeat an existing record or an earlier row (parties: by name and phone)."""
     existing: dict[tuple[str, ...], str] = {}
-    for record in live(workspace_id, record_type).select(Record.id, Record.fields).iterator():
-        key = _key(record_type, json.loads(record.fields or "{}"))
+    for record_id, fields in store.live_fields(workspace_id, record_type):
+        key = _key(record_type, fields)
         if key is not None:
-            existing.setdefault(key, record.id)
+            existing.setdefault(key, record_id)
     seen: dict[tuple[str, ...], int] = {}
     found: list[Duplicate] = []
     for row in rows:
@@ -142,7 +137,7 @@ def run_import(
     filename: str,
     keep_duplicates: bool = False,
     now_ms: int,
-) -> ImportBatch:
+) -> ImportRow:
     """Write every row of a checked preview in one transaction (refused if any row has errors)."""
     if not checked.ok:
         raise ServiceError(
@@ -153,60 +148,33 @@ def run_import(
     if not rows:
         raise ServiceError(ErrorCode.INVALID_REQUEST, "import_nothing", "Nothing to import.")
     changes = [(checked.record_type, str(uuid.uuid4()), row.values) for row in rows]
-    batch_id = str(uuid.uuid4())
-
-    def record_batch(db: Database, stamp: str) -> None:
-        ImportBatch.insert(
-            id=batch_id, workspace=workspace_id, user=user_id, record_type=checked.record_type,
-            filename=filename[:200], rows=len(changes), created_at=utcnow(),
-            record_ids=json.dumps([rid for _t, rid, _v in changes]),
-        ).execute()  # fmt: skip
-
     try:
-        office_batch(workspace_id, user_id, changes, now_ms=now_ms, source="import",
-                     inside=record_batch)  # fmt: skip
+        return store.write_import(
+            workspace_id, user_id, checked.record_type, filename[:200], changes, now_ms=now_ms
+        )
     except BatchRefused as exc:
         raise ServiceError(
             ErrorCode.INVALID_REQUEST, "import_refused",
             f"The server refused {len(exc.rejected)} rows; nothing was written.",
         ) from exc  # fmt: skip
-    return ImportBatch.get_by_id(batch_id)
 
 
 def undo_import(
     workspace_id: str, user_id: str | None, batch_id: str, *, now_ms: int
-) -> ImportBatch:
+) -> ImportRow:
     """Delete every record an import created, in one transaction; once."""
-    batch = ImportBatch.get_or_none(
-        (ImportBatch.id == batch_id) & (ImportBatch.workspace == workspace_id)
-    )
+    batch = store.import_batch(workspace_id, batch_id)
     if batch is None:
         raise ServiceError(ErrorCode.NOT_FOUND, "import_not_found", "No such import.")
     if batch.undone_at is not None:
         raise ServiceError(ErrorCode.CONFLICT, "import_undone", "This import is already undone.")
-    ids = json.loads(batch.record_ids or "[]")
-    changes = [(batch.record_type, rid, delete_values()) for rid in ids]
-
-    def mark(db: Database, stamp: str) -> None:
-        updated = (
-            ImportBatch.update(undone_at=utcnow(), undone_by=user_id)
-            .where(ImportBatch.id == batch_id, ImportBatch.undone_at.is_null())
-            .execute()
-        )
-        if not updated:  # someone undid it meanwhile: roll this one back
-            raise ServiceError(
-                ErrorCode.CONFLICT, "import_undone", "This import is already undone."
-            )
-
-    office_batch(workspace_id, user_id, changes, now_ms=now_ms, source="import_undo", inside=mark)
-    return ImportBatch.get_by_id(batch_id)
+    if not store.undo_import(batch, user_id, now_ms=now_ms):  # someone undid it meanwhile
+        raise ServiceError(ErrorCode.CONFLICT, "import_undone", "This import is already undone.")
+    found = store.import_batch(workspace_id, batch_id)
+    assert found is not None  # it was there a moment ago; imports are never deleted
+    return found
 
 
-def recent_imports(workspace_id: str, limit: int = 20) -> list[ImportBatch]:
+def recent_imports(workspace_id: str, limit: int = 20) -> list[ImportRow]:
     """The workspace's latest imports, newest first."""
-    return list(
-        ImportBatch.select()
-        .where(ImportBatch.workspace == workspace_id)
-        .order_by(ImportBatch.created_at.desc())
-        .limit(limit)
-    )
+    return store.recent_imports(workspace_id, limit)

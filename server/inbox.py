@@ -10,7 +10,6 @@ No Flask here.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,22 +17,15 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from peewee import SQL, fn
+from server.store import casework as store
+from server.store.casework import latest_reminders
+from server.store.people import UserRow
 
-from server.db import write_transaction
-from server.models import Record, Reminder, User, Workspace, utcnow
-from server.store.query import created_day, live
-from server.store.query import field as jfield
-from server.store.reports import OPEN_STATUSES
+__all__ = ["Digest", "Inbox", "inbox", "latest_reminders", "remind", "send_mail"]
 
 SOON_DAYS = 3  # "due soon": due from today to this many days ahead
 VOICE_DAYS = 7  # "new 附议": support follow-ups of the last this many days
 REASONS = ("overdue", "due_soon", "returned", "voices")
-
-
-def _record(row: Record) -> dict[str, Any]:
-    return {"type": row.type, "id": row.id, "fields": json.loads(row.fields or "{}"),
-            "created_by": row.created_by}  # fmt: skip
 
 
 @dataclass
@@ -67,14 +59,7 @@ def inbox(workspace_id: str, user_id: str, today: dt.date) -> Inbox:
     """Compute one person's inbox as of ``today`` (a few queries, whatever the workspace size)."""
     box = Inbox()
     now, soon = today.isoformat(), (today + dt.timedelta(days=SOON_DAYS)).isoformat()
-    owned = live(workspace_id, "concern").where(jfield("owner_id") == user_id)
-    status = fn.COALESCE(jfield("status"), SQL("'new'"))
-    rows = owned.where(status.in_(OPEN_STATUSES)).select(
-        Record.type, Record.id, Record.fields, Record.created_by
-    )
-    for record_type, rid, text, created_by in rows.tuples().iterator():
-        record = {"type": record_type, "id": rid, "fields": json.loads(text or "{}"),
-                  "created_by": created_by}  # fmt: skip
+    for record in store.open_concerns_owned(workspace_id, user_id):
         box.assigned.append(record)
         due = record["fields"].get("due_on")
         if isinstance(due, str) and due < now:
@@ -84,59 +69,10 @@ def inbox(workspace_id: str, user_id: str, today: dt.date) -> Inbox:
     box.assigned.sort(key=_due_key)
     box.overdue.sort(key=_due_key)
     box.due_soon.sort(key=_due_key)
-    box.returned = _returned(workspace_id, user_id)
-    box.voices = _new_voices(workspace_id, user_id, today)
-    return box
-
-
-def _returned(workspace_id: str, user_id: str) -> list[dict[str, Any]]:
-    """Concerns and visits sent back for changes that the user recorded or owns."""
-    rows = Record.select().where(
-        Record.workspace == workspace_id,
-        Record.type.in_(("concern", "visit")),
-        jfield("review_status") == "needs_changes",  # indexed: few rows, then whose
-        Record.deleted == False,  # noqa: E712
-    )
-    found = [_record(r) for r in rows.order_by(Record.updated_at.desc()).limit(5000)]
-    mine = [r for r in found
-            if r["created_by"] == user_id or r["fields"].get("owner_id") == user_id]  # fmt: skip
-    return mine[:500]
-
-
-def _new_voices(workspace_id: str, user_id: str, today: dt.date) -> list[dict[str, Any]]:
-    """Support follow-ups of the last days on concerns the user owns or recorded."""
+    box.returned = store.returned_to(workspace_id, user_id)
     since = (today - dt.timedelta(days=VOICE_DAYS)).isoformat()
-    rows = live(workspace_id, "follow_up").where(
-        jfield("kind") == "support", jfield("subject_type") == "concern", created_day() >= since
-    )
-    found = [_record(r) for r in rows.order_by(Record.created_at.desc()).limit(2000)]
-    subjects = {r["fields"].get("subject_id") for r in found} - {None}
-    if not subjects:
-        return []
-    concerns = live(workspace_id, "concern").where(
-        Record.id.in_(sorted(subjects)),
-        (jfield("owner_id") == user_id) | (Record.created_by == user_id),
-    )
-    mine = {rid for (rid,) in concerns.select(Record.id).tuples()}
-    return [r for r in found if r["fields"].get("subject_id") in mine][:500]
-
-
-def latest_reminders(workspace_id: str, user_id: str) -> dict[str, Any]:
-    """The last reminder run's lines for a person: ``{day, counts: {reason: n}}`` (or empty)."""
-    last = (
-        Reminder.select(fn.MAX(Reminder.day))
-        .where(Reminder.workspace == workspace_id, Reminder.user == user_id)
-        .scalar()
-    )
-    if last is None:
-        return {}
-    rows = (
-        Reminder.select(Reminder.reason, fn.COUNT(Reminder.id))
-        .where(Reminder.user == user_id, Reminder.day == last)
-        .group_by(Reminder.reason)
-        .tuples()
-    )
-    return {"day": last, "counts": dict(rows)}
+    box.voices = store.new_voices(workspace_id, user_id, since)
+    return box
 
 
 # -- the daily reminder run ---------------------------------------------------------------------
@@ -166,54 +102,26 @@ def remind(
     ``dry_run`` nothing is written or sent; the digests say what would be.
     """
     digests: list[Digest] = []
-    people = (
-        User.select(User, Workspace)
-        .join(Workspace)
-        .where(User.active == True)  # noqa: E712
-        .order_by(Workspace.name, User.username)
-    )
-    for user in people:
+    for user, workspace_name in store.active_users():
         box = inbox(user.workspace_id, user.id, today)
         counts = {reason: len(getattr(box, reason)) for reason in REASONS}
-        digest = Digest(user.workspace.name, user.username, counts)
+        digest = Digest(workspace_name, user.username, counts)
         if not dry_run:
-            digest.new = _write(user, today, box)
+            lines = [(reason, record["id"]) for reason, record in box.items()]
+            digest.new = store.write_reminders(user, today.isoformat(), lines)
             if smtp_url and user.email:
                 digest.mailed = _mail_new(user, today, smtp_url, sender, box)
         digests.append(digest)
     return digests
 
 
-def _write(user: User, today: dt.date, box: Inbox) -> int:
-    day = today.isoformat()
-    rows = [
-        {"workspace": user.workspace_id, "user": user.id, "day": day, "reason": reason,
-         "record_id": record["id"], "created_at": utcnow()}
-        for reason, record in box.items()
-    ]  # fmt: skip
-    if not rows:
-        return 0
-    with write_transaction():
-        before = Reminder.select().where(Reminder.user == user.id, Reminder.day == day).count()
-        for start in range(0, len(rows), 200):
-            Reminder.insert_many(rows[start : start + 200]).on_conflict_ignore().execute()
-        after = Reminder.select().where(Reminder.user == user.id, Reminder.day == day).count()
-    return after - before
-
-
-def _mail_new(user: User, today: dt.date, smtp_url: str, sender: str, box: Inbox) -> bool:
+def _mail_new(user: UserRow, today: dt.date, smtp_url: str, sender: str, box: Inbox) -> bool:
     """Mail the day's reminders not mailed yet; mark them mailed only once the server took it."""
     day = today.isoformat()
-    unmailed = Reminder.select().where(
-        Reminder.user == user.id, Reminder.day == day, Reminder.mailed_at.is_null()
-    )
-    if not unmailed.exists():
+    if not store.any_unmailed(user.id, day):
         return False
     send_mail(smtp_url, sender, user.email, digest_subject(day, box), digest_text(user, box))
-    with write_transaction():
-        Reminder.update(mailed_at=utcnow()).where(
-            Reminder.user == user.id, Reminder.day == day, Reminder.mailed_at.is_null()
-        ).execute()
+    store.mark_mailed(user.id, day)
     return True
 
 
@@ -229,7 +137,7 @@ def digest_subject(day: str, box: Inbox) -> str:
     return f"Fieldsync 待办提醒 {day}：{box.count} 项"
 
 
-def digest_text(user: User, box: Inbox) -> str:
+def digest_text(user: UserRow, box: Inbox) -> str:
     """The e-mail's text: one line per item, grouped by reason (titles, never phones)."""
     lines = [f"{user.display_name or user.username}，您好：", ""]
     for reason in REASONS:

@@ -32,13 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from peewee import Database, SqliteDatabase
-
 from server import migrations
 from server.blobs import TEMP_PREFIX, BlobStore
-from server.db import make_database, write_transaction
+from server.db import Database, open_plain_sqlite, sqlite_file
 from server.errors import Refused
-from server.models import PushBatch
+from server.store.maintenance import prune_push_batches
 from sync import ErrorCode
 
 __all__ = [
@@ -104,12 +102,12 @@ def mask_password(url: str) -> str:
 
 def sqlite_path(database_url: str) -> Path | None:
     """Return the file of an SQLite database URL, None for PostgreSQL."""
-    db = make_database(database_url)
-    if not isinstance(db, SqliteDatabase):
+    path = sqlite_file(database_url)
+    if path is None:
         return None
-    if db.database == ":memory:":
+    if path == ":memory:":
         raise _refuse("maintenance_memory", "An in-memory database cannot be backed up.")
-    return Path(db.database).resolve()
+    return Path(path).resolve()
 
 
 def pg_dump_command(database_url: str, folder: Path | str) -> str:
@@ -280,7 +278,7 @@ def restore(
         _copy_database(source, temp)
         with closing(sqlite3.connect(temp)) as conn:
             counts = _counts(conn)
-        staged = SqliteDatabase(str(temp))
+        staged = open_plain_sqlite(temp)
         try:
             migrations.upgrade(staged)  # a backup from an older release gets this schema
             epoch = migrations.new_epoch(staged)
@@ -326,9 +324,7 @@ def prune(
     if now.tzinfo is not None:
         now = now.astimezone(dt.UTC).replace(tzinfo=None)
     cutoff = now - dt.timedelta(days=days)
-    with db.bind_ctx([PushBatch]), write_transaction(db):
-        deleted = PushBatch.delete().where(PushBatch.created_at < cutoff).execute()
-        kept = PushBatch.select().count()
+    deleted, kept = prune_push_batches(db, cutoff)
     removed = BlobStore(blob_dir).sweep(
         older_than_s=temp_age_s, now_s=now.replace(tzinfo=dt.UTC).timestamp()
     )

@@ -155,24 +155,8 @@ def layer_violations(root: Path) -> list[str]:
     return sorted(found)
 
 
-# Modules whose queries have not moved behind ``server/store`` yet (issue 8 item 3): this list
-# only shrinks, and each entry must still be a violation (so it cannot go stale).
-NOT_YET_IN_THE_STORE = {
-    "server/blobs.py",
-    "server/cli/casework.py",
-    "server/cli/imports.py",
-    "server/cli/report.py",
-    "server/imports.py",
-    "server/inbox.py",
-    "server/maintenance.py",
-}
-
-
 def test_only_the_store_knows_the_database_and_packages_keep_apart():
-    found = layer_violations(ROOT)
-    known = {v for v in found if v.split(":")[0] in NOT_YET_IN_THE_STORE}
-    assert [v for v in found if v not in known] == []
-    assert {v.split(":")[0] for v in known} == NOT_YET_IN_THE_STORE
+    assert layer_violations(ROOT) == []
 
 
 def test_the_layer_check_walks_every_module(tmp_path: Path) -> None:

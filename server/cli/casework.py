@@ -88,8 +88,7 @@ def remind_command(dry_run: bool, day: dt.datetime | None, as_json: bool) -> Non
 
 def set_email(settings: Settings, username: str, email: str) -> dict[str, Any]:
     """Set (or with "" clear) the address a user's reminders are mailed to."""
-    from server.db import write_transaction
-    from server.models import User
+    from server.store import people
 
     email = email.strip()
     if email and not _EMAIL.match(email):
@@ -97,8 +96,7 @@ def set_email(settings: Settings, username: str, email: str) -> dict[str, Any]:
             texts(settings.lang).gettext("'%(email)s' is not an e-mail address.", email=email[:80])
         )
     with opened(settings):
-        with write_transaction():
-            changed = User.update(email=email).where(User.username == username).execute()
+        changed = people.set_email(username, email)
     if not changed:
         raise click.ClickException(
             texts(settings.lang).gettext("No user '%(username)s'.", username=username[:100])

@@ -224,10 +224,10 @@ for _kind, _help in (
 def undo(settings: Settings, batch_id: str) -> dict[str, Any]:
     """Delete everything one import created."""
     from server import imports
-    from server.models import ImportBatch
+    from server.store.imports import import_batch
 
     with opened(settings):
-        found = ImportBatch.get_or_none(ImportBatch.id == batch_id[:36])
+        found = import_batch(None, batch_id[:36])
         workspace_id = found.workspace_id if found is not None else ""
         try:
             batch = imports.undo_import(workspace_id, None, batch_id[:36],

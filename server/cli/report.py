@@ -46,17 +46,15 @@ def format_report(report: dict[str, Any], workspace: str, lang: str) -> str:
 
 def pick_workspace(name: str | None, lang: str) -> tuple[str, str]:
     """(id, name) of the named workspace, or of the only one."""
-    from server.models import Workspace
+    from server.store import people
 
     _ = texts(lang).gettext
     if name:
-        found = Workspace.get_or_none(Workspace.name == name) or Workspace.get_or_none(
-            Workspace.id == name
-        )
+        found = people.find_workspace(name)
         if found is None:
             raise click.ClickException(_("No workspace '%(name)s'.", name=name))
         return found.id, found.name
-    spaces = list(Workspace.select().order_by(Workspace.name).limit(20))
+    spaces = people.workspaces(limit=20)
     if not spaces:
         raise click.ClickException(_("No workspace yet; run fieldsync-server init first."))
     if len(spaces) > 1:

@@ -194,12 +194,17 @@ def find_workspace(name_or_id: str) -> WorkspaceRow | None:
 
 
 @guarded
-def workspaces(ids: Iterable[str] | None = None) -> list[WorkspaceRow]:
-    """Every workspace (or those with these ids), by name."""
+def workspaces(
+    ids: Iterable[str] | None = None, *, limit: int | None = None
+) -> list[WorkspaceRow]:
+    """Every workspace (or those with these ids), by name; at most ``limit``."""
     query = Workspace.select()
     if ids is not None:
         query = query.where(Workspace.id.in_(sorted(set(ids))))
-    return [workspace_row(w) for w in query.order_by(Workspace.name)]
+    query = query.order_by(Workspace.name)
+    if limit is not None:
+        query = query.limit(limit)
+    return [workspace_row(w) for w in query]
 
 
 @guarded
@@ -293,6 +298,13 @@ def update_user(
             OfficeSession.update(ended_at=end_sessions_at).where(
                 (OfficeSession.user == user_id) & OfficeSession.ended_at.is_null()
             ).execute()
+
+
+@guarded
+def set_email(username: str, email: str) -> bool:
+    """Set the address a user's reminders are mailed to; False when there is no such user."""
+    with write_transaction():
+        return bool(User.update(email=email).where(User.username == username).execute())
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,7 @@ def test_people_from_xlsx_with_duplicates_shown_and_skipped(staff, seeded):
     assert "已从 居民台账.xlsx 导入 2 条记录" in response.get_data(as_text=True)
     assert live(ws, "party") == before + 2
     [batch] = imports.recent_imports(ws)
-    ids = json.loads(batch.record_ids)
+    ids = batch.record_ids
     yang = store.get_record(ws, ids[0])
     assert yang["fields"]["phone"] == "13900001111" and yang["fields"]["place_id"] == (
         seeded.ids["baisheng"])  # fmt: skip
