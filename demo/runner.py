@@ -40,7 +40,7 @@ from demo.text import (
 from field_client.syncer import SyncReport
 from server import create_app, migrations, services
 from server import store as office_store
-from server.models import Conflict
+from server.store.conflicts import ConflictRow, open_conflicts_on
 
 __all__ = ["Demo", "DemoResult", "wall_ms"]
 
@@ -405,16 +405,11 @@ class Demo:
             problem = result.rejected or result.conflicts
             raise RuntimeError(f"the office edit of {entry.key} failed: {problem}")
 
-    def open_conflict_rows(self, record_ids: set[str] | None = None) -> list[Conflict]:
+    def open_conflict_rows(self, record_ids: set[str] | None = None) -> list[ConflictRow]:
         """Return the workspace's open conflicts (on ``record_ids`` only, when given)."""
-        query = Conflict.select().where(
-            Conflict.workspace == self.workspace_id, Conflict.status == "open"
-        )
-        if record_ids is not None:
-            query = query.where(Conflict.record_id.in_(sorted(record_ids)))
-        return list(query.order_by(Conflict.created_at))
+        return open_conflicts_on(self.workspace_id, record_ids)
 
-    def print_conflict(self, conflict: Conflict) -> None:
+    def print_conflict(self, conflict: ConflictRow) -> None:
         """Describe one open conflict: the record, the field, both values and their devices."""
         names = {d.device_id: d.name for d in self.devices.values() if d.store is not None}
         office = self.gettext("the office")

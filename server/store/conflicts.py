@@ -6,6 +6,7 @@ Conflicts are written by the push engine and resolved by ``server.store.office``
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from server.models import Conflict
@@ -86,3 +87,12 @@ def conflicts_of(workspace_id: str, record_id: str) -> list[ConflictRow]:
     """The open conflicts of one record, oldest first."""
     rows = _open(workspace_id).where(Conflict.record_id == record_id)
     return [conflict_row(c) for c in rows.order_by(Conflict.created_at)]
+
+
+@guarded
+def open_conflicts_on(workspace_id: str, record_ids: Iterable[str] | None) -> list[ConflictRow]:
+    """The workspace's open conflicts (on these records only, when given), oldest first."""
+    query = _open(workspace_id)
+    if record_ids is not None:
+        query = query.where(Conflict.record_id.in_(sorted(set(record_ids))))
+    return [conflict_row(c) for c in query.order_by(Conflict.created_at)]
