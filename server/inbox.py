@@ -17,6 +17,8 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from server import config
+from server.i18n import N_, texts
 from server.store import casework as store
 from server.store.casework import latest_reminders
 from server.store.people import UserRow
@@ -120,35 +122,38 @@ def _mail_new(user: UserRow, today: dt.date, smtp_url: str, sender: str, box: In
     day = today.isoformat()
     if not store.any_unmailed(user.id, day):
         return False
-    send_mail(smtp_url, sender, user.email, digest_subject(day, box), digest_text(user, box))
+    lang = config.language()
+    subject, text = digest_subject(day, box, lang), digest_text(user, box, lang)
+    send_mail(smtp_url, sender, user.email, subject, text)
     store.mark_mailed(user.id, day)
     return True
 
 
 REASON_WORDS = {
-    "overdue": "已超期",
-    "due_soon": "即将到期",
-    "returned": "退回修改",
-    "voices": "新附议",
+    "overdue": N_("Overdue (%(n)s)"),
+    "due_soon": N_("Due soon (%(n)s)"),
+    "returned": N_("Sent back for changes (%(n)s)"),
+    "voices": N_("New voices (%(n)s)"),
 }
 
 
-def digest_subject(day: str, box: Inbox) -> str:
-    return f"Fieldsync 待办提醒 {day}：{box.count} 项"
+def digest_subject(day: str, box: Inbox, lang: str = "zh") -> str:
+    return texts(lang).gettext("Fieldsync reminders %(day)s: %(n)s", day=day, n=box.count)
 
 
-def digest_text(user: UserRow, box: Inbox) -> str:
+def digest_text(user: UserRow, box: Inbox, lang: str = "zh") -> str:
     """The e-mail's text: one line per item, grouped by reason (titles, never phones)."""
-    lines = [f"{user.display_name or user.username}，您好：", ""]
+    _ = texts(lang).gettext
+    lines = [_("Hello %(name)s,", name=user.display_name or user.username), ""]
     for reason in REASONS:
         records = getattr(box, reason)
         if not records:
             continue
-        lines.append(f"{REASON_WORDS[reason]}（{len(records)}）")
+        lines.append(_(REASON_WORDS[reason], n=len(records)))
         for record in records[:50]:
             fields = record["fields"]
             title = fields.get("title") or fields.get("note") or record["id"][:8]
-            due = f"  期限 {fields['due_on']}" if fields.get("due_on") else ""
+            due = "  " + _("due %(day)s", day=fields["due_on"]) if fields.get("due_on") else ""
             lines.append(f"  - {title}{due}")
         lines.append("")
     return "\n".join(lines)
