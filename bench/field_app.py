@@ -277,6 +277,7 @@ def measure(args: argparse.Namespace, base: str, codes: list[str], playwright: A
 
         page.goto(f"{studio}/field/#search")
         page.wait_for_selector("#q")
+        page.wait_for_timeout(1000)  # a representative does not search within a second
         searches = []
         for query in ["加装电梯", "王芳", "金山花园", "停车难", "宝塔路1"][: max(args.repeat, 1)]:
             page.fill("#q", query)

@@ -6,7 +6,7 @@ import { Clock, formatStamp, nodeOf, parseStamp } from "./hlc.js";
 import { all, drop, open, req, run } from "./idb.js";
 import { pickChanges, queueEdit, settle } from "./outbox.js";
 
-const VERSION = 2;
+const VERSION = 3;
 const STORES = ["records", "outbox", "batches", "held", "rejections", "conflicts", "state", "search", "blobs"];
 const DELETED = "_deleted";
 
@@ -36,6 +36,14 @@ function upgrade(db, oldVersion, tx) {
       if (row) search.put(row);
       cursor.continue();
     };
+  }
+  if (oldVersion < 3) {
+    // Version 3: what the home screen and its badge read among 10,000 records without reading
+    // them all: visits by when they happened, records the office reviewed.
+    const records = tx.objectStore("records");
+    records.createIndex("started", "fields.started_at");
+    records.createIndex("review_status", "fields.review_status");
+    records.createIndex("review_note", "fields.review_note");
   }
 }
 
@@ -97,17 +105,24 @@ class Store {
 
   /** Run `fn(tx, state)` in one read-write transaction; the state row is saved after it. */
   write(fn) {
-    return run(this.db, STORES, "readwrite", async (tx) => {
+    this.forget();
+    const done = run(this.db, STORES, "readwrite", async (tx) => {
       const state = await readState(tx);
       const result = await fn(tx, state);
       tx.objectStore("state").put(state);
       return result;
     });
+    return done.finally(() => this.forget());
   }
 
   /** Run `fn(tx, state)` in one read-only transaction. */
   read(fn) {
     return run(this.db, STORES, "readonly", async (tx) => fn(tx, await readState(tx)));
+  }
+
+  /** Drop what this tab keeps in memory of the store (after a write here or in another tab). */
+  forget() {
+    this.searchRows = null;
   }
 
   clockOf(state) {
@@ -230,6 +245,31 @@ class Store {
     });
   }
 
+  /** Read the search texts into memory ahead of the first search (when the app is idle). */
+  warm() {
+    return this.read(async (tx) => {
+      if (!this.searchRows) this.searchRows = await all(tx.objectStore("search"));
+    });
+  }
+
+  /** Return the `n` latest visits by when they happened (newest first). */
+  recentVisits(n = 20) {
+    return this.read(async (tx) => {
+      const found = [];
+      const cursor = tx.objectStore("records").index("started").openCursor(null, "prev");
+      await new Promise((resolve, reject) => {
+        cursor.onerror = () => reject(cursor.error);
+        cursor.onsuccess = () => {
+          const at = cursor.result;
+          if (!at || found.length >= n) return resolve();
+          if (at.value.type === "visit" && !at.value.deleted) found.push(at.value);
+          at.continue();
+        };
+      });
+      return found;
+    });
+  }
+
   /** Return the live records of a type. */
   list(type) {
     return this.read(async (tx) => {
@@ -305,7 +345,10 @@ class Store {
     if (!needle) return Promise.resolve(found);
     return this.read(async (tx) => {
       const records = tx.objectStore("records");
-      const rows = await all(tx.objectStore("search"));
+      // The search texts stay in memory between searches (dropped by any write), so only the
+      // first search after a change reads them all from IndexedDB.
+      if (!this.searchRows) this.searchRows = await all(tx.objectStore("search"));
+      const rows = this.searchRows;
       for (let i = rows.length - 1; i >= 0; i--) {
         const row = rows[i]; // newest first: ids are time-ordered
         if (!row.deleted && found[row.type].length < limit && row.text.includes(needle)) found[row.type].push(row.id);
@@ -325,10 +368,13 @@ class Store {
   /** Return visits and concerns the office reviewed with a note or asked to change. */
   reviewNotes() {
     return this.read(async (tx) => {
-      const index = tx.objectStore("records").index("type");
-      const rows = [...(await all(index, "visit")), ...(await all(index, "concern"))];
+      const records = tx.objectStore("records");
+      const asked = await all(records.index("review_status"), "needs_changes");
+      const noted = await all(records.index("review_note"));
+      const rows = [...new Map([...asked, ...noted].map((r) => [r.id, r])).values()];
       return rows
-        .filter((r) => !r.deleted && (r.fields.review_status === "needs_changes" || r.fields.review_note))
+        .filter((r) => (r.type === "visit" || r.type === "concern") && !r.deleted)
+        .filter((r) => r.fields.review_status === "needs_changes" || r.fields.review_note)
         .sort((a, b) => (b.updated || 0) - (a.updated || 0));
     });
   }
@@ -558,7 +604,9 @@ class Store {
         mine.get(entry.record_id).add(entry.field);
       }
       const anyHeld = (await req(held.count())) > 0;
-      for (const pulled of records) {
+      // Every record's row as held before, asked for at once (not one round trip each).
+      const befores = await Promise.all(records.map((pulled) => req(store.get(pulled.id))));
+      for (const [n, pulled] of records.entries()) {
         const record = {
           id: pulled.id,
           type: pulled.type,
@@ -569,7 +617,7 @@ class Store {
           updated: this.now(),
         };
         const ours = mine.get(pulled.id);
-        const before = await req(store.get(pulled.id));
+        const before = befores[n];
         const local = ours ? before : null;
         countPulled(counts, pulled, before);
         for (const field of local ? ours : []) {

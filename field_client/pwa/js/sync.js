@@ -4,7 +4,7 @@
 // `fetch` is injected, so tests can point it anywhere; nothing here touches the page.
 
 export const PROTOCOL = "1";
-const PULL_LIMIT = 500;
+const PULL_LIMIT = 1000;
 const PUSH_LIMIT = 500;
 /** How long one request may take before the sync stops with "timeout" (the batch stays
  * queued with its id, so the next sync sends it again and the server answers it once). */
