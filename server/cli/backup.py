@@ -83,27 +83,15 @@ def backup_command(folder: Path) -> None:
         fieldsync-server backup /media/usb/fieldsync-2026-11-28
     """
     settings = current_settings()
-    lang = settings.lang
+    _ = texts(settings.lang).gettext
     result = backup(settings, folder)
-    size = human_size(result.database_bytes)
-    counts = counts_text(result.counts, lang)
-    click.echo(
-        texts(lang).gettext(
-            "Backed up the database to %(path)s (%(size)s): %(counts)s.",
-            path=result.database,
-            size=size,
-            counts=counts,
-        )
-    )
-    blob_size = human_size(result.blob_bytes)
-    click.echo(
-        texts(lang).gettext(
-            "Photos and files: %(count)s (%(size)s) in %(path)s.",
-            count=result.blob_count,
-            size=blob_size,
-            path=result.blobs,
-        )
-    )
+    database = {"path": result.database, "size": human_size(result.database_bytes)}
+    counts = counts_text(result.counts, settings.lang)
+    click.echo(_("Backed up the database to %(path)s (%(size)s): %(counts)s.", **database,
+                 counts=counts))  # fmt: skip
+    blobs = {"count": result.blob_count, "path": result.blobs}
+    blobs["size"] = human_size(result.blob_bytes)
+    click.echo(_("Photos and files: %(count)s (%(size)s) in %(path)s.", **blobs))
 
 
 @click.command("restore")
@@ -122,32 +110,18 @@ def restore_command(path: Path, force: bool) -> None:
         fieldsync-server restore /media/usb/fieldsync-2026-11-28 --force
     """
     settings = current_settings()
-    lang = settings.lang
+    _ = texts(settings.lang).gettext
     result = restore(settings, path, force)
-    size = human_size(result.database_bytes)
-    counts = counts_text(result.counts, lang)
-    click.echo(
-        texts(lang).gettext(
-            "Restored the database %(path)s from the backup (%(size)s): %(counts)s.",
-            path=result.database,
-            size=size,
-            counts=counts,
-        )
-    )
-    click.echo(
-        texts(lang).gettext(
-            "Photos and files: %(copied)s copied, %(present)s already there.",
-            copied=result.blobs_copied,
-            present=result.blobs_present,
-        )
-    )
-    click.echo(
-        texts(lang).gettext(
-            "The database has a new epoch (%(epoch)s): at its next sync every device "
-            "pulls from the start and pushes again the changes this database lacks.",
-            epoch=result.epoch,
-        )
-    )
+    database = {"path": result.database, "size": human_size(result.database_bytes)}
+    counts = counts_text(result.counts, settings.lang)
+    click.echo(_("Restored the database %(path)s from the backup (%(size)s): %(counts)s.",
+                 **database, counts=counts))  # fmt: skip
+    copied, present = result.blobs_copied, result.blobs_present
+    click.echo(_("Photos and files: %(copied)s copied, %(present)s already there.",
+                 copied=copied, present=present))  # fmt: skip
+    click.echo(_("The database has a new epoch (%(epoch)s): at its next sync every device pulls "
+                 "from the start and pushes again the changes this database lacks.",
+                 epoch=result.epoch))  # fmt: skip
 
 
 @click.command("prune")
