@@ -44,11 +44,9 @@ def blobs_missing() -> Response:
     hashes = blobs.hashes_from(read_json(MISSING_BODY_LIMIT))
     # A blob counts as here only when this workspace uploaded it: whether another workspace has
     # the same bytes is not this device's business, and its upload proves it holds them.
-    workspace_id = auth.current_device().workspace_id
-    held = blobs.held_by(workspace_id, hashes)
+    # The device names these in an attachment soon: prune keeps them the grace period from now.
+    held = blobs.held_and_touched(auth.current_device().workspace_id, hashes, _moment())
     store = blob_store()
-    if held:  # the device will name them in an attachment soon: prune keeps them from now
-        blobs.touch_now(workspace_id, held, _moment())
     body = {
         "missing": [
             sha for sha in dict.fromkeys(hashes) if sha not in held or not store.exists(sha)

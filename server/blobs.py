@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from server.store import blobs as holders
-from server.store.blobs import held_by, touch_now, usage
+from server.store.blobs import held_by, usage
 from sync import ErrorCode, ProtocolError
 
 __all__ = [
     "DEFAULT_MEDIA_TYPE",
     "held_by",
     "hold",
-    "touch_now",
     "usage",
     "MAX_MISSING",
     "BlobStore",
@@ -337,6 +336,16 @@ def keep_upload(
 def hold(workspace_id: str, sha256: str) -> None:
     """Record that the workspace has uploaded the blob (harmless when already recorded)."""
     holders.hold(workspace_id, check_hash(sha256))
+
+
+def held_and_touched(workspace_id: str, hashes: Iterable[str], now: Any) -> set[str]:
+    """Return those of ``hashes`` the workspace holds, touched under the write lock (so a
+    running ``prune`` either removed them first, and they are reported missing, or keeps them
+    the grace period from now, while the device pushes the attachments naming them)."""
+    wanted = list(dict.fromkeys(hashes))
+    if not held_by(workspace_id, wanted):
+        return set()  # the usual case for new photos: no write
+    return holders.held_and_touched(workspace_id, wanted, now)
 
 
 def attachment_media_type(workspace_id: str, sha256: str) -> str | None:

@@ -13,7 +13,12 @@ epoch every device cursor gets ``resync_required``: devices pull from the start 
 what the restored database lacks.
 
 Prune: push batches older than N days (N >= 30, docs/protocol.md section 5) go in one
-transaction; temporary files of dead blob uploads go with ``BlobStore.sweep``.
+transaction; temporary files of dead blob uploads go with ``BlobStore.sweep``; blobs that no
+attachment names (live or deleted: staff can restore a deleted one) and that nobody uploaded or
+was told about for ``blob_days`` (default 30) go in batches (``prune_blobs``). Each batch holds
+the write lock a push holds while it picks and deletes, so a push naming a blob commits either
+before (the blob is named: kept) or after (the blob was untouched for the grace period, and the
+device's ``missing`` question before its push touches it or says to upload it again).
 
 PostgreSQL is backed up and restored with its own tools (``pg_dump``, ``pg_restore``); the
 refusals say which command to run.
@@ -33,10 +38,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from server import migrations
-from server.blobs import TEMP_PREFIX, BlobStore
+from server.blobs import TEMP_PREFIX, BlobStore, is_hash
 from server.db import Database, open_plain_sqlite, sqlite_file
 from server.errors import Refused
-from server.store.maintenance import prune_push_batches
+from server.store.maintenance import named_or_held, prune_push_batches, unnamed_blobs
 from sync import ErrorCode
 
 __all__ = [
@@ -85,6 +90,16 @@ class PruneResult:
     batches_deleted: int
     batches_kept: int
     temp_files_removed: int
+    blobs_removed: int = 0
+    blob_bytes_removed: int = 0
+    blob_cutoff: dt.datetime | None = None  # naive UTC: unnamed blobs untouched since went
+
+
+@dataclass(frozen=True)
+class BlobPrune:
+    removed: int
+    bytes: int
+    batches: int
 
 
 def _refuse(key: str, detail: str, **params: object) -> Refused:
@@ -307,9 +322,12 @@ def prune(
     days: int = MIN_PRUNE_DAYS,
     now: dt.datetime | None = None,
     temp_age_s: float = 24 * 3600,
+    blob_days: int = MIN_PRUNE_DAYS,
+    batch: int = 500,
 ) -> PruneResult:
-    """Delete push batches older than ``days`` (at least 30) in one transaction and the
-    temporary files of uploads that died more than ``temp_age_s`` ago; return the counts.
+    """Delete push batches older than ``days`` (at least 30) in one transaction, the temporary
+    files of uploads that died more than ``temp_age_s`` ago, and the blobs no attachment names
+    that nobody touched for ``blob_days``, ``batch`` blobs per transaction; return the counts.
 
     ``now`` is UTC (aware, or naive as the tables store it); None: the wall clock.
     """
@@ -319,6 +337,8 @@ def prune(
             f"Push batches are kept at least {MIN_PRUNE_DAYS} days.",
             min=MIN_PRUNE_DAYS,
         )
+    if blob_days < 1:
+        raise _refuse("prune_blob_days", "Unnamed blobs are kept at least a day.", min=1)
     if now is None:
         now = dt.datetime.now(dt.UTC)
     if now.tzinfo is not None:
@@ -328,9 +348,62 @@ def prune(
     removed = BlobStore(blob_dir).sweep(
         older_than_s=temp_age_s, now_s=now.replace(tzinfo=dt.UTC).timestamp()
     )
+    blob_cutoff = now - dt.timedelta(days=blob_days)
+    pruned = prune_blobs(db, BlobStore(blob_dir), blob_cutoff, batch=batch)
     return PruneResult(
         cutoff=cutoff,
         batches_deleted=int(deleted),
         batches_kept=int(kept),
         temp_files_removed=removed,
+        blobs_removed=pruned.removed,
+        blob_bytes_removed=pruned.bytes,
+        blob_cutoff=blob_cutoff,
     )
+
+
+def prune_blobs(
+    db: Database, store: BlobStore, cutoff: dt.datetime, *, batch: int = 500
+) -> BlobPrune:
+    """Delete the blobs no attachment names whose every holder was last touched before
+    ``cutoff``, and stored files no workspace holds that are older than it; ``batch`` per
+    transaction, each under the write lock (its files are deleted before it commits)."""
+    removed = size = batches = 0
+    while True:
+        with unnamed_blobs(db, cutoff, batch) as hashes:
+            gone = _remove_files(store, hashes)  # inside the transaction and its lock
+        if not hashes:
+            break
+        batches += 1
+        removed, size = removed + gone[0], size + gone[1]
+    orphans = _orphan_files(store, cutoff)
+    for start in range(0, len(orphans), batch):
+        chunk = orphans[start : start + batch]
+        with named_or_held(db, chunk) as kept:
+            gone = _remove_files(store, [sha for sha in chunk if sha not in kept])
+        batches += 1
+        removed, size = removed + gone[0], size + gone[1]
+    return BlobPrune(removed=removed, bytes=size, batches=batches)
+
+
+def _remove_files(store: BlobStore, hashes: list[str]) -> tuple[int, int]:
+    """Delete these blobs' files; return (how many were there, their bytes)."""
+    count = size = 0
+    for sha in hashes:
+        path = store.path(sha)
+        try:
+            size += path.stat().st_size
+        except FileNotFoundError:
+            continue
+        if store.remove(sha):
+            count += 1
+    return count, size
+
+
+def _orphan_files(store: BlobStore, cutoff: dt.datetime) -> list[str]:
+    """The stored blobs last written before ``cutoff`` (candidates: no holder is checked)."""
+    limit = cutoff.replace(tzinfo=dt.UTC).timestamp()
+    found = []
+    for path in _blob_files(store.root):
+        if is_hash(path.name) and path.stat().st_mtime < limit:
+            found.append(path.name)
+    return found

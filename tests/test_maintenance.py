@@ -265,6 +265,10 @@ def test_prune_command(runner, sqlite_url):
     assert "30 天" in one_line_error(invoke(runner, sqlite_url, "prune", "--days", "7"))
     result = invoke(runner, sqlite_url, "--lang", "en", "prune")
     assert result.exit_code == 0 and "Deleted 0 push batches" in result.output
+    assert "Removed 0 photos and files (0 B) that no attachment names." in result.output
+    zh = invoke(runner, sqlite_url, "prune", "--blob-days", "60").output
+    assert "已删除 0 个没有附件引用的照片和文件" in zh
+    assert "至少" in one_line_error(invoke(runner, sqlite_url, "prune", "--blob-days", "0"))
     assert cli.prune(Settings(database_url=sqlite_url), 60).batches_deleted == 0
 
 

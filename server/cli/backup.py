@@ -41,12 +41,18 @@ def restore(
 
 
 def prune(
-    settings: Settings, days: int = maintenance.MIN_PRUNE_DAYS, now: dt.datetime | None = None
+    settings: Settings,
+    days: int = maintenance.MIN_PRUNE_DAYS,
+    now: dt.datetime | None = None,
+    blob_days: int | None = None,
 ) -> maintenance.PruneResult:
-    """Delete old push batches and stale temporary uploads."""
+    """Delete old push batches, stale temporary uploads and blobs no attachment names."""
     with opened(settings) as app:
         blob_dir = app.config.get("BLOB_DIR") or Path(app.instance_path) / "blobs"
-        return maintenance.prune(app.extensions["fieldsync_db"], blob_dir, days=days, now=now)
+        return maintenance.prune(
+            app.extensions["fieldsync_db"], blob_dir, days=days, now=now,
+            blob_days=app.config["BLOB_PRUNE_DAYS"] if blob_days is None else blob_days,
+        )  # fmt: skip
 
 
 TABLES = {
@@ -132,17 +138,25 @@ def restore_command(path: Path, force: bool) -> None:
     type=int,
     help=f"Delete push batches older than this (at least {maintenance.MIN_PRUNE_DAYS}).",
 )
+@click.option(
+    "--blob-days",
+    type=int,
+    default=None,
+    help="Delete photos and files no attachment names, untouched this long "
+    "(default FIELDSYNC_BLOB_PRUNE_DAYS, 30).",
+)
 @one_line_errors
-def prune_command(days: int) -> None:
-    """Delete old push batches and temporary files of interrupted photo uploads.
+def prune_command(days: int, blob_days: int | None) -> None:
+    """Delete old push batches, temporary files of interrupted photo uploads, and photos and
+    files that no attachment names and nobody uploaded or asked about for 30 days.
 
     Example:
 
     \b
-        fieldsync-server prune --days 90
+        fieldsync-server prune --days 90 --blob-days 60
     """
     settings = current_settings()
-    result = prune(settings, days)
+    result = prune(settings, days, blob_days=blob_days)
     cutoff = result.cutoff.strftime("%Y-%m-%d %H:%M UTC")
     click.echo(
         texts(settings.lang).gettext(
@@ -152,5 +166,12 @@ def prune_command(days: int) -> None:
             kept=result.batches_kept,
             cutoff=cutoff,
             temps=result.temp_files_removed,
+        )
+    )
+    click.echo(
+        texts(settings.lang).gettext(
+            "Removed %(count)s photos and files (%(size)s) that no attachment names.",
+            count=result.blobs_removed,
+            size=human_size(result.blob_bytes_removed),
         )
     )

@@ -71,6 +71,10 @@ REASONS = {
     "prune_days": N_(
         "Push batches are kept at least %(min)s days: --days cannot be below %(min)s."
     ),
+    "prune_blob_days": N_(
+        "Photos and files no attachment names are kept at least %(min)s day: --blob-days "
+        "cannot be below %(min)s."
+    ),
     "maintenance_memory": N_("An in-memory database cannot be backed up or restored."),
 }
 

@@ -103,10 +103,14 @@ def touch(workspace_id: str, hashes: Iterable[str], now: Any) -> None:
 
 
 @guarded
-def touch_now(workspace_id: str, hashes: Iterable[str], now: Any) -> None:
-    """``touch`` in a write transaction of its own."""
+def held_and_touched(workspace_id: str, hashes: list[str], now: Any) -> set[str]:
+    """Return those of ``hashes`` the workspace holds, touched, in one write transaction under
+    the push's lock (``prune`` takes it too)."""
     with write_transaction():
-        touch(workspace_id, hashes, now)
+        lock_writes()
+        held = held_by(workspace_id, hashes)
+        touch(workspace_id, held, now)
+    return held
 
 
 @guarded
