@@ -335,6 +335,7 @@ def screenshots(folder: Path, base: str, codes: list[str], playwright: Any) -> l
             page.locator("select[name=concern_category]").nth(1).select_option(
                 "property_management"
             )
+            page.evaluate("() => window.scrollTo(0, 0)")
             shot("visit-form")
             place = page.evaluate("""() => new Promise((ok) => {
               const r = indexedDB.open("fieldsync"); r.onsuccess = () => {
@@ -352,20 +353,7 @@ def screenshots(folder: Path, base: str, codes: list[str], playwright: Any) -> l
             context.close()
     finally:
         browser.close()
-    for path in saved:
-        _shrink(path)
     return saved
-
-
-def _shrink(path: Path) -> None:
-    """Quantise a screenshot to 64 colours (text stays sharp; the file gets small)."""
-    try:
-        from PIL import Image
-    except ImportError:
-        return
-    with Image.open(path) as image:
-        small = image.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT)
-    small.save(path, optimize=True)
 
 
 # -- report ---------------------------------------------------------------------------------------
