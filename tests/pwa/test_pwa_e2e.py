@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.field_ui.live import BIN, Office
 from tests.pwa.app import wait_for
+from tests.pwa.screens import png
 
 pytestmark = pytest.mark.browser
 
@@ -68,15 +70,17 @@ def test_enroll_record_offline_and_sync(browser: Any, office: Office, tmp_path: 
     page.click("#add-concern")
     titles.nth(1).fill("小区没有物业公司")
     page.locator("select[name=concern_category]").nth(1).select_option("property_management")
+    photo = {"name": "pipe.png", "mimeType": "image/png", "buffer": png(1200, 900)}
+    page.set_input_files("#visit-photos", files=[photo])  # what the camera gives
     shot(page, "visit-form-768x1024")
     page.click("#save-visit")
     expect(page.locator("#sync-result")).to_contain_text("待同步")
-    assert int(page.locator("#pending").inner_text()) >= 3
+    assert int(page.locator("#pending").inner_text()) == 6  # with the photo's attachment
     shot(page, "home-offline-768x1024")
 
     context.set_offline(False)  # back online: the app syncs by itself
-    # its own five records come back from the office: nothing new to the device
-    expect(page.locator("#sync-result")).to_have_text("同步完成：发送 5 条，收到 0 条新记录。")
+    # its own six records come back from the office: nothing new to the device
+    expect(page.locator("#sync-result")).to_contain_text("同步完成：发送 6 条，收到 0 条新记录。")
     expect(page.locator("#pending")).to_have_text("0")
     page.click("#sync")
     expect(page.locator("#sync-result")).to_have_text("同步完成：发送 0 条，收到 0 条新记录。")
@@ -88,6 +92,13 @@ def test_enroll_record_offline_and_sync(browser: Any, office: Office, tmp_path: 
     visits = [r for r in held.values() if r["type"] == "visit"]
     assert len(visits) == 1
     visit = visits[0]["fields"]
+    [attachment] = [r["fields"] for r in held.values() if r["type"] == "attachment"]
+    assert attachment["subject_type"] == "visit" and attachment["subject_id"] == visits[0]["id"]
+    token = second.credentials()["token"]
+    headers = {"Authorization": f"Bearer {token}", "Fieldsync-Protocol": "1"}
+    blob = requests.get(f"{office.url}/api/v1/blobs/{attachment['sha256']}", headers=headers,
+                        timeout=10)  # fmt: skip
+    assert blob.status_code == 200 and len(blob.content) == attachment["size"]
     concerns = {r["fields"]["title"]: r["fields"] for r in held.values() if r["type"] == "concern"}
     assert set(concerns) == {"污水管道经常破裂", "小区没有物业公司"}
     people = {r["id"]: r["fields"]["name"] for r in held.values() if r["type"] == "party"}
