@@ -19,7 +19,7 @@ def test_fifty_devices_for_thirty_seconds_lose_nothing_and_converge():
     print(load.report(result))
     assert result.errors == {}
     assert result.lost == 0 and result.diverged == 0
-    assert result.writes > 1000 and result.conflicts > 0  # shared records really raced
+    assert result.writes > 200 and result.conflicts > 0  # shared records really raced
     assert result.replays > 0 and result.dropped > 0  # the faults really happened
     # Every batch was applied once, and the metrics of all four workers add up to that.
     assert result.metrics_pushes == result.batches and result.notes == []
