@@ -205,10 +205,10 @@ def _check_change(
     from_office: bool,
 ) -> dict[str, list[str]]:
     """Return field -> messages for a change that may not be applied (empty when fine)."""
-    if row is not None and row.workspace_id != batch.workspace_id:
-        return {"id": [Fault("foreign_record")]}
-    if row is not None and row.type != change.type:
-        return {"type": [f"record {change.id} is a {row.type}, not a {change.type}"]}
+    if row is not None and (row.workspace_id != batch.workspace_id or row.type != change.type):
+        # One answer for every id this change cannot have (docs/protocol.md section 5): it
+        # must not tell whether the id is taken in another workspace or by another type here.
+        return {"id": [Fault("id_taken")]}
     rtype = RECORD_TYPES[change.type]
     values = {name: w.value for name, w in change.writes.items()}
     present = () if row is None else row.fields.keys()

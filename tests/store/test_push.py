@@ -149,11 +149,14 @@ def test_new_record_needs_required_fields(writer: Writer) -> None:
     assert response["rejected"][0]["errors"] == {"title": ["is required for a new record"]}
 
 
+TAKEN = "this id is taken; the record needs another id"
+
+
 def test_type_change_is_rejected(writer: Writer) -> None:
     rid = new_id()
     push(writer, writer.body(writer.change("visit", rid, visit(), None)))
     response = push(writer, writer.body(writer.change("concern", rid, {"title": "x"}, None)))
-    assert list(response["rejected"][0]["errors"]) == ["type"]
+    assert response["rejected"][0]["errors"] == {"id": [TAKEN]}  # as an id of elsewhere
     assert store.get_record(writer.device.workspace_id, rid)["type"] == "visit"
 
 
@@ -206,7 +209,7 @@ def test_write_into_another_workspace_record_is_rejected(writer: Writer) -> None
     push(stranger, stranger.body(stranger.change("visit", theirs, visit(), None)))
     response = push(writer, writer.body(writer.change("visit", theirs, {"title": "改"}, None)))
     assert response["applied"] == 0
-    assert "another workspace" in response["rejected"][0]["errors"]["id"][0]
+    assert response["rejected"][0]["errors"]["id"] == [TAKEN]
     assert store.get_record(stranger.device.workspace_id, theirs)["fields"]["title"] == "入户走访"
     assert store.get_record(writer.device.workspace_id, theirs) is None
 
