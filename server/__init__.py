@@ -34,7 +34,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         hops = int(app.config["TRUSTED_PROXIES"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
     db = open_database(app.config["DATABASE_URL"])
     app.extensions["fieldsync_db"] = db
     if app.config["AUTO_UPGRADE"]:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from server.store import blobs as holders
 from server.store.blobs import held_by, usage
@@ -71,6 +71,7 @@ def hashes_from(body: Any) -> list[str]:
     """Return the hashes of a ``{"sha256": [...]}`` body (duplicates dropped, order kept);
     raise invalid_request naming what is wrong."""
     hashes = body.get("sha256") if isinstance(body, dict) else None
+    errors: dict[str, list[str]]
     if not isinstance(hashes, list):
         errors = {"sha256": ["must be a list of SHA-256 hex digests"]}
     elif len(hashes) > MAX_MISSING:
@@ -78,7 +79,7 @@ def hashes_from(body: Any) -> list[str]:
     else:
         bad = [str(index) for index, value in enumerate(hashes) if not is_hash(value)]
         errors = {f"sha256.{index}": ["not a SHA-256 hex digest"] for index in bad[:20]}
-    if errors:
+    if errors or not isinstance(hashes, list):
         raise ProtocolError(
             ErrorCode.INVALID_REQUEST, 'The body must be {"sha256": [...]}.', errors=errors
         )
@@ -120,7 +121,7 @@ class BlobStore:
         return [sha for sha in dict.fromkeys(hashes) if not self.exists(sha)]
 
     def save(
-        self, sha256: str, stream: BinaryIO, *, limit: int, length: int | None = None
+        self, sha256: str, stream: IO[bytes], *, limit: int, length: int | None = None
     ) -> Saved:
         """Store the bytes read from ``stream`` as blob ``sha256``, streamed, checked, atomic.
 
@@ -134,7 +135,7 @@ class BlobStore:
     def receive(
         self,
         sha256: str,
-        stream: BinaryIO,
+        stream: IO[bytes],
         *,
         limit: int,
         length: int | None = None,
@@ -210,7 +211,7 @@ class BlobStore:
 
 
 def _check_copy(
-    stream: BinaryIO,
+    stream: IO[bytes],
     out: BinaryIO | None,
     sha256: str,
     limit: int,

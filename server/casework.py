@@ -57,7 +57,8 @@ def parse_settings(text: str | None) -> Settings:
         raw = {}
     if not isinstance(raw, dict):
         raw = {}
-    limits = raw.get("time_limits") if isinstance(raw.get("time_limits"), dict) else {}
+    found = raw.get("time_limits")
+    limits: dict[str, Any] = found if isinstance(found, dict) else {}
     return Settings(
         time_limits={k: d for k, v in limits.items() if k in CATEGORIES and (d := _days(v))},
         default_time_limit=_days(raw.get("default_time_limit")) or DEFAULT_TIME_LIMIT,

@@ -151,7 +151,8 @@ def _send(data: bytes, suffix: str) -> Response:
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    return response.make_conditional(request)
+    response.make_conditional(request)  # answers 304 in place when the ETag matches
+    return response
 
 
 def init_app(app: Flask) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from peewee import (
     SQL,
@@ -73,6 +74,7 @@ class User(BaseModel):
     active = BooleanField(default=True)
     must_change_password = BooleanField(default=False)  # after an administrator's reset
     created_at = DateTimeField(default=utcnow)
+    workspace_id: Any  # the foreign key's column (peewee adds it)
 
 
 class Device(BaseModel):
@@ -91,9 +93,12 @@ class Device(BaseModel):
     last_seen_at = DateTimeField(null=True)
     last_push_at = DateTimeField(null=True)
     last_pull_at = DateTimeField(null=True)
+    user_id: Any  # the foreign key's column (peewee adds it)
+    workspace_id: Any  # the foreign key's column (peewee adds it)
 
 
 class EnrollmentCode(BaseModel):
+    id: Any  # the AutoField peewee adds
     code_hash = CharField(max_length=64, unique=True)
     user = ForeignKeyField(User, backref="enrollment_codes", on_delete="CASCADE")
     created_by = CharField(max_length=36, null=True)
@@ -101,6 +106,8 @@ class EnrollmentCode(BaseModel):
     expires_at = DateTimeField()
     used_at = DateTimeField(null=True)
     device = ForeignKeyField(Device, null=True, on_delete="SET NULL")
+    user_id: Any  # the foreign key's column (peewee adds it)
+    device_id: Any  # the foreign key's column (peewee adds it)
 
 
 class Record(BaseModel):
@@ -117,6 +124,8 @@ class Record(BaseModel):
     updated_at = DateTimeField(default=utcnow)
     updated_by = CharField(max_length=36, null=True)
     updated_device = CharField(max_length=64, null=True)
+
+    workspace_id: Any  # the foreign key's column (peewee adds it)
 
     class Meta:
         indexes = (
@@ -146,6 +155,7 @@ class Conflict(BaseModel):
     resolved_at = DateTimeField(null=True)
     resolved_by = CharField(max_length=36, null=True)
     resolution_stamp = CharField(max_length=100, null=True)
+    workspace_id: Any  # the foreign key's column (peewee adds it)
 
 
 class PushBatch(BaseModel):
@@ -155,6 +165,8 @@ class PushBatch(BaseModel):
     batch_id = CharField(max_length=36)
     response = TextField()  # JSON
     created_at = DateTimeField(default=utcnow, index=True)
+
+    device_id: Any  # the foreign key's column (peewee adds it)
 
     class Meta:
         indexes = ((("device", "batch_id"), True),)
@@ -173,6 +185,7 @@ class Change(BaseModel):
     device_id = CharField(max_length=64, null=True)  # null: an office edit
     source = CharField(max_length=20)  # push | office | conflict_resolution | reveal
     diff = TextField()  # JSON: field -> [old value, new value, stamp]
+    workspace_id: Any  # the foreign key's column (peewee adds it)
 
 
 class BlobHolder(BaseModel):
@@ -190,6 +203,8 @@ class BlobHolder(BaseModel):
     # attachment names yet for a grace period after that (its attachment may come later).
     touched_at = DateTimeField(null=True)
 
+    workspace_id: Any  # the foreign key's column (peewee adds it)
+
     class Meta:
         indexes = ((("workspace", "sha256"), True), (("device_id",), False))
 
@@ -205,6 +220,8 @@ class AuditEvent(BaseModel):
     subject = CharField(max_length=64)  # the device id
     detail = TextField(default="{}")  # JSON, never names or phone numbers
 
+    workspace_id: Any  # the foreign key's column (peewee adds it)
+
     class Meta:
         table_name = "audit_event"
         indexes = ((("workspace", "at"), False),)
@@ -218,6 +235,8 @@ class OfficeSession(BaseModel):
     user = ForeignKeyField(User, on_delete="CASCADE")
     created_at = DateTimeField(default=utcnow)
     ended_at = DateTimeField(null=True)
+
+    user_id: Any  # the foreign key's column (peewee adds it)
 
     class Meta:
         table_name = "office_session"
@@ -234,6 +253,9 @@ class Reminder(BaseModel):
     record_id = CharField(max_length=36)
     created_at = DateTimeField(default=utcnow)
     mailed_at = DateTimeField(null=True)
+
+    workspace_id: Any  # the foreign key's column (peewee adds it)
+    user_id: Any  # the foreign key's column (peewee adds it)
 
     class Meta:
         indexes = ((("user", "day", "reason", "record_id"), True),)
@@ -252,6 +274,8 @@ class ImportBatch(BaseModel):
     created_at = DateTimeField(default=utcnow)
     undone_at = DateTimeField(null=True)
     undone_by = CharField(max_length=36, null=True)
+    workspace_id: Any  # the foreign key's column (peewee adds it)
+    user_id: Any  # the foreign key's column (peewee adds it)
 
 
 class WorkspaceGrant(BaseModel):
@@ -260,6 +284,9 @@ class WorkspaceGrant(BaseModel):
     user = ForeignKeyField(User, on_delete="CASCADE")
     workspace = ForeignKeyField(Workspace, on_delete="CASCADE")
     created_at = DateTimeField(default=utcnow)
+
+    user_id: Any  # the foreign key's column (peewee adds it)
+    workspace_id: Any  # the foreign key's column (peewee adds it)
 
     class Meta:
         indexes = ((("user", "workspace"), True),)

@@ -85,8 +85,8 @@ def build() -> dict[str, Any]:
     ):
         spec.components.schema(name, schema=schema)
     for name in RECORD_TYPES:
-        schema = _field_schema(name)
-        spec.components.schema(schema.__name__, schema=schema)
+        fields_schema = _field_schema(name)
+        spec.components.schema(fields_schema.__name__, schema=fields_schema)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.parameter(
         "Protocol",

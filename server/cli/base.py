@@ -24,6 +24,10 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print the re
 """The one ``--json`` option: every command that returns data takes it."""
 
 
+# What the CLI reports as one line: the database or the disk failed.
+UNAVAILABLE: tuple[type[Exception], ...] = (*DATABASE_ERRORS, OSError)
+
+
 @dataclass
 class Settings:
     """What every command shares: the database URL (None: the configured one), the language."""
@@ -141,7 +145,7 @@ def one_line_errors(command: F) -> F:
             raise click.ClickException(
                 texts(lang).gettext("Bad database URL: %(detail)s", detail=str(exc))
             ) from None
-        except (*DATABASE_ERRORS, OSError) as exc:
+        except UNAVAILABLE as exc:
             raise click.ClickException(error_line(Unavailable(exc), lang)) from None
 
     return wrapper  # type: ignore[return-value]

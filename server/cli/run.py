@@ -85,4 +85,9 @@ def run_command(host: str, port: int, cert: str | None, key: str | None) -> None
     """
     settings = current_settings()
     tls = tls_context(cert, key, settings.lang)
-    serve(settings, host, port, lambda line: click.echo(line) or sys.stdout.flush(), tls)
+
+    def say(line: str) -> None:
+        click.echo(line)
+        sys.stdout.flush()
+
+    serve(settings, host, port, say, tls)

@@ -43,7 +43,7 @@ def bars(items: Sequence[tuple[str, int]], title: str, *, color: str = PALETTE[0
 
 def _fit(label: str, room: int) -> str:
     """Shorten a label to about ``room`` half-width units (CJK characters count two)."""
-    used, out = 0, []
+    used, out = 0, list[str]()
     for char in label:
         used += 2 if ord(char) > 0x2E80 else 1
         if used > room:

@@ -10,7 +10,7 @@ from typing import Any
 
 from server.db import is_postgres, write_transaction
 from server.models import BlobHolder
-from server.store.sql import bound_db, guarded
+from server.store.sql import bound_db, guarded, tuples
 
 
 def _json_text(field: str) -> str:
@@ -29,7 +29,7 @@ def held_by(workspace_id: str, hashes: Iterable[str]) -> set[str]:
     query = BlobHolder.select(BlobHolder.sha256).where(
         (BlobHolder.workspace == workspace_id) & BlobHolder.sha256.in_(wanted)
     )
-    return {sha for (sha,) in query.tuples()}
+    return {sha for (sha,) in tuples(query)}
 
 
 @guarded

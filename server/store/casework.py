@@ -15,7 +15,7 @@ from server.store.people import UserRow, user_row
 from server.store.query import created_day, live
 from server.store.query import field as jfield
 from server.store.reports import OPEN_STATUSES
-from server.store.sql import guarded
+from server.store.sql import guarded, tuples
 
 
 def _record(row: Record) -> dict[str, Any]:
@@ -82,13 +82,12 @@ def latest_reminders(workspace_id: str, user_id: str) -> dict[str, Any]:
     )
     if last is None:
         return {}
-    rows = (
+    rows = tuples(
         Reminder.select(Reminder.reason, fn.COUNT(Reminder.id))
         .where(Reminder.user == user_id, Reminder.day == last)
         .group_by(Reminder.reason)
-        .tuples()
     )
-    return {"day": last, "counts": dict(rows)}
+    return {"day": last, "counts": {reason: n for reason, n in rows}}
 
 
 @guarded

@@ -285,7 +285,7 @@ def _apply_change(batch: Batch, state: State, change: Change, row: Row | None) -
             current = Current(deleted if name == DELETED else fields.get(name), stamp)
         decision = _decide(batch, current, incoming)
         if decision.outcome is Outcome.MALFORMED:
-            errors = {name: [Fault("stamp_order")]}
+            errors: dict[str, list[str]] = {name: [Fault("stamp_order")]}
             batch.rejected.append(Rejection(change.index, change.type, change.id, errors))
             return
         decisions.append((name, incoming, current, decision))
@@ -431,6 +431,7 @@ def apply_changes(db: Database, state: State, batch: Batch, changes: list[Change
     from_office = batch.author.device_id is None
     _load_context(db, batch, changes, rows)
     seen: set[str] = set()
+    errors: dict[str, list[str]]
     for change, change_refs in zip(changes, refs, strict=True):
         row = rows.get(change.id)
         if change.id in seen:

@@ -27,7 +27,7 @@ from server.models import (
     WorkspaceGrant,
 )
 from server.store.conflicts import ConflictRow, conflict_row
-from server.store.sql import bound_db, guarded, sql_for
+from server.store.sql import bound_db, guarded, sql_for, tuples
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +164,7 @@ def _open_conflicts_by_device(workspace_id: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     open_ = Conflict.select().where(Conflict.workspace == workspace_id, Conflict.status == "open")
     for column in (Conflict.kept_device, Conflict.other_device):
-        rows = open_.select(column, fn.COUNT(Conflict.id)).group_by(column).tuples()
-        for device_id, n in rows:
+        for device_id, n in tuples(open_.select(column, fn.COUNT(Conflict.id)).group_by(column)):
             if device_id:
                 counts[device_id] = counts.get(device_id, 0) + n
     return counts

@@ -8,8 +8,8 @@ from peewee import Database
 
 from server.db import write_transaction
 from server.metrics import write_lock_timer
-from server.models import Device
 from server.store.engine import Author, Batch, apply_changes
+from server.store.people import DeviceRow
 from server.store.sql import (
     State,
     bound_db,
@@ -34,7 +34,9 @@ from sync import (
 # -- push ---------------------------------------------------------------------------------------
 
 
-def push(device: Device, body: dict[str, Any], *, now_ms: int, max_skew_ms: int) -> dict[str, Any]:
+def push(
+    device: DeviceRow, body: dict[str, Any], *, now_ms: int, max_skew_ms: int
+) -> dict[str, Any]:
     """Apply one push from ``device`` in one transaction and return the response body.
 
     ``body`` is the decoded JSON of PROTOCOL.md section 5. Raises ``ProtocolError`` for a
@@ -87,7 +89,7 @@ def _newest_and_nodes(request: PushRequest) -> tuple[str | None, set[str]]:
 def _push_in_transaction(
     db: Database,
     state: State,
-    device: Device,
+    device: DeviceRow,
     request: PushRequest,
     newest: str | None,
     now_ms: int,

@@ -233,8 +233,10 @@ def _casework_figures(workspace_id: str, today: dt.date) -> dict[str, Any]:
             counts["overdue"] += 1
         elif isinstance(due, str) and due <= sunday:
             counts["due_this_week"] += 1
-    by_owner = [{"owner_id": k, **v} for k, v in owners.items()]
-    by_owner.sort(key=lambda o: (o["owner_id"] is None, -o["overdue"], -o["due_this_week"]))
+    ordered = sorted(
+        owners.items(), key=lambda o: (o[0] is None, -o[1]["overdue"], -o[1]["due_this_week"])
+    )
+    by_owner: list[dict[str, Any]] = [{"owner_id": k, **v} for k, v in ordered]
     return {
         "open_concerns": sum(o["open"] for o in by_owner),
         "overdue": sum(o["overdue"] for o in by_owner),

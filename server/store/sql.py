@@ -100,6 +100,11 @@ def iso_utc(value: Any) -> str | None:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def tuples(query: Any) -> list[tuple[Any, ...]]:
+    """The rows of a peewee query as tuples (its type hints call them model instances)."""
+    return list(query.tuples())
+
+
 def guarded(function: F) -> F:
     """Run a store function inside ``database_errors``."""
 

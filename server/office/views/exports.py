@@ -32,6 +32,7 @@ from flask_login import current_user
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
+from werkzeug.wrappers import Response as BaseResponse
 
 from server.office import bp, labels, queries
 from server.office.security import now_ms
@@ -121,7 +122,7 @@ def _cell(
     return labels.choice_label(record["type"], name, value) or str(value)
 
 
-def _prepared(path: str) -> tuple[str, str, queries.RecordFilter, str] | Response:
+def _prepared(path: str) -> tuple[str, str, queries.RecordFilter, str] | BaseResponse:
     record_type = TYPE_OF[path]
     ws = workspace_id()
     f = parse_filter(record_type)
@@ -134,15 +135,16 @@ def _prepared(path: str) -> tuple[str, str, queries.RecordFilter, str] | Respons
             "error",
         )  # fmt: skip
         view = LIST_VIEW.get(record_type)
+        args: dict[str, Any] = f.args()
         if view:
-            return redirect(url_for(view, **f.args()))
-        return redirect(url_for("office.record_list", path=path, **f.args()))
+            return redirect(url_for(view, **args))
+        return redirect(url_for("office.record_list", path=path, **args))
     return ws, record_type, f, f"{path}-{today().isoformat()}"
 
 
 def _csv(path: str) -> Any:
     prepared = _prepared(path)
-    if isinstance(prepared, Response):
+    if isinstance(prepared, BaseResponse):
         return prepared
     ws, record_type, f, name = prepared
     cap = int(current_app.config["OFFICE_EXPORT_CAP"])
@@ -208,7 +210,7 @@ def column_widths(head: list[str], sample: list[list[Any]]) -> list[float]:
 
 def _xlsx(path: str) -> Any:
     prepared = _prepared(path)
-    if isinstance(prepared, Response):
+    if isinstance(prepared, BaseResponse):
         return prepared
     ws, record_type, f, name = prepared
     cap = int(current_app.config["OFFICE_EXPORT_CAP"])
