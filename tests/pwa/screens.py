@@ -105,3 +105,24 @@ def until(page: Any, expression: str, timeout: float = 20.0) -> None:
     while not page.evaluate(expression):
         assert time.monotonic() < deadline, f"still false: {expression}"
         time.sleep(0.1)
+
+
+def sign_in(browser: Any, office: Office) -> Any:
+    """An office page signed in as the administrator."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page.goto(office.url + "/login")
+    page.fill("#username", "admin")
+    page.fill("#password", "admin-pass-1")
+    page.locator("#password").press("Enter")
+    page.wait_for_load_state()
+    return page
+
+
+def in_app(page: Any, script: str) -> Any:
+    """Run `script` (an async function body given `store`) against the app's store."""
+    return page.evaluate(
+        f"""async () => {{
+        const {{ openStore }} = await import("./js/store.js");
+        const store = await openStore();
+        try {{ {script} }} finally {{ store.close(); }} }}"""
+    )

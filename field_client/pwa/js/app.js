@@ -53,6 +53,14 @@ window.addEventListener("hashchange", async () => {
 async function start() {
   setLang(localStorage.getItem("fieldsync-lang") || "zh");
   document.getElementById("lang").addEventListener("click", switchLang);
+  // The navigation always shows its screen, also when the address already names it (home
+  // from the visit form, which has no address of its own).
+  document.getElementById("nav").addEventListener("click", (event) => {
+    const target = event.target.closest("a");
+    if (!target) return;
+    event.preventDefault();
+    go(target.getAttribute("href").slice(1));
+  });
   try {
     setWords(await (await fetch("vocabulary.json")).json());
   } catch {
