@@ -73,12 +73,13 @@ def test_an_office_category_is_offered_then_retired(
 
     row = desk.locator("tr", has=desk.locator("input[name=name_zh][value='加装电梯']"))
     row.locator("select[name=retired]").select_option("1")
-    row.locator("button").click()
-    desk.wait_for_load_state()
+    with desk.expect_navigation():
+        row.locator("button").click()
+    expect(row.locator("select[name=retired]")).to_have_value("1")
     desk.close()
 
     page.click("#sync")
-    expect(page.locator("#sync-result")).to_contain_text("同步完成")
+    expect(page.locator("#sync-result")).to_contain_text("同步完成：发送 0 条，收到 1 条新记录")
     page.goto(f"{office.url}/field/#new-concern={office.seeded['place']}")
     expect(page.locator("#title")).to_be_visible()
     assert "加装电梯" not in options(page, "#category")
