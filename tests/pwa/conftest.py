@@ -19,6 +19,7 @@ MOUNTS = {
     "/pwa/": ROOT / "field_client" / "pwa",
     "/tests/": ROOT / "tests" / "pwa",
     "/vectors/": ROOT / "tests" / "vectors",
+    "/sync/": ROOT / "sync",  # the one vocabulary, for the modules that name values
 }
 
 

@@ -28,6 +28,7 @@ def test_unit_page_passes_every_vector(browser: Any, static_url: str) -> None:
     vectors += len(stamps["tick"]) + len(stamps["observe"]) + len(merge["cases"])
     vectors += len(device["scenarios"])
     vectors += sum(len(rules[k]) for k in ("similar", "bigrams", "voices", "concern_people"))
+    vectors += len(load("choices")["cases"])
     assert (
         sum(
             not n.startswith(("outbox:", "uuid7", "a failed", "a full photo", "revoked with wipe"))

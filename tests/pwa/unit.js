@@ -4,6 +4,8 @@
 import { Clock, formatStamp, parseStamp } from "/pwa/js/hlc.js";
 import { canonical, decide } from "/pwa/js/merge.js";
 import { pickChanges, queueEdit } from "/pwa/js/outbox.js";
+import { entries } from "/pwa/js/choices.js";
+import { setWords } from "/pwa/js/i18n.js";
 import { bigrams, concernPeople, isSimilar, repeatVoice, similarity } from "/pwa/js/rules.js";
 import { dropStore, openStore, uuid7 } from "/pwa/js/store.js";
 import { syncOnce } from "/pwa/js/sync.js";
@@ -18,7 +20,8 @@ function check(got, want, what = "") {
 }
 
 const load = async (name) => (await fetch(`/vectors/${name}.json`)).json();
-const [STAMPS, MERGE, DEVICE, RULES] = await Promise.all(["stamps", "merge", "device", "rules"].map(load));
+const [STAMPS, MERGE, DEVICE, RULES, CHOICES] = await Promise.all(["stamps", "merge", "device", "rules", "choices"].map(load));
+setWords(await (await fetch("/sync/vocabulary.json")).json());
 
 for (const c of STAMPS.format) {
   test(`stamp format ${c.text}`, () => {
@@ -231,6 +234,9 @@ for (const c of RULES.bigrams) {
 }
 for (const c of RULES.voices) {
   test(`rules voice: ${c.about}`, () => check(repeatVoice(c.follow_up, c.voices), c.repeat, "repeat"));
+}
+for (const c of CHOICES.cases) {
+  test(`rules list: ${c.about}`, () => check(entries(c.list, c.records), c.entries, "entries"));
 }
 for (const c of RULES.concern_people) {
   test(`rules people: ${c.about}`, () => check(concernPeople(c.visit_id, c.met, c.chosen), c.result, "people"));

@@ -15,7 +15,7 @@ export function entries(listName, records) {
     found.set(key, { key, name_zh: zh, name_en: "", position: i * STEP, retired: false });
   });
   for (const [key, en] of choices(type, field, "en")) found.get(key).name_en = en;
-  let last = Math.max(0, ...[...found.values()].map((e) => e.position));
+  const last = Math.max(0, ...[...found.values()].map((e) => e.position));
   const sorted = [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const record of sorted) {
     const f = record.fields || {};
@@ -23,7 +23,7 @@ export function entries(listName, records) {
     const base = found.get(f.key);
     const zh = f.name_zh || "";
     const en = f.name_en || "";
-    const position = Number.isInteger(f.position) ? f.position : base ? base.position : (last += STEP);
+    const position = Number.isInteger(f.position) ? f.position : base ? base.position : last + STEP;
     found.set(f.key, {
       key: f.key,
       name_zh: zh || (base ? base.name_zh : "") || en || f.key,
