@@ -127,3 +127,32 @@ def test_a_similar_open_concern_is_offered_before_a_new_one(browser: Any, office
     expect(page.locator("#open-concerns")).to_contain_text("晚上停车很难")
     assert page.errors == []
     context.close()
+
+
+def test_the_visit_form_offers_a_voice_for_a_similar_open_concern(
+    browser: Any, office: Office
+) -> None:
+    from playwright.sync_api import expect
+
+    ids = office.seeded
+    context, page = open_app(browser, office, (768, 1024))
+    page.goto(f"{office.url}/field/#place={ids['place']}")
+    page.click("#visit-here")
+    page.locator("input[name=person_name]").first.fill("孙师傅")
+    title = page.locator("input[name=concern_title]").first
+    title.fill("停车难问题")
+    title.press("Tab")  # the title is typed: similar open concerns at the place are offered
+    offer = page.locator("select[name=support_of]")
+    expect(offer).to_be_visible()
+    expect(offer.locator("option").first).to_have_text("仍然新建")
+    assert offer.input_value() != ""  # a voice for the most similar one is proposed
+    supported = offer.input_value()
+    shot(page, "visit-similar-768x1024")
+    page.click("#save-visit")
+    expect(page.locator("#sync-result")).to_contain_text("待同步")
+    page.goto(f"{office.url}/field/#concern={supported}")
+    expect(page.locator("#follow-ups [data-kind=support]")).to_contain_text("停车难问题")
+    page.goto(f"{office.url}/field/#place={ids['place']}")
+    expect(page.locator("#open-concerns")).not_to_contain_text("停车难问题")  # no duplicate
+    assert page.errors == []
+    context.close()

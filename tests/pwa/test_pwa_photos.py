@@ -126,3 +126,21 @@ def test_photos_on_a_concern_page(browser: Any, office: Office) -> None:
     expect(page.locator("#sync-result")).to_contain_text("同步完成：发送 1 条")
     assert page.errors == []
     context.close()
+
+
+def test_a_photo_from_another_device_is_fetched_and_kept(browser: Any, office: Office) -> None:
+    from playwright.sync_api import expect
+
+    # after the test above, the parking concern has a photo taken in another browser
+    context, page = open_app(browser, office, (1024, 768))
+    page.goto(f"{office.url}/field/#concern={office.seeded['parking']}")
+    expect(page.locator("#photos-card img.photo")).to_have_count(1)
+    until(page, "document.querySelector('#photos-card img.photo').naturalWidth === 640")
+    until(page, "navigator.serviceWorker.controller !== null")
+    context.set_offline(True)  # kept on this device: shown offline too
+    page.reload()
+    expect(page.locator("#photos-card img.photo")).to_have_count(1)
+    until(page, "document.querySelector('#photos-card img.photo').naturalWidth === 640")
+    context.set_offline(False)
+    assert page.errors == []
+    context.close()

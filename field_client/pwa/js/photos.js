@@ -5,6 +5,7 @@ import { t } from "./i18n.js";
 import { app, h } from "./ui.js";
 
 export const MAX_SIDE = 1600;
+const BASE = new URL("../", location.href).href.replace(/\/$/, "");
 const QUALITY = 0.85;
 const MAX_PHOTOS = 10;
 
@@ -60,15 +61,34 @@ export async function attach(subjectType, subjectId, photos) {
   return photos.length;
 }
 
-/** The photos of a record: the ones on this device as pictures, the others as a placeholder
- * that says they appear after a sync. */
+/** Fetch a photo another device took from the office and keep it here (null when offline or
+ * not there yet). */
+async function fetchPhoto(sha256, mediaType) {
+  if (!navigator.onLine || !/^[0-9a-f]{64}$/.test(sha256 || "")) return null;
+  const { token } = await app.store.state();
+  if (!token) return null;
+  try {
+    const answer = await fetch(`${BASE}/api/v1/blobs/${sha256}`, {
+      headers: { Authorization: `Bearer ${token}`, "Fieldsync-Protocol": "1" },
+    });
+    if (!answer.ok) return null;
+    const blob = await answer.blob();
+    await app.store.keepBlob(sha256, blob, mediaType || blob.type);
+    return { blob };
+  } catch {
+    return null;
+  }
+}
+
+/** The photos of a record: the ones on this device (or fetched now from the office) as
+ * pictures, the others as a placeholder that says they appear after a sync. */
 export async function gallery(subjectId) {
   const rows = (await app.store.aboutSubject(subjectId)).filter(
     (r) => r.type === "attachment" && String(r.fields.media_type || "").startsWith("image/"),
   );
   const items = [];
   for (const row of rows) {
-    const kept = await app.store.blob(row.fields.sha256);
+    const kept = (await app.store.blob(row.fields.sha256)) || (await fetchPhoto(row.fields.sha256, row.fields.media_type));
     if (kept) {
       const url = URL.createObjectURL(kept.blob);
       items.push(h("li", {}, h("img", { src: url, alt: t("photo_alt"), class: "photo", "data-sha256": row.fields.sha256, onload: () => URL.revokeObjectURL(url) })));
