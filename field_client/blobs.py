@@ -22,11 +22,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import IO, Any, BinaryIO, Protocol
 
 from field_client import durable
 from field_client.errors import NotFound, Refused, ServerError, ValidationError
 from field_client.store import LocalStore
+from field_client.transport import Sink
 from sync import RECORD_TYPES, ErrorCode, validate_fields
 
 __all__ = [
@@ -50,7 +51,7 @@ CHUNK = 64 * 1024
 TEMP_PREFIX = ".part-"
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
 
-Source = str | os.PathLike[str] | bytes | BinaryIO
+Source = str | os.PathLike[str] | bytes | IO[bytes]
 
 
 class BlobTransport(Protocol):
@@ -64,7 +65,7 @@ class BlobTransport(Protocol):
         """Upload one blob from a file, streamed; return whether the server stored it anew."""
         ...
 
-    def download_blob(self, sha256: str, sink: BinaryIO) -> None:
+    def download_blob(self, sha256: str, sink: Sink) -> None:
         """Write one blob into ``sink``, streamed."""
         ...
 

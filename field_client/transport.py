@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 import requests
 
@@ -26,6 +26,16 @@ __all__ = ["API", "HttpTransport", "Transport", "check_answer"]
 
 API = "/api/v1"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class Sink(Protocol):
+    """Where a downloaded blob goes: a binary file, or one that refuses to grow too big."""
+
+    def write(self, data: bytes) -> int: ...
+
+    def seek(self, offset: int, whence: int = 0) -> int: ...
+
+    def truncate(self, size: int | None = None) -> int: ...
 
 
 class Transport(Protocol):
@@ -50,6 +60,18 @@ class Transport(Protocol):
 
     def device_wiped(self) -> dict[str, Any]:
         """Tell the server this device, revoked with wipe, deleted its personal data."""
+        ...
+
+    def missing_blobs(self, hashes: list[str]) -> dict[str, Any]:
+        """Ask which of ``hashes`` the server lacks: ``{"missing": [...], "limit": bytes}``."""
+        ...
+
+    def upload_blob(self, sha256: str, path: Path) -> bool:
+        """Upload one blob from a file, streamed; return whether the server stored it anew."""
+        ...
+
+    def download_blob(self, sha256: str, sink: Sink) -> None:
+        """Write one blob into ``sink``, streamed."""
         ...
 
 
@@ -174,7 +196,7 @@ class HttpTransport:
         check_answer(answer.status_code, answer.headers.get("Content-Type", ""), answer.content)
         return answer.status_code == 201
 
-    def download_blob(self, sha256: str, sink: BinaryIO) -> None:
+    def download_blob(self, sha256: str, sink: Sink) -> None:
         """Write one blob into ``sink``, streamed (a retry starts ``sink`` over)."""
 
         def send() -> requests.Response:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import peewee
 from uuid6 import uuid7
@@ -31,6 +31,9 @@ from field_client.store.common import (
 )
 from sync import DELETED, Clock, Stamp, validate_fields
 from sync.rules import FIELD_ALLOWANCE_MS, future_errors, people_errors, voice_key
+
+if TYPE_CHECKING:
+    from field_client.store import LocalStore
 
 
 def _same_workspace(held: str | None, offered: Any) -> None:
@@ -154,7 +157,7 @@ class StoreCore:
             if former:
                 from field_client.store import replica
 
-                replica.restamp_pending(self, answer.get("server_time"))
+                replica.restamp_pending(cast("LocalStore", self), answer.get("server_time"))
 
     @guarded
     def credentials(self) -> dict[str, Any]:

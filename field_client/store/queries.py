@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import peewee
@@ -13,9 +14,10 @@ from field_client.store.common import (
     label,
     record_type_of,
 )
+from field_client.store.core import StoreCore
 
 
-class QueryMixin:
+class QueryMixin(StoreCore):
     """Listing, search and name resolution of ``LocalStore``."""
 
     @guarded
@@ -72,7 +74,7 @@ class QueryMixin:
     @guarded
     def search(
         self, text: str, *, rtype: str | None = None, limit: int = 50
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """Find records whose text contains ``text`` (any language, Chinese included)."""
         R = self.m.Record
         query = R.select().where(R.deleted == False, R.search.contains(text.strip()))  # noqa: E712
@@ -111,7 +113,7 @@ class QueryMixin:
         return self.find("party", name_or_id)
 
     @guarded
-    def recent_places(self, limit: int = 10) -> list[dict[str, Any]]:
+    def recent_places(self, limit: int = 10) -> builtins.list[dict[str, Any]]:
         """Return places recently worked at (visited, concerns raised) or edited, newest first."""
         rows = self.db.execute_sql(
             "SELECT pid FROM (SELECT json_extract(fields, '$.place_id') AS pid, updated_ms"
@@ -123,7 +125,7 @@ class QueryMixin:
         places = [self.get("place", pid) for (pid,) in rows]
         return [p for p in places if p is not None and not p["deleted"]][:limit]
 
-    def open_concerns(self, place_id: str) -> list[dict[str, Any]]:
+    def open_concerns(self, place_id: str) -> builtins.list[dict[str, Any]]:
         """Return the concerns of a place (and of places inside it) that are still open."""
         place_ids = {place_id} | {p["id"] for p in self.list("place", place=place_id)}
         found = []
@@ -136,7 +138,7 @@ class QueryMixin:
         return sorted(found, key=lambda c: c["stamps"].get("title", ""), reverse=True)
 
     @guarded
-    def owned_concerns(self, user_id: str) -> list[dict[str, Any]]:
+    def owned_concerns(self, user_id: str) -> builtins.list[dict[str, Any]]:
         """Return the open concerns the office gave this user to own, soonest due first."""
         R = self.m.Record
         owner = peewee.fn.json_extract(R.fields, "$.owner_id")
@@ -153,7 +155,7 @@ class QueryMixin:
         return sorted(found, key=lambda c: (c["fields"].get("due_on") or "9999", c["id"]))
 
     @guarded
-    def review_notes(self) -> list[dict[str, Any]]:
+    def review_notes(self) -> builtins.list[dict[str, Any]]:
         """Return visits and concerns the office reviewed with a note or asked to change."""
         R = self.m.Record
         status = peewee.fn.json_extract(R.fields, "$.review_status")

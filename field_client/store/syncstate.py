@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from field_client.errors import NotFound, ValidationError
 from field_client.store import outbox, replica, wipe
@@ -14,12 +14,20 @@ from field_client.store.common import (
     guarded,
     record_type_of,
 )
+from field_client.store.core import StoreCore
 from sync import RECORD_TYPES, validate_fields
 from sync.vocabulary import unpack_faults
 
+if TYPE_CHECKING:
+    from field_client.store import LocalStore
 
-class SyncStateMixin:
+
+class SyncStateMixin(StoreCore):
     """Sync state and sync entry points of ``LocalStore``."""
+
+    def _local(self) -> LocalStore:
+        """This store as the ``LocalStore`` it is a part of (what ``replica`` works on)."""
+        return cast("LocalStore", self)
 
     # -- sync state ----------------------------------------------------------------------------
 
@@ -179,24 +187,24 @@ class SyncStateMixin:
     ) -> tuple[str, bytes] | None:
         """Like ``next_batch`` with the body gzipped, as stored and sent (the syncer's path);
         the oldest stored batch not in ``skip`` (those at the server now), else a new one."""
-        return guarded(replica.next_batch)(self, max_changes, skip)
+        return guarded(replica.next_batch)(self._local(), max_changes, skip)
 
     def apply_push_response(self, batch_id: str, response: dict[str, Any]) -> dict[str, int]:
         """Apply the server's answer to a batch durably; return sent/conflicts/rejected counts."""
-        return guarded(replica.apply_push_response)(self, batch_id, response)
+        return guarded(replica.apply_push_response)(self._local(), batch_id, response)
 
     def apply_pull_page(self, page: dict[str, Any]) -> dict[str, int]:
         """Apply one pull page and save its cursor in the same transaction; return its counts
         (received, new to this device, office review notes returned)."""
-        return guarded(replica.apply_pull_page)(self, page)
+        return guarded(replica.apply_pull_page)(self._local(), page)
 
     def requeue_own_writes(self) -> int:
         """Queue this device's own writes again and pull from the start (``resync_required``)."""
-        return guarded(replica.requeue_own_writes)(self)
+        return guarded(replica.requeue_own_writes)(self._local())
 
     def restamp_pending(self, server_time: str | None = None) -> int:
         """Re-stamp every pending edit with the (fixed) clock; return how many were re-stamped."""
-        return guarded(replica.restamp_pending)(self, server_time)
+        return guarded(replica.restamp_pending)(self._local(), server_time)
 
     def wipe_personal_data(self) -> dict[str, int]:
         """Delete every record, photo and name this device holds (revoke with wipe; call with
@@ -222,4 +230,4 @@ class SyncStateMixin:
     def refresh_conflicts(self, open_conflicts: list[dict[str, Any]]) -> None:
         """Take the server's list of open conflicts on this device's records as the truth."""
         with self.write():
-            replica.store_conflicts(self, open_conflicts, replace=True)
+            replica.store_conflicts(self._local(), open_conflicts, replace=True)

@@ -227,7 +227,7 @@ def _register_errors(app: Flask) -> None:
 def _http_runner(store: LocalStore, settings: Any) -> Callable[..., dict[str, Any]]:
     """Return a runner that syncs the store with its enrolled server over HTTP."""
 
-    def run(progress: Callable[[str, int, int], None]) -> dict[str, Any]:
+    def run(progress: Callable[[str, int, int | None], None]) -> dict[str, Any]:
         from field_client.syncer import sync_once
         from field_client.transport import HttpTransport
 

@@ -74,7 +74,7 @@ def _rows(form: Any, names: tuple[str, ...], minimum: int) -> list[dict[str, str
 def _repeated_names(places: list[dict[str, Any]]) -> set[str]:
     """Names shared by several places (their chips then show the address too)."""
     seen: set[str] = set()
-    repeated = set()
+    repeated: set[str] = set()
     for place in places:
         name = place.get("name") or ""
         (repeated if name in seen else seen).add(name)
@@ -264,7 +264,8 @@ def _save_visit(parsed: VisitInput, form_key: str | None) -> str:
 
 def _save_voices(row: ConcernRow, party_ids: list[str], started: str) -> None:
     """Save a further voice (附议) for each person met, or one anonymous voice."""
-    for party_id in party_ids or [None]:
+    people: list[str | None] = list(party_ids) or [None]
+    for party_id in people:
         note = {"subject_type": "concern", "subject_id": row.support_of, "kind": "support",
                 "group": row.group, "note": row.title, "happened_at": started,
                 "party_id": party_id}  # fmt: skip

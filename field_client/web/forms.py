@@ -176,7 +176,7 @@ def resolve_place(
         error = gettext(
             "%(n)s places are called “%(name)s”; pick one below.", n=len(same), name=typed
         )
-        return PlaceChoice(candidates=list(same), error=error)
+        return PlaceChoice(candidates=[dict(p) for p in same], error=error)
     return PlaceChoice(new_name=typed, new_kind=kind)
 
 

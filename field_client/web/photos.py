@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from html import escape
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from werkzeug.datastructures import FileStorage
@@ -46,7 +46,7 @@ PLACEHOLDER = """<svg xmlns="http://www.w3.org/2000/svg" width="240" height="180
 class Photo:
     """One checked file of a form: its stream, name and recognised media type."""
 
-    stream: BinaryIO
+    stream: IO[bytes]
     name: str
     media_type: str
 
@@ -64,7 +64,7 @@ def photo_limit() -> int:
     return int(current_app.config.get("FIELDSYNC_PHOTO_LIMIT", blobs.BLOB_LIMIT))
 
 
-def _size(stream: BinaryIO) -> int:
+def _size(stream: IO[bytes]) -> int:
     stream.seek(0, os.SEEK_END)
     size = stream.tell()
     stream.seek(0)
@@ -146,8 +146,9 @@ def _add(subject_type: str, subject_id: str, page: str) -> Response:
             )
     if error is not None:
         flash(error, "error")
-    key = "visit_id" if subject_type == "visit" else "concern_id"
-    return redirect(url_for(page, **{key: subject_id}) + "#photos")
+    if subject_type == "visit":
+        return redirect(url_for(page, visit_id=subject_id) + "#photos")
+    return redirect(url_for(page, concern_id=subject_id) + "#photos")
 
 
 @bp.post("/visits/<visit_id>/photos")

@@ -18,7 +18,7 @@ __all__ = ["Reachability", "SyncJob"]
 
 log = logging.getLogger("fieldsync.client")
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[str, int, int | None], None]  # total None: not known yet
 Runner = Callable[[Progress], dict[str, Any]]
 
 
@@ -57,7 +57,7 @@ class SyncJob:
             return dict(self._state)  # ``stages`` is replaced, never changed in place
 
     def _progress(self, run: int) -> Progress:
-        def report(stage: str, done: int, total: int) -> None:
+        def report(stage: str, done: int, total: int | None) -> None:
             with self._lock:
                 if self._state.get("run") == run:
                     self._state.update(stage=str(stage), done=int(done), total=int(total or 0))
