@@ -261,21 +261,12 @@ def apply_pull_page(store: LocalStore, page: dict[str, Any]) -> dict[str, int]:
         known = _local_stamps(store, ids)
         counts = _pull_counts(records, known)
         mine = _pending_fields(store, ids)
-        rows, metas = [], []
-        for record in records:
-            rid = record["id"]
-            if rid not in mine and known.get(rid) == (record.get("stamps") or {}):
-                # held here as it is (this device's own write coming back): same fields,
-                # same stamps; only the server's meta is new
-                metas.append((dumps(record.get("meta") or {}), rid))
-            else:
-                rows.append(_pulled_row(store, record, mine.get(rid)))
+        rows = [_pulled_row(store, record, mine.get(record["id"])) for record in records]
         store.db.cursor().executemany(
             "INSERT OR REPLACE INTO record (id, type, fields, stamps, deleted, meta, search,"
             " updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        store.db.cursor().executemany("UPDATE record SET meta = ? WHERE id = ?", metas)
         _save_cursor(store, page.get("cursor"), page.get("server_time"))
     return counts
 
