@@ -106,7 +106,11 @@ def seed_concerns(db_path: Path, workspace_id: str, owner_id: str, total: int) -
             " created_by, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        conn.execute("UPDATE server_state SET seq = ? WHERE id = 1", (total,))
+        conn.execute(
+            "INSERT INTO workspace_state (workspace_id, seq, last_stamp) VALUES (?, ?, '')"
+            " ON CONFLICT (workspace_id) DO UPDATE SET seq = excluded.seq",
+            (workspace_id, total),
+        )
 
 
 def bench_inbox(home: Path, concerns: int) -> tuple[float, int]:

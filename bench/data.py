@@ -53,7 +53,8 @@ def place_values(n: int) -> dict[str, Any]:
 def seed_records(url: str, workspace_id: str, total: int) -> None:
     """Insert visits until the database holds ``total`` records (bulk SQL, one transaction).
 
-    Sequence numbers come from the ServerState row under the write lock, as the store does.
+    Sequence numbers come from the workspace's counter row under the write lock, as the store
+    does.
     """
     if url.startswith("postgresql"):
         _seed_postgres(url, workspace_id, total)
@@ -64,7 +65,14 @@ def seed_records(url: str, workspace_id: str, total: int) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
         have = conn.execute('SELECT count(*) FROM "record"').fetchone()[0]
-        seq = conn.execute("SELECT seq FROM server_state WHERE id = 1").fetchone()[0]
+        conn.execute(
+            "INSERT INTO workspace_state (workspace_id, seq, last_stamp) VALUES (?, 0, '')"
+            " ON CONFLICT (workspace_id) DO NOTHING",
+            (workspace_id,),
+        )
+        seq = conn.execute(
+            "SELECT seq FROM workspace_state WHERE workspace_id = ?", (workspace_id,)
+        ).fetchone()[0]
         node = "seed-device"
         wall = time.time_ns() // 1_000_000 - 86_400_000
         moment = str(dt.datetime(2024, 3, 1, 9, 0))
@@ -89,7 +97,10 @@ def seed_records(url: str, workspace_id: str, total: int) -> None:
                 for n in range(start, min(missing, start + 20_000))
             ]  # fmt: skip
             conn.executemany(sql, rows)
-        conn.execute("UPDATE server_state SET seq = ? WHERE id = 1", (seq + missing,))
+        conn.execute(
+            "UPDATE workspace_state SET seq = ? WHERE workspace_id = ?",
+            (seq + missing, workspace_id),
+        )
         conn.execute("COMMIT")
     finally:
         conn.close()
@@ -116,7 +127,14 @@ def _seed_postgres(url: str, workspace_id: str, total: int) -> None:
     node, moment = "seed-device", dt.datetime(2024, 3, 1, 9, 0)
     variants = _variants(node)
     with psycopg.connect(url) as conn:
-        seq = conn.execute("SELECT seq FROM server_state WHERE id = 1 FOR UPDATE").fetchone()[0]
+        conn.execute(
+            "INSERT INTO workspace_state (workspace_id, seq, last_stamp) VALUES (%s, 0, '')"
+            " ON CONFLICT (workspace_id) DO NOTHING",
+            (workspace_id,),
+        )
+        seq = conn.execute(
+            "SELECT seq FROM workspace_state WHERE workspace_id = %s FOR UPDATE", (workspace_id,)
+        ).fetchone()[0]
         have = conn.execute('SELECT count(*) FROM "record"').fetchone()[0]
         missing = max(0, total - have)
         columns = (
@@ -130,4 +148,7 @@ def _seed_postgres(url: str, workspace_id: str, total: int) -> None:
                     str(uuid.uuid4()), workspace_id, "visit", fields, stamps, False,
                     seq + n + 1, moment, moment, node,
                 ))  # fmt: skip
-        conn.execute("UPDATE server_state SET seq = %s WHERE id = 1", (seq + missing,))
+        conn.execute(
+            "UPDATE workspace_state SET seq = %s WHERE workspace_id = %s",
+            (seq + missing, workspace_id),
+        )

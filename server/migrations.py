@@ -33,6 +33,7 @@ from server.models import (
     Reminder,
     ServerState,
     WorkspaceGrant,
+    WorkspaceState,
 )
 
 __all__ = ["MIGRATIONS", "LATEST", "Migration", "new_epoch", "schema_version", "upgrade"]
@@ -132,8 +133,24 @@ def _v6(db: Database, migrator: SchemaMigrator) -> None:
     db.create_tables([AuditEvent], safe=True)
 
 
+def _v7(db: Database, migrator: SchemaMigrator) -> None:
+    """Version 7: one change sequence and office clock per workspace (``workspace_state``)
+    instead of the single counter in ``server_state``, so different workspaces' writes do not
+    wait for each other. Every workspace's counter starts at the old global one, so every new
+    sequence number is above every cursor handed out before."""
+    db.create_tables([WorkspaceState], safe=True)
+    if "seq" not in {c.name for c in db.get_columns("server_state")}:
+        return
+    db.execute_sql(
+        "INSERT INTO workspace_state (workspace_id, seq, last_stamp)"
+        " SELECT w.id, s.seq, s.last_stamp FROM workspace w JOIN server_state s ON s.id = 1"
+    )
+    for column in ("seq", "last_stamp"):
+        db.execute_sql(f"ALTER TABLE server_state DROP COLUMN {column}")
+
+
 MIGRATIONS: Sequence[tuple[int, Migration]] = (
-    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6),
+    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6), (7, _v7),
 )  # fmt: skip
 LATEST = MIGRATIONS[-1][0]
 
@@ -188,8 +205,6 @@ def upgrade(
                         id=1,
                         epoch=uuid.uuid4().hex,
                         node_id=new_node_id(),
-                        seq=0,
-                        last_stamp="",
                         schema_version=latest,
                     )
                 return latest

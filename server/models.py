@@ -2,7 +2,8 @@
 
 Records keep their fields and per-field stamps as JSON text (one row per record), so a push reads
 a batch's records in one query and a pull streams rows without joins. ``seq`` is the change
-sequence: it is assigned under the ``ServerState`` row lock, so it grows in commit order.
+sequence: it is assigned under the lock of the workspace's ``WorkspaceState`` row, so it grows in
+commit order within the workspace.
 """
 
 from __future__ import annotations
@@ -43,13 +44,11 @@ class BaseModel(Model):
 
 
 class ServerState(BaseModel):
-    """The single row (id 1): this database's epoch, the server's node id, the change sequence."""
+    """The single row (id 1): this database's epoch, the server's node id, the schema version."""
 
     id = IntegerField(primary_key=True)
     epoch = CharField(max_length=64)
     node_id = CharField(max_length=64)
-    seq = BigIntegerField(default=0)
-    last_stamp = CharField(max_length=100, default="")  # the office HLC's last reading
     schema_version = IntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
 
@@ -59,6 +58,19 @@ class Workspace(BaseModel):
     name = CharField(max_length=200, unique=True)
     created_at = DateTimeField(default=utcnow)
     settings = TextField(default="{}")  # JSON: casework settings (server/casework.py)
+
+
+class WorkspaceState(BaseModel):
+    """One row per workspace: its change sequence and its office clock (the last office stamp
+    or newest pushed stamp). Every write of the workspace locks this row first, so writes of
+    one workspace are serialised and writes of different workspaces are not."""
+
+    workspace = ForeignKeyField(Workspace, primary_key=True, on_delete="CASCADE")
+    seq = BigIntegerField(default=0)
+    last_stamp = CharField(max_length=100, default="")
+
+    class Meta:
+        table_name = "workspace_state"
 
 
 class User(BaseModel):
@@ -295,6 +307,7 @@ class WorkspaceGrant(BaseModel):
 ALL_MODELS = [
     ServerState,
     Workspace,
+    WorkspaceState,
     User,
     Device,
     EnrollmentCode,

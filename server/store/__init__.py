@@ -15,13 +15,14 @@ Public interface (called by ``server.api``, ``server.services``, the office UI):
     record_history(workspace_id, record_id) -> list[dict]
     with_creation(workspace_id, record_id, entries) -> entries    a creation's values rebuilt
     list_entries(workspace_id) -> dict                              id -> live choice record
-    server_time(*, now_ms) -> str                                   a stamp for any response
+    server_time(*, now_ms, workspace_id=None) -> str                a stamp for any response
 
-Modules: ``sql`` (raw SQL helpers, the ServerState row), ``engine`` (check, decide and write a
+Modules: ``sql`` (raw SQL helpers, the state rows), ``engine`` (check, decide and write a
 list of changes), ``pushes``, ``reads`` (pull, single records, history), ``office``.
 
-Every write transaction first locks the ``ServerState`` row, then reads, then assigns change
-sequence numbers from it, so sequence numbers become visible in commit order (docs/protocol.md).
+Every write transaction first locks its workspace's ``workspace_state`` row, then reads, then
+assigns change sequence numbers from it, so sequence numbers become visible in commit order
+within the workspace (docs/protocol.md section 10).
 """
 
 from __future__ import annotations

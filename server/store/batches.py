@@ -38,9 +38,9 @@ def office_batch(
     """
     db = bound_db()
     with database_errors(), write_transaction(db):
-        state = read_state(db, lock=True)
+        state = read_state(db, workspace_id, lock=True)
         stamp = str(state.clock(now_ms).tick())
-        rows = load_rows(db, (rid for _t, rid, _v in changes))
+        rows = load_rows(db, workspace_id, (rid for _t, rid, _v in changes))
         batch = Batch(
             workspace_id, Author(user_id, None, state.node_id), source, db_time(db, now_ms),
             strict_base=True, now_ms=now_ms,

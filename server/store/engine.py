@@ -79,6 +79,7 @@ _UPSERT_COLUMNS = (
     "id", "workspace_id", "type", "fields", "stamps", "deleted", "seq",
     "created_at", "created_by", "updated_at", "updated_by", "updated_device",
 )  # fmt: skip
+_INSERT_SUFFIX = " ON CONFLICT (id) DO NOTHING"  # an id taken in another workspace
 _UPSERT_SUFFIX = (
     " ON CONFLICT (id) DO UPDATE SET fields = excluded.fields, stamps = excluded.stamps,"
     " deleted = excluded.deleted, seq = excluded.seq, updated_at = excluded.updated_at,"
@@ -111,16 +112,22 @@ class Row:
     updated: tuple[Any, Any, Any]  # updated_at, updated_by, updated_device
 
 
-def load_rows(db: Database, ids: Iterable[str]) -> dict[str, Row]:
-    """Read the records with these ids, in any workspace, in one query."""
+def load_rows(db: Database, workspace_id: str, ids: Iterable[str]) -> dict[str, Row]:
+    """Read the workspace's records with these ids in one query (other workspaces' records are
+    never read: an id taken elsewhere shows up when its insert does nothing, see
+    ``apply_changes``)."""
     ids = list(ids)
     if not ids:
         return {}
     clause, param = ids_clause(db, "id", ids)
     cursor = db.execute_sql(
-        "SELECT id, workspace_id, type, fields, stamps, deleted, created_by, created_at,"
-        f' updated_at, updated_by, updated_device FROM "record" WHERE {clause}',
-        (param,),
+        sql_for(
+            db,
+            "SELECT id, workspace_id, type, fields, stamps, deleted, created_by, created_at,"
+            f' updated_at, updated_by, updated_device FROM "record" WHERE workspace_id = ?'
+            f" AND {clause}",
+        ),
+        (workspace_id, param),
     )
     return {
         r[0]: Row(r[0], r[1], r[2], loads(r[3]), loads(r[4]), bool(r[5]), r[6], r[7], r[8:11])
@@ -129,7 +136,12 @@ def load_rows(db: Database, ids: Iterable[str]) -> dict[str, Row]:
 
 
 def _foreign_ids(db: Database, workspace_id: str, ids: set[str]) -> set[str]:
-    """Return those of ``ids`` that are records of another workspace (one query)."""
+    """Return those of ``ids`` that are records of another workspace (one query).
+
+    The one statement of a push that looks past its workspace (by primary key, returning only
+    ids): it runs only for references to ids the workspace does not hold, which an ordinary
+    push (references to records pushed before or in the same batch) never has.
+    """
     if not ids:
         return set()
     clause, param = ids_clause(db, "id", ids)
@@ -170,7 +182,8 @@ class Batch:
     unchanged: int = 0
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
-    records: list[tuple[Any, ...]] = field(default_factory=list)
+    records: list[tuple[Any, ...]] = field(default_factory=list)  # of records held already
+    new_records: list[tuple[Any, ...]] = field(default_factory=list)
     changes: list[tuple[Any, ...]] = field(default_factory=list)
     conflict_rows: list[list[Any]] = field(default_factory=list)
     current_nodes: set[str] = field(default_factory=set)
@@ -385,7 +398,7 @@ def _queue_write(
     else:
         created = (row.created_at, row.created_by)
     updated = (now, author.user_id, author.device_id) if diff else row.updated  # type: ignore[union-attr]
-    batch.records.append((
+    (batch.records if row else batch.new_records).append((
         change.id, batch.workspace_id, change.type, dumps(fields), dump_stamps(stamps), deleted,
         state.seq, *created, *updated,
     ))  # fmt: skip
@@ -422,12 +435,51 @@ def _queue_conflict(
 
 
 def apply_changes(db: Database, state: State, batch: Batch, changes: list[Change]) -> None:
-    """Check, decide and write a list of changes (inside a locked write transaction)."""
-    rows = load_rows(db, (c.id for c in changes))
+    """Check, decide and write a list of changes (inside a locked write transaction).
+
+    Every statement names the batch's workspace. A new record's id may still be taken by a
+    record of another workspace: its insert then does nothing, so the batch is undone and
+    decided again with those changes rejected (``id_taken``).
+    """
+    rows = load_rows(db, batch.workspace_id, (c.id for c in changes))
     refs = [_refs_of(RECORD_TYPES[change.type], change.writes) for change in changes]
-    foreign = _foreign_ids(
-        db, batch.workspace_id, {i for r in refs for ids in r.values() for i in ids}
-    )
+    named = {i for r in refs for ids in r.values() for i in ids}
+    unknown = named - rows.keys() - {c.id for c in changes}
+    if unknown:
+        unknown -= load_rows(db, batch.workspace_id, unknown).keys()
+    foreign = _foreign_ids(db, batch.workspace_id, unknown)
+    seq, last_stamp = state.seq, state.last_stamp
+    taken: set[str] = set()
+    while True:
+        _decide_all(db, state, batch, changes, rows, refs, foreign, taken)
+        new_ids = [r[0] for r in batch.new_records]
+        inserted = insert_rows(db, "record", _UPSERT_COLUMNS, batch.new_records, _INSERT_SUFFIX)
+        if inserted == len(new_ids):
+            break
+        ours = load_rows(db, batch.workspace_id, new_ids).keys()
+        missing = set(new_ids) - ours
+        if not missing:  # all are in after all (the driver counted differently)
+            break
+        _delete_records(db, batch.workspace_id, ours)
+        taken |= missing
+        state.seq, state.last_stamp = seq, last_stamp
+        _reset(batch)
+        rows = load_rows(db, batch.workspace_id, (c.id for c in changes))  # decided in place
+    insert_rows(db, "record", _UPSERT_COLUMNS, batch.records, _UPSERT_SUFFIX)
+    insert_rows(db, "change", _CHANGE_COLUMNS, batch.changes)
+    _insert_conflicts(db, batch)
+
+
+def _decide_all(
+    db: Database,
+    state: State,
+    batch: Batch,
+    changes: list[Change],
+    rows: dict[str, Row],
+    refs: list[dict[str, set[str]]],
+    foreign: set[str],
+    taken: set[str],
+) -> None:
     from_office = batch.author.device_id is None
     _load_context(db, batch, changes, rows)
     seen: set[str] = set()
@@ -436,6 +488,8 @@ def apply_changes(db: Database, state: State, batch: Batch, changes: list[Change
         row = rows.get(change.id)
         if change.id in seen:
             errors = {"id": [Fault("twice_in_batch")]}
+        elif change.id in taken:
+            errors = {"id": [Fault("id_taken")]}
         else:
             seen.add(change.id)
             errors = _check_change(change, row, batch, change_refs, foreign, from_office)
@@ -443,9 +497,27 @@ def apply_changes(db: Database, state: State, batch: Batch, changes: list[Change
             batch.rejected.append(Rejection(change.index, change.type, change.id, errors))
         else:
             _apply_change(batch, state, change, row)
-    insert_rows(db, "record", _UPSERT_COLUMNS, batch.records, _UPSERT_SUFFIX)
-    insert_rows(db, "change", _CHANGE_COLUMNS, batch.changes)
-    _insert_conflicts(db, batch)
+
+
+def _reset(batch: Batch) -> None:
+    """Forget what a batch decided, to decide it again."""
+    batch.applied = batch.unchanged = 0
+    for name in ("conflicts", "rejected", "records", "new_records", "changes", "conflict_rows"):
+        getattr(batch, name).clear()
+    batch.current_nodes.clear()
+    batch.voices.clear()
+    batch.visits.clear()
+    batch.lists.clear()
+
+
+def _delete_records(db: Database, workspace_id: str, ids: Iterable[str]) -> None:
+    ids = list(ids)
+    if ids:
+        clause, param = ids_clause(db, "id", ids)
+        db.execute_sql(
+            sql_for(db, f'DELETE FROM "record" WHERE workspace_id = ? AND {clause}'),
+            (workspace_id, param),
+        )
 
 
 def _load_context(db: Database, batch: Batch, changes: list[Change], rows: dict[str, Row]) -> None:
@@ -474,8 +546,8 @@ def _load_context(db: Database, batch: Batch, changes: list[Change], rows: dict[
 
 def _load_visits(db: Database, batch: Batch, changes: list[Change], ids: set[str]) -> None:
     """Know the people of each named visit: as stored, then as this batch changes them."""
-    for row in load_rows(db, ids).values():
-        if row.type == "visit" and row.workspace_id == batch.workspace_id:
+    for row in load_rows(db, batch.workspace_id, ids).values():
+        if row.type == "visit":
             batch.visits[row.id] = dict(row.fields)
     for change in changes:
         if change.type == "visit" and change.id in ids and "party_ids" in change.writes:
@@ -521,7 +593,10 @@ def _insert_conflicts(db: Database, batch: Batch) -> None:
     devices = batch.current_nodes - {None}
     if devices:
         clause, param = ids_clause(db, "id", devices)
-        cursor = db.execute_sql(f"SELECT id, user_id FROM device WHERE {clause}", (param,))
+        cursor = db.execute_sql(
+            sql_for(db, f"SELECT id, user_id FROM device WHERE workspace_id = ? AND {clause}"),
+            (batch.workspace_id, param),
+        )
         users = dict(cursor.fetchall())
     for row in batch.conflict_rows:
         for user_at, device_at in ((7, 8), (11, 12)):

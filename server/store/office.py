@@ -54,7 +54,7 @@ def office_edit(
     """
     db = bound_db()
     with write_lock_timer() as timer, database_errors(), write_transaction(db):
-        state = read_state(db, lock=True)
+        state = read_state(db, workspace_id, lock=True)
         timer.locked()
         return _office_in_transaction(
             db, state, workspace_id, user_id, record_type, record_id, values, bases,
@@ -132,7 +132,7 @@ def resolve_conflict(
     """
     db = bound_db()
     with write_lock_timer() as timer, database_errors(), write_transaction(db):
-        state = read_state(db, lock=True)
+        state = read_state(db, workspace_id, lock=True)
         timer.locked()
         row = db.execute_sql(
             sql_for(db, 'SELECT record_id, record_type, field, status FROM "conflict"'
@@ -144,7 +144,7 @@ def resolve_conflict(
         record_id, record_type, name, status = row
         if status != "open":
             raise ProtocolError(ErrorCode.CONFLICT, "This conflict is already resolved.")
-        current = load_rows(db, [record_id]).get(record_id)
+        current = load_rows(db, workspace_id, [record_id]).get(record_id)
         base = None if current is None else current.stamps.get(name)
         result = _office_in_transaction(
             db, state, workspace_id, user_id, record_type, record_id, {name: value},

@@ -58,11 +58,11 @@ def push(
         raise ProtocolError(
             ErrorCode.CLOCK_SKEW,
             "The device clock is ahead of the server clock; fix the clock and sync again.",
-            extra={"server_time": server_time(now_ms=now_ms)},
+            extra={"server_time": server_time(now_ms=now_ms, workspace_id=device.workspace_id)},
         )
     db = bound_db()
     with write_lock_timer() as timer, database_errors(), write_transaction(db):
-        state = read_state(db, lock=True)
+        state = read_state(db, device.workspace_id, lock=True)
         timer.locked()
         stored = db.execute_sql(
             sql_for(db, "SELECT response FROM push_batch WHERE device_id = ? AND batch_id = ?"),

@@ -63,7 +63,7 @@ def _pull_page(
         while chunk := rows.fetchmany(_FETCH):
             items += map(render, chunk)
             seqs = [*seqs, *(int(r[5]) for r in chunk[-2:])][-2:]
-        state = read_state(db, lock=False)
+        state = read_state(db, workspace_id, lock=False)
     if epoch is not None and epoch != state.epoch:
         raise ProtocolError(
             ErrorCode.RESYNC_REQUIRED,

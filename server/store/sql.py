@@ -1,5 +1,6 @@
-"""Raw SQL on the bound database (SQLite or PostgreSQL), and the ServerState row: epoch,
-server node, change sequence and the office clock.
+"""Raw SQL on the bound database (SQLite or PostgreSQL), and the state rows: the server's
+epoch and node (``server_state``), each workspace's change sequence and office clock
+(``workspace_state``).
 """
 
 from __future__ import annotations
@@ -59,27 +60,32 @@ def ids_clause(db: Database, column: str, ids: Iterable[str]) -> tuple[str, Any]
 
 def insert_rows(
     db: Database, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], suffix: str = ""
-) -> None:
-    """Insert rows in bulk: one prepared statement run for every row on SQLite (its C loop;
-    a 1,000-row VALUES list would be compiled anew each time), multi-row VALUES statements
-    of up to ~30,000 parameters on PostgreSQL (one round trip)."""
+) -> int:
+    """Insert rows in bulk and return how many the database wrote: one prepared statement run
+    for every row on SQLite (its C loop; a 1,000-row VALUES list would be compiled anew each
+    time), multi-row VALUES statements of up to ~30,000 parameters on PostgreSQL (one round
+    trip each; psycopg prepares a statement it sees again on a connection)."""
     if not rows:
-        return
+        return 0
     names = ", ".join(columns)
     one = "(" + ", ".join([db.param] * len(columns)) + ")"
     if not is_postgres(db):
-        executemany(db, f'INSERT INTO "{table}" ({names}) VALUES {one}{suffix}', rows)
-        return
+        return executemany(db, f'INSERT INTO "{table}" ({names}) VALUES {one}{suffix}', rows)
     step = max(1, _MAX_PARAMS // len(columns))
+    written = 0
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
         sql = f'INSERT INTO "{table}" ({names}) VALUES ' + ", ".join([one] * len(chunk)) + suffix
-        db.execute_sql(sql, [value for row in chunk for value in row])
+        written += db.execute_sql(sql, [value for row in chunk for value in row]).rowcount
+    return written
 
 
-def executemany(db: Database, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    """Run one statement for many parameter rows, on the connection of the current thread."""
-    db.cursor().executemany(sql, rows)
+def executemany(db: Database, sql: str, rows: list[tuple[Any, ...]]) -> int:
+    """Run one statement for many parameter rows, on the connection of the current thread;
+    return the number of rows written."""
+    cursor = db.cursor()
+    cursor.executemany(sql, rows)
+    return int(cursor.rowcount)
 
 
 def db_time(db: Database, now_ms: int) -> Any:
@@ -125,38 +131,70 @@ def database_errors() -> Iterator[None]:
         raise Unavailable(exc) from exc
 
 
-# -- server state: epoch, node, change sequence, office clock ----------------------------------
+# -- state: the epoch and node of the server, the sequence and office clock of a workspace ------
 
 
 @dataclass(slots=True)
 class State:
+    """The server's epoch and node id (``server_state``, one row) and one workspace's change
+    sequence and office clock (``workspace_state``, one row per workspace)."""
+
     epoch: str
     node_id: str
     seq: int
     last_stamp: str
+    workspace_id: str | None = None
 
     def clock(self, now_ms: int) -> Clock:
         return Clock(lambda: now_ms, self.node_id, self.last_stamp or None)
 
 
-def read_state(db: Database, *, lock: bool) -> State:
-    """Read the ServerState row; with ``lock`` it is the first statement of a write."""
-    sql = "SELECT epoch, node_id, seq, last_stamp FROM server_state WHERE id = 1"
-    if lock and is_postgres(db):
-        sql += " FOR UPDATE"
-    row = db.execute_sql(sql).fetchone()
-    if row is None:
-        raise ProtocolError(
-            ErrorCode.UNAVAILABLE,
-            "The database is not initialised; run `fieldsync-server db upgrade`.",
+_NOT_INITIALISED = "The database is not initialised; run `fieldsync-server db upgrade`."
+_LOCK_SQL = (
+    "SELECT s.epoch, s.node_id, w.seq, w.last_stamp FROM workspace_state w"
+    " JOIN server_state s ON s.id = 1 WHERE w.workspace_id = ?"
+)
+_READ_SQL = (
+    "SELECT s.epoch, s.node_id, w.seq, w.last_stamp FROM server_state s"
+    " LEFT JOIN workspace_state w ON w.workspace_id = ? WHERE s.id = 1"
+)
+
+
+def read_state(db: Database, workspace_id: str, *, lock: bool) -> State:
+    """Read the server's and the workspace's state.
+
+    With ``lock`` it is the first statement of a write: it locks the workspace's counter row
+    (``FOR UPDATE`` on PostgreSQL; on SQLite ``BEGIN IMMEDIATE`` already holds the one write
+    lock), creating the row first for a workspace that has none yet. Writes of other
+    workspaces do not wait for it.
+    """
+    if not lock:
+        row = db.execute_sql(sql_for(db, _READ_SQL), (workspace_id,)).fetchone()
+        if row is None:
+            raise ProtocolError(ErrorCode.UNAVAILABLE, _NOT_INITIALISED)
+        return State(row[0], row[1], int(row[2] or 0), row[3] or "", workspace_id)
+    sql = sql_for(db, _LOCK_SQL) + (" FOR UPDATE OF w" if is_postgres(db) else "")
+    row = db.execute_sql(sql, (workspace_id,)).fetchone()
+    if row is None:  # the workspace's first write: make its row, then lock it
+        db.execute_sql(
+            sql_for(
+                db,
+                "INSERT INTO workspace_state (workspace_id, seq, last_stamp) VALUES (?, 0, '')"
+                " ON CONFLICT (workspace_id) DO NOTHING",
+            ),
+            (workspace_id,),
         )
-    return State(row[0], row[1], int(row[2]), row[3] or "")
+        row = db.execute_sql(sql, (workspace_id,)).fetchone()
+        if row is None:
+            raise ProtocolError(ErrorCode.UNAVAILABLE, _NOT_INITIALISED)
+    return State(row[0], row[1], int(row[2]), row[3] or "", workspace_id)
 
 
 def write_state(db: Database, state: State) -> None:
+    """Store the workspace's sequence and office clock (inside the transaction that locked it)."""
     db.execute_sql(
-        sql_for(db, "UPDATE server_state SET seq = ?, last_stamp = ? WHERE id = 1"),
-        (state.seq, state.last_stamp),
+        sql_for(db, "UPDATE workspace_state SET seq = ?, last_stamp = ? WHERE workspace_id = ?"),
+        (state.seq, state.last_stamp, state.workspace_id),
     )
 
 
@@ -168,7 +206,17 @@ def reading(state: State, now_ms: int) -> str:
     )
 
 
-def server_time(*, now_ms: int) -> str:
-    """Return a stamp for a response's ``server_time`` (at or after every stamp held)."""
+def server_time(*, now_ms: int, workspace_id: str | None = None) -> str:
+    """Return a stamp for a response's ``server_time``: at or after every stamp the workspace
+    holds, or (without one) every stamp of every workspace."""
+    db = bound_db()
     with database_errors():
-        return reading(read_state(bound_db(), lock=False), now_ms)
+        if workspace_id is not None:
+            return reading(read_state(db, workspace_id, lock=False), now_ms)
+        row = db.execute_sql(
+            "SELECT s.epoch, s.node_id, (SELECT max(last_stamp) FROM workspace_state)"
+            " FROM server_state s WHERE s.id = 1"
+        ).fetchone()
+        if row is None:
+            raise ProtocolError(ErrorCode.UNAVAILABLE, _NOT_INITIALISED)
+        return reading(State(row[0], row[1], 0, row[2] or ""), now_ms)

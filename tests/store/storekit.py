@@ -91,9 +91,9 @@ class StatementCounter:
             self.statements.append(sql[:60])
             return original(sql, *args, **kwargs)
 
-        def counting_many(db: Database, sql: str, rows: Any) -> None:
+        def counting_many(db: Database, sql: str, rows: Any) -> int:
             self.statements.append("many: " + sql[:54])
-            original_many(db, sql, rows)
+            return original_many(db, sql, rows)
 
         original_many = store_sql.executemany
         self.db.execute_sql = counting  # type: ignore[method-assign]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from peewee import CharField, Database
@@ -20,7 +21,9 @@ from server.models import (
     User,
     Workspace,
     WorkspaceGrant,
+    WorkspaceState,
 )
+from sync import encode_cursor
 from tests.store.storekit import NOW, SKEW, Writer, make_device
 
 
@@ -30,7 +33,8 @@ def test_fresh_database_gets_every_table_and_one_state_row(database_url: str) ->
     assert migrations.upgrade(db) == migrations.LATEST
     assert all(db.table_exists(m._meta.table_name) for m in ALL_MODELS)
     [state] = ServerState.select()
-    assert state.seq == 0 and state.node_id.startswith("office-") and len(state.epoch) == 32
+    assert state.node_id.startswith("office-") and len(state.epoch) == 32
+    assert WorkspaceState.select().count() == 0  # made by each workspace's first write
     db.close()
 
 
@@ -44,7 +48,8 @@ def test_upgrading_twice_is_harmless(database_url: str) -> None:
     before = ServerState.get_by_id(1)
     assert migrations.upgrade(db) == migrations.LATEST
     after = ServerState.get_by_id(1)
-    assert (after.epoch, after.node_id, after.seq) == (before.epoch, before.node_id, 1)
+    assert (after.epoch, after.node_id) == (before.epoch, before.node_id)
+    assert WorkspaceState.get_by_id(writer.device.workspace_id).seq == 1
     assert Record.get_by_id(rid).type == "visit"
     db.close()
 
@@ -125,4 +130,44 @@ def test_version_3_keeps_users_and_asks_nobody_for_a_new_password(database_url: 
     assert migrations.upgrade(db) == migrations.LATEST
     user = User.get_by_id(device.user_id)
     assert user.must_change_password is False and user.active
+    db.close()
+
+
+def test_version_7_gives_every_workspace_the_old_counter(database_url: str) -> None:
+    db = open_database(database_url)
+    assert migrations.upgrade(db, migrations=migrations.MIGRATIONS[:6]) == 6
+    east, west = make_device("东湖街道"), make_device("西湖街道")
+    # as version 6 left it: one counter and office clock for all, in server_state
+    db.drop_tables([WorkspaceState])
+    db.execute_sql("ALTER TABLE server_state ADD COLUMN seq BIGINT NOT NULL DEFAULT 0")
+    db.execute_sql("ALTER TABLE server_state ADD COLUMN last_stamp VARCHAR(100) DEFAULT ''")
+    held = "1700000000000-000003-office-1"
+    sql = (
+        'INSERT INTO "record" (id, workspace_id, type, fields, stamps, deleted, seq, created_at,'
+        " updated_at) VALUES (?, ?, 'visit', ?, ?, ?, ?, ?, ?)"
+    ).replace("?", db.param)
+    old = {}
+    for seq, device in enumerate((east, west, east), start=1):
+        old[seq] = str(uuid.uuid4())
+        stamps = json.dumps({"kind": held})
+        db.execute_sql(sql, (old[seq], device.workspace_id, '{"kind":"phone"}', stamps, False,
+                             seq, "2024-01-01 00:00:00", "2024-01-01 00:00:00"))  # fmt: skip
+    db.execute_sql(
+        f"UPDATE server_state SET seq = 3, last_stamp = {db.param} WHERE id = 1", (held,)
+    )
+    epoch = ServerState.get_by_id(1).epoch
+    assert migrations.upgrade(db) == migrations.LATEST
+    assert {(w.workspace_id, w.seq, w.last_stamp) for w in WorkspaceState.select()} == {
+        (east.workspace_id, 3, held), (west.workspace_id, 3, held)}  # fmt: skip
+    assert not {"seq", "last_stamp"} & {c.name for c in db.get_columns("server_state")}
+    # a cursor handed out before the upgrade goes on: new numbers are above every old one
+    writer = Writer(east)
+    rid = str(uuid.uuid4())
+    store.push(east, writer.body(writer.change("visit", rid, {"kind": "phone"}, None)),
+               now_ms=NOW, max_skew_ms=SKEW)  # fmt: skip
+    page = store.pull(east.workspace_id, encode_cursor(epoch, 3), 100, now_ms=NOW)
+    assert [(r["id"], r["meta"]["seq"]) for r in page["records"]] == [(rid, 4)]
+    first = store.pull(east.workspace_id, None, 100, now_ms=NOW)
+    assert [r["id"] for r in first["records"]] == [old[1], old[3], rid]
+    assert store.server_time(now_ms=0, workspace_id=west.workspace_id)[:20] == held[:20]
     db.close()

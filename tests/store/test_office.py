@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from server import store
-from server.models import Conflict, ServerState
+from server.models import Conflict, ServerState, WorkspaceState
 from sync import ErrorCode, ProtocolError, Stamp
 from tests.store.storekit import NOW, SKEW, Writer, make_device
 
@@ -34,7 +34,7 @@ def test_office_creates_and_edits_with_its_own_node(writer: Writer) -> None:
     )  # fmt: skip
     assert edited.applied == 1 and edited.conflicts == []
     assert edited.stamp > created.stamp  # strictly increasing, same millisecond
-    assert ServerState.get_by_id(1).last_stamp == edited.stamp
+    assert WorkspaceState.get_by_id(ws).last_stamp == edited.stamp
     record = store.get_record(ws, rid)
     assert record["fields"] == {"title": "加装电梯", "progress": 40, "status": "in_progress"}
     sources = [h["source"] for h in store.record_history(ws, rid)]

@@ -207,9 +207,17 @@ def test_write_into_another_workspace_record_is_rejected(writer: Writer) -> None
     stranger = Writer(make_device("西湖街道"), writer.tick)
     theirs = new_id()
     push(stranger, stranger.body(stranger.change("visit", theirs, visit(), None)))
-    response = push(writer, writer.body(writer.change("visit", theirs, {"title": "改"}, None)))
-    assert response["applied"] == 0
-    assert response["rejected"][0]["errors"]["id"] == [TAKEN]
+    mine = new_id()
+    response = push(writer, writer.body(
+        writer.change("visit", theirs, visit(title="改"), None),  # looks new in this workspace
+        writer.change("visit", mine, visit(), None),
+    ))  # fmt: skip
+    assert response["applied"] == 1
+    [rejected] = response["rejected"]
+    assert rejected["index"] == 0 and rejected["errors"]["id"] == [TAKEN]
+    assert store.get_record(writer.device.workspace_id, mine)["meta"]["seq"] == 1  # numbered anew
+    history = Change.select().where(Change.workspace == writer.device.workspace_id)
+    assert [c.record_id for c in history] == [mine]
     assert store.get_record(stranger.device.workspace_id, theirs)["fields"]["title"] == "入户走访"
     assert store.get_record(writer.device.workspace_id, theirs) is None
 
