@@ -10,7 +10,7 @@ from typing import Any
 
 from server.db import is_postgres, write_transaction
 from server.models import BlobHolder
-from server.store.sql import bound_db, guarded, tuples
+from server.store.sql import bound_db, guarded, read_state, tuples
 
 
 def _json_text(field: str) -> str:
@@ -52,12 +52,14 @@ def usage(workspace_id: str, device_id: str) -> tuple[int, int]:
     return int(row[1]), int(row[0])
 
 
-def lock_writes() -> None:
-    """Take the write lock a push takes (PostgreSQL: the ServerState row; SQLite: the
-    transaction's BEGIN IMMEDIATE already holds it), so quota checks, new holders and
-    ``prune`` take turns with pushes."""
+def lock_writes(workspace_id: str) -> None:
+    """Take the write lock a push of the workspace takes (PostgreSQL: its workspace_state row;
+    SQLite: the transaction's BEGIN IMMEDIATE already holds it) and then the ServerState row, so
+    quota checks, new holders and ``prune`` take turns with the workspace's pushes and with
+    each other."""
     database = bound_db()
     if is_postgres(database):
+        read_state(database, workspace_id, lock=True)
         database.execute_sql("SELECT 1 FROM server_state WHERE id = 1 FOR UPDATE").fetchone()
 
 
@@ -77,7 +79,7 @@ def keep_upload(
     holder; else touch the holder. ``settle`` puts the file in place meanwhile (so ``prune``
     cannot delete it in between); return what it returns (whether the file was new)."""
     with write_transaction():
-        lock_writes()
+        lock_writes(workspace_id)
         held = bool(held_by(workspace_id, [sha256]))
         if not held:
             check_room()
