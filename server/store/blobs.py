@@ -109,7 +109,7 @@ def held_and_touched(workspace_id: str, hashes: list[str], now: Any) -> set[str]
     """Return those of ``hashes`` the workspace holds, touched, in one write transaction under
     the push's lock (``prune`` takes it too)."""
     with write_transaction():
-        lock_writes()
+        lock_writes(workspace_id)
         held = held_by(workspace_id, hashes)
         touch(workspace_id, held, now)
     return held

@@ -35,8 +35,11 @@ def _named_sql(db: Database) -> str:
 
 
 def _lock(db: Database) -> None:
-    """Take the lock a push takes first (SQLite: BEGIN IMMEDIATE has taken it already)."""
+    """Take the lock every push takes first, of every workspace (their workspace_state rows, in
+    id order), then the server row, as a blob upload does (SQLite: BEGIN IMMEDIATE has taken
+    the one write lock already)."""
     if is_postgres(db):
+        db.execute_sql("SELECT 1 FROM workspace_state ORDER BY workspace_id FOR UPDATE").fetchall()
         db.execute_sql("SELECT 1 FROM server_state WHERE id = 1 FOR UPDATE").fetchone()
 
 
