@@ -86,3 +86,15 @@ def test_placeholders_that_do_not_fit_leave_the_sentence_readable():
 def test_the_header_gives_the_plural_rule():
     assert parse_po(PO)[1] == "0"
     assert parse_po('msgid "a"\nmsgstr "b"\n') == ({"a": ["b"]}, "(n != 1)")
+
+
+def test_a_package_folder_missing_a_sentence_shows_it_in_english(tmp_path):
+    folder = tmp_path / "zh" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "messages.po").write_text(PO, encoding="utf-8")
+    texts = Texts.in_folder(tmp_path)
+    assert texts("zh").gettext("Saved; %(n)d to sync.", n=2) == "已保存，待同步 2 条。"
+    assert texts("zh").gettext("Added later, not yet translated") == (
+        "Added later, not yet translated"
+    )
+    assert Texts.in_folder(tmp_path / "nowhere")("zh").gettext("Sync") == "Sync"
