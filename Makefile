@@ -18,7 +18,8 @@ setup: $(READY)
 lint: $(READY)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy sync
+	$(BIN)/mypy --strict sync
+	$(BIN)/mypy server field_client
 
 test: lint
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
