@@ -148,10 +148,19 @@ def test_the_visit_form_offers_a_voice_for_a_similar_open_concern(
     assert offer.input_value() != ""  # a voice for the most similar one is proposed
     supported = offer.input_value()
     shot(page, "visit-similar-768x1024")
+    # a second row for the same concern: the person's voice counts once (sync/rules.py)
+    page.click("#add-concern")
+    again = page.locator("input[name=concern_title]").nth(1)
+    again.fill("晚上停车太难")
+    again.press("Tab")
+    expect(page.locator("select[name=support_of]")).to_have_count(2)
+    page.locator("select[name=support_of]").nth(1).select_option(supported)
     page.click("#save-visit")
     expect(page.locator("#sync-result")).to_contain_text("待同步")
     page.goto(f"{office.url}/field/#concern={supported}")
-    expect(page.locator("#follow-ups [data-kind=support]")).to_contain_text("停车难问题")
+    voices = page.locator("#follow-ups [data-kind=support]")
+    expect(voices.filter(has_text="停车难问题")).to_have_count(1)
+    expect(voices.filter(has_text="晚上停车太难")).to_have_count(0)
     page.goto(f"{office.url}/field/#place={ids['place']}")
     expect(page.locator("#open-concerns")).not_to_contain_text("停车难问题")  # no duplicate
     assert page.errors == []

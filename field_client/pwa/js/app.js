@@ -5,7 +5,7 @@
 import { offered } from "./choices.js";
 import { choiceName, choices, fault, fieldName, getLang, ruleLimits, setLang, setWords, t } from "./i18n.js";
 import { attach, photoInput, readPhotos } from "./photos.js";
-import { concernPeople } from "./rules.js";
+import { concernPeople, repeatVoice } from "./rules.js";
 import { attentionCount, attentionPage, fixPage } from "./screens/attention.js";
 import { choiceRecords } from "./screens/common.js";
 import { concernPage, newConcernPage, similarOpen } from "./screens/concern.js";
@@ -469,7 +469,9 @@ async function saveVisit(form, places, error) {
     if (supportOf) {
       const fields = { subject_type: "concern", subject_id: supportOf, kind: "support", note: title, happened_at: happened };
       if (links.party_id) fields.party_id = links.party_id;
-      items.push({ type: "follow_up", id: uuid7(), fields });
+      // one voice per person and concern (sync/rules.py): two rows for one concern count once
+      const voices = items.filter((item) => item.type === "follow_up").map((item) => item.fields);
+      if (!repeatVoice(fields, voices)) items.push({ type: "follow_up", id: uuid7(), fields });
       continue;
     }
     items.push({ type: "concern", id: uuid7(), fields: {

@@ -18,6 +18,7 @@ const TEXT = {
   syncing: ["正在同步…", "Syncing…"],
   stage_push: ["正在发送", "Sending"],
   stage_pull: ["正在接收", "Receiving"],
+  stage_blobs: ["正在上传照片", "Uploading photos"],
   stage_restamp: ["正在校正时间", "Fixing times"],
   stage_done: ["完成", "Done"],
   synced: ["同步完成：发送 {sent} 条，收到 {new} 条新记录。", "Sync done: sent {sent}, received {new} new."],
