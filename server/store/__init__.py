@@ -20,6 +20,14 @@ Public interface (called by ``server.api``, ``server.services``, the office UI):
 Modules: ``sql`` (raw SQL helpers, the state rows), ``engine`` (check, decide and write a
 list of changes), ``pushes``, ``reads`` (pull, single records, history), ``office``.
 
+The rest of the server reads and writes through subject modules that return plain values
+(dicts, frozen dataclasses, pages with totals) and wrap database errors in ``Unavailable``:
+``records`` (the office's lists, exports, history), ``people`` (workspaces, users, sessions,
+enrollment, devices), ``conflicts``, ``reports`` (the office's figures), ``casework`` (inbox
+and reminders), ``imports`` (ledger imports), ``blobs`` (who holds which blob),
+``maintenance`` (pruning); ``query`` builds their SQL over the records' JSON fields. Nothing
+outside ``server/store`` (and models, migrations, db) imports peewee (tests/test_layers.py).
+
 Every write transaction first locks its workspace's ``workspace_state`` row, then reads, then
 assigns change sequence numbers from it, so sequence numbers become visible in commit order
 within the workspace (docs/protocol.md section 10).
