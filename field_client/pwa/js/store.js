@@ -327,6 +327,46 @@ class Store {
     });
   }
 
+  /** Everything the place page shows, read in one transaction with every request asked at
+   * once: {place, parent, concern, visit, party, project, place_children, choice, about}
+   * (`about`: concern id -> its follow-ups and attachments). Null for an unknown place. */
+  placeView(placeId) {
+    return this.read(async (tx) => {
+      const records = tx.objectStore("records");
+      const live = (rows) => rows.filter((r) => !r.deleted);
+      const byPlace = records.index("place");
+      const types = ["concern", "visit", "party", "project", "place"];
+      const [place, choice, ...lists] = await Promise.all([
+        req(records.get(placeId)),
+        all(records.index("type"), "choice"),
+        ...types.map((type) => all(byPlace, IDBKeyRange.only([placeId, type]))),
+      ]);
+      if (!place || place.deleted || place.type !== "place") return null;
+      const view = { place, choice: live(choice), about: new Map() };
+      types.forEach((type, n) => {
+        view[type === "place" ? "place_children" : type] = live(lists[n]);
+      });
+      const subject = records.index("subject");
+      const [parent, ...about] = await Promise.all([
+        place.fields.parent_id ? req(records.get(place.fields.parent_id)) : null,
+        ...view.concern.map((c) => all(subject, c.id)),
+      ]);
+      view.parent = parent && !parent.deleted ? parent : null;
+      view.concern.forEach((c, n) => view.about.set(c.id, live(about[n])));
+      return view;
+    });
+  }
+
+  /** Return the live records about each of `subjectIds` (one transaction, asked at once):
+   * a Map from subject id to its follow-ups and attachments. */
+  aboutSubjects(subjectIds) {
+    return this.read(async (tx) => {
+      const index = tx.objectStore("records").index("subject");
+      const rows = await Promise.all(subjectIds.map((id) => all(index, id)));
+      return new Map(subjectIds.map((id, n) => [id, rows[n].filter((r) => !r.deleted)]));
+    });
+  }
+
   /** Return live records by id (unknown ids left out), in the order asked. */
   getMany(ids) {
     return this.read(async (tx) => {

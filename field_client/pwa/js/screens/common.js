@@ -10,10 +10,10 @@ export function isOpen(concern) {
 
 /** Count the further voices (附议) on each of `concerns`: concern id -> count. */
 export async function supportCounts(concerns) {
+  const about = await app.store.aboutSubjects(concerns.map((c) => c.id));
   const counts = new Map();
-  for (const concern of concerns) {
-    const notes = await app.store.aboutSubject(concern.id);
-    counts.set(concern.id, notes.filter((f) => f.type === "follow_up" && f.fields.kind === "support").length);
+  for (const [id, rows] of about) {
+    counts.set(id, rows.filter((f) => f.type === "follow_up" && f.fields.kind === "support").length);
   }
   return counts;
 }

@@ -2,27 +2,19 @@
 // inside it, as the Python field UI's place page. Every list comes from an index (no scan).
 import { choiceName, t } from "../i18n.js";
 import { app, empty, go, h, heading, link, show, tag } from "../ui.js";
-import { choiceRecords, concernItem, isOpen, supportCounts, visitLine } from "./common.js";
+import { concernItem, isOpen, visitLine } from "./common.js";
 
 /** Show the place page of `placeId`. */
 export async function placePage(placeId) {
   app.inForm = false;
   const started = performance.now();
   const store = app.store;
-  const place = (await store.getMany([placeId]))[0];
-  if (!place || place.type !== "place") return go("", t("not_found"));
-  const [concerns, visits, people, projects, children, choiceRows] = await Promise.all([
-    store.atPlace(placeId, "concern"),
-    store.atPlace(placeId, "visit"),
-    store.atPlace(placeId, "party"),
-    store.atPlace(placeId, "project"),
-    store.atPlace(placeId, "place"),
-    choiceRecords(),
-  ]);
-  const open = concerns.filter(isOpen).sort((a, b) => (b.fields.raised_on || "").localeCompare(a.fields.raised_on || ""));
-  const supports = await supportCounts(open);
+  const view = await store.placeView(placeId);
+  if (!view) return go("", t("not_found"));
+  const { place, parent, visit: visits, party: people, project: projects, place_children: children, choice: choiceRows } = view;
+  const open = view.concern.filter(isOpen).sort((a, b) => (b.fields.raised_on || "").localeCompare(a.fields.raised_on || ""));
+  const supports = new Map(open.map((c) => [c.id, view.about.get(c.id).filter((f) => f.type === "follow_up" && f.fields.kind === "support").length]));
   visits.sort((a, b) => (b.fields.started_at || "").localeCompare(a.fields.started_at || ""));
-  const parent = place.fields.parent_id ? (await store.getMany([place.fields.parent_id]))[0] : null;
   const f = place.fields;
   show(
     h("div", { class: "page-head", id: "place", "data-id": place.id },
