@@ -235,7 +235,9 @@ def pull() -> Response:
     query = PullQuerySchema().load(request.args.to_dict(flat=True))
     limit = min(query["limit"], current_app.config["PULL_MAX_LIMIT"])
     device, now = auth.current_device(), now_ms()
-    data = store.pull_json(device.workspace_id, query["cursor"] or None, limit, now_ms=now)
+    data = store.pull_json(
+        device.workspace_id, query["cursor"] or None, limit, now_ms=now, device_id=device.id
+    )
     services.note_pull(device, now=now)
     metrics.observe_pull(time.perf_counter() - start, len(data))
     return Response(data, mimetype="application/json")

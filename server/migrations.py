@@ -149,8 +149,14 @@ def _v7(db: Database, migrator: SchemaMigrator) -> None:
         db.execute_sql(f"ALTER TABLE server_state DROP COLUMN {column}")
 
 
+def _v8(db: Database, migrator: SchemaMigrator) -> None:
+    """Version 8: ``record.echo_after``, so a device's pull leaves out its own accepted writes
+    (empty on older rows: they come back as before)."""
+    _add_columns(db, "record", {"echo_after": "BIGINT NULL"})
+
+
 MIGRATIONS: Sequence[tuple[int, Migration]] = (
-    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6), (7, _v7),
+    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6), (7, _v7), (8, _v8),
 )  # fmt: skip
 LATEST = MIGRATIONS[-1][0]
 
@@ -223,4 +229,6 @@ def new_epoch(db: Database | DatabaseProxy | None = None) -> str:
     epoch = uuid.uuid4().hex
     with target.bind_ctx(ALL_MODELS), write_transaction(target):
         ServerState.update(epoch=epoch).where(ServerState.id == 1).execute()
+        # A restored record may be older than what its writer holds now: no pull leaves it out.
+        target.execute_sql('UPDATE "record" SET echo_after = NULL WHERE echo_after IS NOT NULL')
     return epoch

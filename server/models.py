@@ -136,6 +136,9 @@ class Record(BaseModel):
     updated_at = DateTimeField(default=utcnow)
     updated_by = CharField(max_length=36, null=True)
     updated_device = CharField(max_length=64, null=True)
+    # Set when the latest change is exactly updated_device's write: that device's pulls leave
+    # the record out once its cursor is at or past this number (docs/protocol.md section 6).
+    echo_after = BigIntegerField(null=True)
 
     workspace_id: Any  # the foreign key's column (peewee adds it)
 

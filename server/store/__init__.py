@@ -6,8 +6,8 @@ layer renders them); per-change problems are values in the result (rejections, c
 Public interface (called by ``server.api``, ``server.services``, the office UI)::
 
     push(device, body, *, now_ms, max_skew_ms) -> dict              PROTOCOL.md section 5 body
-    pull(workspace_id, cursor, limit, *, now_ms) -> dict            section 6 body
-    pull_json(workspace_id, cursor, limit, *, now_ms) -> bytes      same body, serialised (fast)
+    pull(workspace_id, cursor, limit, *, now_ms, device_id=None) -> dict    section 6 body
+    pull_json(workspace_id, cursor, limit, *, now_ms, device_id=None) -> bytes    serialised
     office_edit(workspace_id, user_id, record_type, record_id, values, bases, *, now_ms)
         -> ApplyResult
     resolve_conflict(workspace_id, conflict_id, user_id, value, *, now_ms) -> ApplyResult

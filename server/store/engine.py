@@ -77,13 +77,14 @@ class ApplyResult:
 
 _UPSERT_COLUMNS = (
     "id", "workspace_id", "type", "fields", "stamps", "deleted", "seq",
-    "created_at", "created_by", "updated_at", "updated_by", "updated_device",
+    "created_at", "created_by", "updated_at", "updated_by", "updated_device", "echo_after",
 )  # fmt: skip
 _INSERT_SUFFIX = " ON CONFLICT (id) DO NOTHING"  # an id taken in another workspace
 _UPSERT_SUFFIX = (
     " ON CONFLICT (id) DO UPDATE SET fields = excluded.fields, stamps = excluded.stamps,"
     " deleted = excluded.deleted, seq = excluded.seq, updated_at = excluded.updated_at,"
-    " updated_by = excluded.updated_by, updated_device = excluded.updated_device"
+    " updated_by = excluded.updated_by, updated_device = excluded.updated_device,"
+    " echo_after = excluded.echo_after"
 )
 _CHANGE_COLUMNS = (
     "workspace_id", "record_id", "record_type", "seq", "at", "user_id", "device_id", "source",
@@ -110,6 +111,8 @@ class Row:
     created_by: str | None
     created_at: Any
     updated: tuple[Any, Any, Any]  # updated_at, updated_by, updated_device
+    seq: int = 0
+    echo_after: int | None = None  # see ``_echo_after``
 
 
 def load_rows(db: Database, workspace_id: str, ids: Iterable[str]) -> dict[str, Row]:
@@ -124,13 +127,26 @@ def load_rows(db: Database, workspace_id: str, ids: Iterable[str]) -> dict[str, 
         sql_for(
             db,
             "SELECT id, workspace_id, type, fields, stamps, deleted, created_by, created_at,"
-            f' updated_at, updated_by, updated_device FROM "record" WHERE workspace_id = ?'
+            " updated_at, updated_by, updated_device, seq, echo_after"
+            ' FROM "record" WHERE workspace_id = ?'
             f" AND {clause}",
         ),
         (workspace_id, param),
     )
     return {
-        r[0]: Row(r[0], r[1], r[2], loads(r[3]), loads(r[4]), bool(r[5]), r[6], r[7], r[8:11])
+        r[0]: Row(
+            r[0],
+            r[1],
+            r[2],
+            loads(r[3]),
+            loads(r[4]),
+            bool(r[5]),
+            r[6],
+            r[7],
+            r[8:11],
+            int(r[11]),
+            None if r[12] is None else int(r[12]),
+        )  # fmt: skip
         for r in cursor.fetchall()
     }
 
@@ -318,9 +334,10 @@ def _apply_change(batch: Batch, state: State, change: Change, row: Row | None) -
         else:
             fields[name] = incoming.value
     if diff:
-        _resubmit(batch, state, fields, stamps, diff)
+        server_wrote = _resubmit(batch, state, fields, stamps, diff)
         batch.applied += 1
-        _queue_write(batch, state, change, row, fields, stamps, deleted, diff)
+        echo = not lost and not server_wrote
+        _queue_write(batch, state, change, row, fields, stamps, deleted, diff, echo=echo)
     else:
         batch.unchanged += 1
         if lost:  # re-sequence the unchanged record so the writer's next pull brings it
@@ -333,14 +350,16 @@ def _resubmit(
     fields: dict[str, Any],
     stamps: dict[str, str],
     diff: dict[str, list[Any]],
-) -> None:
-    """A device's fix to a record sent back for changes puts it back in the review queue."""
+) -> bool:
+    """A device's fix to a record sent back for changes puts it back in the review queue;
+    return whether it did (a change the device does not hold yet)."""
     if batch.author.device_id is None or fields.get("review_status") != "needs_changes":
-        return
+        return False
     stamp = _server_stamp(batch, state, max(stamps.values()))
     diff["review_status"] = ["needs_changes", "resubmitted", stamp]
     fields["review_status"] = "resubmitted"
     stamps["review_status"] = stamp
+    return True
 
 
 _LOSING = frozenset({Outcome.CONCURRENT_KEPT, Outcome.CONCURRENT_EQUAL})
@@ -357,13 +376,14 @@ def _apply_new(batch: Batch, state: State, change: Change) -> None:
         else:
             fields[name] = incoming.value
     key = None if deleted or change.type != "follow_up" else voice_key(fields)
-    if key is not None and key in batch.voices:  # this person's voice is already counted
+    absorbed = key is not None and key in batch.voices
+    if absorbed:  # this person's voice is already counted
         stamp = _server_stamp(batch, state, max(stamps.values()))
         stamps[DELETED], deleted = stamp, True
     elif key is not None:
         batch.voices.add(key)
     batch.applied += 1
-    _queue_write(batch, state, change, None, fields, stamps, deleted, CREATED)
+    _queue_write(batch, state, change, None, fields, stamps, deleted, CREATED, echo=not absorbed)
 
 
 # The audit row of a new record holds no copy of its fields: the record is the copy, and
@@ -389,8 +409,15 @@ def _queue_write(
     stamps: dict[str, str],
     deleted: bool,
     diff: dict[str, list[Any]] | None,
+    *,
+    echo: bool = False,
 ) -> None:
-    """Queue the record's new state under the next sequence number, and its audit row."""
+    """Queue the record's new state under the next sequence number, and its audit row.
+
+    ``echo`` says the new state is exactly the pushing device's write (nothing lost, nothing
+    added by the server), so the device's pulls may leave it out (``_echo_after``).
+    """
+    echo_after = _echo_after(batch, row) if echo else None
     state.seq += 1
     author, now = batch.author, batch.now
     if row is None:
@@ -400,7 +427,7 @@ def _queue_write(
     updated = (now, author.user_id, author.device_id) if diff else row.updated  # type: ignore[union-attr]
     (batch.records if row else batch.new_records).append((
         change.id, batch.workspace_id, change.type, dumps(fields), dump_stamps(stamps), deleted,
-        state.seq, *created, *updated,
+        state.seq, *created, *updated, echo_after,
     ))  # fmt: skip
     if diff:
         audit = CREATED_DIFF if diff is CREATED else dumps(diff)
@@ -408,6 +435,21 @@ def _queue_write(
             batch.workspace_id, change.id, change.type, state.seq, now, author.user_id,
             author.device_id, batch.source, audit,
         ))  # fmt: skip
+
+
+def _echo_after(batch: Batch, row: Row | None) -> int | None:
+    """The sequence number a device must have pulled past for its pull to leave out the record
+    it has just written (docs/protocol.md section 6, "No echo"): the record's number before the
+    write, so the device held everything but its own write. When the record's latest change
+    was already this device's own such write, that write's number carries over."""
+    device = batch.author.device_id
+    if device is None:
+        return None
+    if row is None:
+        return 0
+    if row.updated[2] == device and row.echo_after is not None:
+        return row.echo_after
+    return row.seq
 
 
 def _queue_conflict(

@@ -29,9 +29,15 @@ _T = TypeVar("_T")
 
 # -- pull ---------------------------------------------------------------------------------------
 
+_COLUMNS = (
+    "SELECT id, type, fields, stamps, deleted, seq, created_by, created_at, updated_by,"
+    ' updated_at FROM "record"'
+)
+# The last column says the row is the pulling device's own write that it holds (no echo).
 _PULL_SQL = (
     "SELECT id, type, fields, stamps, deleted, seq, created_by, created_at, updated_by,"
-    ' updated_at FROM "record" WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?'
+    " updated_at, (updated_device = ? AND echo_after <= ?)"
+    ' FROM "record" WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?'
 )
 
 
@@ -44,8 +50,13 @@ def _pull_page(
     limit: int,
     now_ms: int,
     render: Callable[[tuple[Any, ...]], _T],
+    device_id: str | None = None,
 ) -> tuple[list[_T], dict[str, Any]]:
-    """Read one page, rendering each row as it is fetched; return items and the envelope."""
+    """Read one page, rendering each row as it is fetched; return items and the envelope.
+
+    Rows that are ``device_id``'s own writes it holds are read (they count towards ``limit``
+    and move the cursor) but not rendered (docs/protocol.md section 6, "No echo").
+    """
     if not isinstance(limit, int) or not 1 <= limit <= MAX_PULL_LIMIT:
         raise ProtocolError(
             ErrorCode.INVALID_REQUEST,
@@ -59,9 +70,15 @@ def _pull_page(
     with database_errors():
         # One statement is one snapshot: a page never shows half of a push. The state is read
         # after it, so server_time covers every stamp on the page.
-        rows = db.execute_sql(sql_for(db, _PULL_SQL), (workspace_id, after, limit + 1))
+        rows = db.execute_sql(
+            sql_for(db, _PULL_SQL), (device_id, after, workspace_id, after, limit + 1)
+        )
+        read = 0
         while chunk := rows.fetchmany(_FETCH):
-            items += map(render, chunk)
+            read += len(chunk)
+            if read > limit:  # the extra row only says "more"
+                chunk = chunk[: limit - read]
+            items += [render(r) for r in chunk if not r[10]]
             seqs = [*seqs, *(int(r[5]) for r in chunk[-2:])][-2:]
         state = read_state(db, workspace_id, lock=False)
     if epoch is not None and epoch != state.epoch:
@@ -69,31 +86,45 @@ def _pull_page(
             ErrorCode.RESYNC_REQUIRED,
             "The server's data was restored or replaced; pull from the start and push again.",
         )
-    more = len(items) > limit
-    if more:
-        del items[limit:]
+    more = read > limit
     envelope = {
-        "cursor": encode_cursor(state.epoch, seqs[0] if more else seqs[1]),
+        "cursor": encode_cursor(state.epoch, seqs[1]),
         "more": more,
         "server_time": reading(state, now_ms),
     }
     return items, envelope
 
 
-def pull(workspace_id: str, cursor: str | None, limit: int, *, now_ms: int) -> dict[str, Any]:
+def pull(
+    workspace_id: str,
+    cursor: str | None,
+    limit: int,
+    *,
+    now_ms: int,
+    device_id: str | None = None,
+) -> dict[str, Any]:
     """Return one pull page of PROTOCOL.md section 6 as a dict (records in change order).
 
-    ``cursor`` None starts at the beginning. Raises ``ProtocolError``: ``invalid_request`` (bad
-    cursor or limit outside 1..5000), ``resync_required`` (cursor from another epoch).
+    ``cursor`` None starts at the beginning. With ``device_id`` the page leaves out that
+    device's own writes that it holds (section 6, "No echo"). Raises ``ProtocolError``:
+    ``invalid_request`` (bad cursor or limit outside 1..5000), ``resync_required`` (cursor
+    from another epoch).
     For the HTTP view prefer ``pull_json``: same body, already serialised, much cheaper.
     """
     records, envelope = _pull_page(
-        workspace_id, cursor, limit, now_ms, lambda row: _wire(workspace_id, row)
+        workspace_id, cursor, limit, now_ms, lambda row: _wire(workspace_id, row), device_id
     )
     return {"records": records, **envelope}
 
 
-def pull_json(workspace_id: str, cursor: str | None, limit: int, *, now_ms: int) -> bytes:
+def pull_json(
+    workspace_id: str,
+    cursor: str | None,
+    limit: int,
+    *,
+    now_ms: int,
+    device_id: str | None = None,
+) -> bytes:
     """Return the same body as ``pull`` as UTF-8 JSON bytes, built without re-parsing records.
 
     Records' fields and stamps are stored as compact JSON text, so each record is spliced in
@@ -109,7 +140,7 @@ def pull_json(workspace_id: str, cursor: str | None, limit: int, *, now_ms: int)
             f'"updated_by":{_jstr(r[8])},"updated_at":{_jtime(r[9])},"seq":{r[5]}}}}}'
         ).encode()
 
-    records, envelope = _pull_page(workspace_id, cursor, limit, now_ms, render)
+    records, envelope = _pull_page(workspace_id, cursor, limit, now_ms, render, device_id)
     tail = json.dumps(envelope, ensure_ascii=False)[1:].encode()
     return b'{"records":[' + b",".join(records) + b"]," + tail
 
@@ -126,7 +157,7 @@ def _jtime(value: Any) -> str:
 
 
 def _wire(workspace_id: str, row: tuple[Any, ...]) -> dict[str, Any]:
-    """A record's wire form from a ``_PULL_SQL``-shaped row."""
+    """A record's wire form from a ``_COLUMNS``-shaped row."""
     return {
         "type": row[1],
         "id": row[0],
@@ -150,7 +181,7 @@ def _wire(workspace_id: str, row: tuple[Any, ...]) -> dict[str, Any]:
 def get_record(workspace_id: str, record_id: str) -> dict[str, Any] | None:
     """Return one record of the workspace in wire form (tombstones too), or None."""
     db = bound_db()
-    sql = _PULL_SQL.split(" WHERE ")[0] + " WHERE workspace_id = ? AND id = ?"
+    sql = _COLUMNS + " WHERE workspace_id = ? AND id = ?"
     with database_errors():
         row = db.execute_sql(sql_for(db, sql), (workspace_id, record_id)).fetchone()
     return None if row is None else _wire(workspace_id, row)
