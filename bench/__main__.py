@@ -269,8 +269,10 @@ def timed(action: Callable[[], Any], pid: int) -> tuple[Timing, Any]:
 
 
 def push_and_pull(
-    device: Device, args: argparse.Namespace, pid: int
+    device: Device, fresh: Device, args: argparse.Namespace, pid: int
 ) -> tuple[list[Row], list[str]]:
+    """``device`` pushes; ``fresh``, another device of the workspace, pulls (a device's own
+    writes do not come back to it, docs/protocol.md section 6)."""
     places = [str(uuid.uuid4()) for _ in range(20)]
     device.push(device.body([device.change("place", p, place_values(i), {}) for i, p in
                              enumerate(places)]))  # fmt: skip
@@ -282,11 +284,11 @@ def push_and_pull(
         ])
         for start in range(0, len(ids), args.batch)
     ]  # fmt: skip
-    device.pull_all(5000)  # the places: the cursor now sits before the visits
+    fresh.pull_all(5000)  # the places: the cursor now sits before the visits
     push, _ = timed(lambda: [device.push(body) for body in bodies], pid)
-    pull, records = timed(lambda: device.pull_all(args.page), pid)
-    if sorted(r["id"] for r in records) != sorted(ids):
-        raise SystemExit("the pull did not return exactly the pushed records")
+    pull, records = timed(lambda: fresh.pull_all(args.page), pid)
+    if sorted(r["id"] for r in records) != sorted(ids) or device.pull_all(5000):
+        raise SystemExit("the pull did not return exactly the pushed records (to the other)")
     scale = args.records / 10_000
     rows = [
         Row(
@@ -314,8 +316,8 @@ def seed(url: str, workspace_id: str, total: int) -> float:
     return time.perf_counter() - start
 
 
-def incremental(device: Device, ids: list[str], rounds: int = 15) -> list[float]:
-    """Time push-10-changes + pull-them-back, as a device's sync does; return ms per round."""
+def incremental(device: Device, other: Device, ids: list[str], rounds: int = 15) -> list[float]:
+    """Time a device pushing 10 changes and another pulling them; return ms per round."""
     times = []
     for n in range(rounds):
         changes = [
@@ -325,7 +327,7 @@ def incremental(device: Device, ids: list[str], rounds: int = 15) -> list[float]
         body = device.body(changes)
         start = time.perf_counter()
         device.push(body)
-        pulled = device.pull_all(1000)
+        pulled = other.pull_all(1000)
         times.append((time.perf_counter() - start) * 1000)
         if len(pulled) != 10:
             raise SystemExit(f"incremental pull returned {len(pulled)} records, not 10")
@@ -370,13 +372,16 @@ def _run_on(args: argparse.Namespace, database: str, url: str, home: Path) -> in
     workspace_id, code = prepare_database(url)
     with server_process(args.server, url, home) as (base, pid):
         note(args, pid, "start")
+        from bench.client import codes
+
         device = Device(base, code, args.gzip)
-        rows, ids = push_and_pull(device, args, pid)
+        other = Device(base, codes(url, 1)[0], args.gzip)
+        rows, ids = push_and_pull(device, other, args, pid)
         note(args, pid, "push and pull")
         seed_s = seed(url, workspace_id, args.held)
-        device.pull_all(args.page)  # catch up after the seeding
+        other.pull_all(args.page)  # catch up after the seeding
         cpu = cpu_seconds(pid)
-        times = incremental(device, ids)
+        times = incremental(device, other, ids)
         cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / len(times)
         note(args, pid, "incremental")
         median = statistics.median(times)

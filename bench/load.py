@@ -562,23 +562,31 @@ def drain(devices: list[Device], stats: Stats, threads: int) -> None:
     each("pull")
 
 
-def server_state(device: Device) -> dict[str, dict[str, tuple[Any, str]]]:
-    """The workspace as the server holds it, pulled from the start."""
+def server_state(device: Device, url: str) -> dict[str, dict[str, tuple[Any, str]]]:
+    """The device's workspace as the server holds it, read from the start through the store
+    (a device's own pull leaves out its own writes, docs/protocol.md section 6)."""
+    from server import store
+    from server.db import open_database
+
+    answer = device.http.get(device.api + "/device", timeout=60)
+    answer.raise_for_status()
+    workspace_id = answer.json()["workspace"]["id"]
+    db = open_database(url)
     state: dict[str, dict[str, tuple[Any, str]]] = {}
     cursor = None
-    while True:
-        params: dict[str, Any] = {"limit": 5000, **({"cursor": cursor} if cursor else {})}
-        response = device.http.get(device.api + "/sync/pull", params=params, timeout=120)
-        response.raise_for_status()
-        page = response.json()
-        for record in page["records"]:
-            state[record["id"]] = {
-                name: (record["deleted"] if name == DELETED else record["fields"].get(name), s)
-                for name, s in record["stamps"].items()
-            }
-        cursor = page["cursor"]
-        if not page["more"]:
-            return state
+    try:
+        while True:
+            page = store.pull(workspace_id, cursor, 5000, now_ms=time.time_ns() // 1_000_000)
+            for record in page["records"]:
+                state[record["id"]] = {
+                    name: (record["deleted"] if name == DELETED else record["fields"].get(name), s)
+                    for name, s in record["stamps"].items()
+                }
+            cursor = page["cursor"]
+            if not page["more"]:
+                return state
+    finally:
+        db.close()
 
 
 def count_lost(
@@ -683,7 +691,7 @@ def _run_against(
     drain(devices, stats, args.threads)
     peak = max((rss_mib(pid, "VmHWM") for pid in worker_pids(master)), default=0.0)
     diverged = 0
-    states = {space: server_state(device) for space, device in first.items()}
+    states = {space: server_state(device, url) for space, device in first.items()}
     for device in devices:
         if device.held != states[device.workspace]:
             diverged += 1

@@ -115,6 +115,13 @@ class Row:
     echo_after: int | None = None  # see ``_echo_after``
 
 
+# Looking records up by id within a workspace: SQLite must take the primary key, not an index
+# that leads with the workspace (it would read the whole workspace); "+" keeps the workspace
+# condition from choosing an index. PostgreSQL's planner weighs both by their statistics.
+def _workspace_term(db: Database) -> str:
+    return "workspace_id" if is_postgres(db) else "+workspace_id"
+
+
 def load_rows(db: Database, workspace_id: str, ids: Iterable[str]) -> dict[str, Row]:
     """Read the workspace's records with these ids in one query (other workspaces' records are
     never read: an id taken elsewhere shows up when its insert does nothing, see
@@ -128,7 +135,7 @@ def load_rows(db: Database, workspace_id: str, ids: Iterable[str]) -> dict[str, 
             db,
             "SELECT id, workspace_id, type, fields, stamps, deleted, created_by, created_at,"
             " updated_at, updated_by, updated_device, seq, echo_after"
-            ' FROM "record" WHERE workspace_id = ?'
+            f' FROM "record" WHERE {_workspace_term(db)} = ?'
             f" AND {clause}",
         ),
         (workspace_id, param),
@@ -557,7 +564,7 @@ def _delete_records(db: Database, workspace_id: str, ids: Iterable[str]) -> None
     if ids:
         clause, param = ids_clause(db, "id", ids)
         db.execute_sql(
-            sql_for(db, f'DELETE FROM "record" WHERE workspace_id = ? AND {clause}'),
+            sql_for(db, f'DELETE FROM "record" WHERE {_workspace_term(db)} = ? AND {clause}'),
             (workspace_id, param),
         )
 

@@ -115,6 +115,13 @@ def device(app: Flask, workspace: dict[str, Any], clock: ManualClock) -> Api:
 
 
 @pytest.fixture
+def colleague(app: Flask, device: Api, clock: ManualClock) -> Api:
+    """A second device of the same workspace: it pulls what ``device`` pushed (a device's own
+    writes do not come back to it, docs/protocol.md section 6)."""
+    return enroll(app, "wang", clock, name="另一台平板")
+
+
+@pytest.fixture
 def anonymous(app: Flask) -> Api:
     return Api(app.test_client())
 

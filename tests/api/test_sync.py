@@ -26,7 +26,7 @@ def pulled(device: Api, limit: int = 5000) -> dict[str, dict]:
     return {r["id"]: r for r in response.json["records"]}
 
 
-def test_push_then_pull_round_trip(device, clock):
+def test_push_then_pull_round_trip(device, colleague, clock):
     change = visit_change(device, clock.ms, summary="居民反映雨污管道破损", attendee_count=3)
     response = device.push(push_body(change))
     assert response.status_code == 200
@@ -38,7 +38,8 @@ def test_push_then_pull_round_trip(device, clock):
         [],
     )
     assert Stamp.parse(body["server_time"]) >= Stamp.parse(change["set"]["kind"]["stamp"])
-    record = pulled(device)[change["id"]]
+    assert change["id"] not in pulled(device)  # its own write: no echo
+    record = pulled(colleague)[change["id"]]
     assert record["type"] == "visit" and record["deleted"] is False
     assert record["fields"]["summary"] == "居民反映雨污管道破损"
     assert record["stamps"]["kind"] == change["set"]["kind"]["stamp"]
@@ -56,7 +57,7 @@ def test_a_replayed_batch_changes_nothing(device, clock):
     assert device.pull(cursor=page["cursor"]).json["records"] == []  # nothing new to pull
 
 
-def test_a_bad_change_does_not_block_its_batch(device, clock):
+def test_a_bad_change_does_not_block_its_batch(device, colleague, clock):
     good = visit_change(device, clock.ms)
     bad = visit_change(device, clock.ms, kind="party")
     body = device.push(push_body(bad, good)).json
@@ -64,7 +65,7 @@ def test_a_bad_change_does_not_block_its_batch(device, clock):
     assert [(r["index"], r["id"], list(r["errors"])) for r in body["rejected"]] == [
         (0, bad["id"], ["kind"])
     ]
-    records = pulled(device)
+    records = pulled(colleague)
     assert good["id"] in records and bad["id"] not in records
 
 
@@ -198,17 +199,17 @@ def test_broken_gzip_and_unknown_encodings(device):
     assert_problem(response, 415, "invalid_request")
 
 
-def test_gzip_both_ways(device, clock):
+def test_gzip_both_ways(device, colleague, clock):
     changes = [visit_change(device, clock.ms, summary="居民议事" * 30) for _ in range(50)]
     response = device.push_gzip(push_body(*changes))
     assert response.status_code == 200 and response.json["applied"] == 50
-    page = device.get("/api/v1/sync/pull", headers={"Accept-Encoding": "gzip"})
+    page = colleague.get("/api/v1/sync/pull", headers={"Accept-Encoding": "gzip"})
     assert page.headers["Content-Encoding"] == "gzip"
     assert page.data[8] == 4  # the gzip header's XFL: compressed at the fastest level (1)
     assert "Accept-Encoding" in page.headers["Vary"]
     body = json.loads(gzip.decompress(page.data))
     assert len(body["records"]) == 50
-    plain = device.pull()
+    plain = colleague.pull()
     assert "Content-Encoding" not in plain.headers and plain.json == body
     small = device.get("/api/v1/device", headers={"Accept-Encoding": "gzip"})
     assert "Content-Encoding" not in small.headers  # not worth it under GZIP_MIN_BYTES
@@ -257,7 +258,7 @@ def test_concurrent_edits_are_conflicts_shown_on_the_device(app, device, clock):
     assert bystander.get("/api/v1/device").json["open_conflicts"] == []
 
 
-def test_pull_pages_through_everything_in_order(device, clock):
+def test_pull_pages_through_everything_in_order(device, colleague, clock):
     ids = []
     for batch in range(3):
         changes = [visit_change(device, clock.ms + batch) for _ in range(400)]
@@ -265,7 +266,7 @@ def test_pull_pages_through_everything_in_order(device, clock):
         assert device.push(push_body(*changes)).json["applied"] == 400
     seen, cursor, pages = [], None, 0
     while True:
-        page = device.pull(cursor=cursor, limit=500).json
+        page = colleague.pull(cursor=cursor, limit=500).json
         seen += [r["id"] for r in page["records"]]
         seqs = [r["meta"]["seq"] for r in page["records"]]
         assert seqs == sorted(seqs)
@@ -273,7 +274,7 @@ def test_pull_pages_through_everything_in_order(device, clock):
         if not page["more"]:
             break
     assert pages == 3 and sorted(seen) == sorted(ids) and len(seen) == len(set(seen))
-    assert device.pull(cursor=cursor).json["records"] == []
+    assert colleague.pull(cursor=cursor).json["records"] == []
 
 
 @sqlite_only
@@ -303,7 +304,7 @@ def test_a_cursor_from_another_epoch_needs_a_resync(device, clock):
     assert_problem(response, 409, "resync_required")
 
 
-def test_workspaces_are_isolated(app, device, clock):
+def test_workspaces_are_isolated(app, device, colleague, clock):
     from server import services
 
     with app.app_context():
@@ -319,7 +320,7 @@ def test_workspaces_are_isolated(app, device, clock):
     ref = visit_change(stranger, clock.ms + 6, place_id=mine["id"])
     body = stranger.push(push_body(ref)).json
     assert "place_id" in body["rejected"][0]["errors"]  # references never cross workspaces
-    assert pulled(device)[mine["id"]]["fields"]["title"] == "本社区"
+    assert pulled(colleague)[mine["id"]]["fields"]["title"] == "本社区"
     assert pulled(stranger) == {}
 
 
