@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -131,14 +133,24 @@ class Office:
         return store
 
     def records(self, store: LocalStore) -> dict[str, dict[str, Any]]:
-        """Return what the server holds for the device's workspace, by id (through its API)."""
+        """Return what the server holds for the device's workspace, by id (read from the
+        office's database: the device's own pull leaves out its own writes)."""
         token = store.credentials()["token"]
         headers = {"Authorization": f"Bearer {token}", "Fieldsync-Protocol": "1"}
-        answer = requests.get(
-            self.url + "/api/v1/sync/pull", params={"limit": 5000}, headers=headers, timeout=10
-        )
+        answer = requests.get(self.url + "/api/v1/device", headers=headers, timeout=10)
         assert answer.status_code == 200, answer.text
-        return {r["id"]: r for r in answer.json()["records"]}
+        workspace_id = answer.json()["workspace"]["id"]
+        path = self.env["FIELDSYNC_DATABASE_URL"].removeprefix("sqlite:///")
+        with closing(sqlite3.connect(path)) as db:
+            rows = db.execute(
+                'SELECT id, type, fields, stamps, deleted FROM "record" WHERE workspace_id = ?',
+                (workspace_id,),
+            ).fetchall()
+        return {
+            r[0]: {"id": r[0], "type": r[1], "fields": json.loads(r[2]),
+                   "stamps": json.loads(r[3]), "deleted": bool(r[4])}
+            for r in rows
+        }  # fmt: skip
 
 
 def sync(store: LocalStore, url: str) -> Any:
