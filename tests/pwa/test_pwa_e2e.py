@@ -14,7 +14,7 @@ import requests
 
 from tests.field_ui.live import BIN, Office
 from tests.pwa.app import wait_for
-from tests.pwa.screens import png
+from tests.pwa.screens import new_office, png, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -25,11 +25,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
     """An office with one representative and three enrollment codes for her."""
     root = tmp_path_factory.mktemp("field-app-office")
-    office = Office(root / "office")
-    office.cli("init", "--workspace", "庄泉社区", "--admin", "admin", "--password", "admin-pass-1")
-    office.cli("user", "add", "liu", "--workspace", "庄泉社区", "--role", "representative")
-    office.codes = [office.cli("enroll-code", "liu")["code"] for _ in range(3)]
-    office.start()
+    office = new_office(root, codes=3)
     yield office
     office.stop()
 
@@ -110,19 +106,13 @@ def test_enroll_record_offline_and_sync(browser: Any, office: Office, tmp_path: 
         assert concern["party_ids"] == visit["party_ids"]
 
     # And on the office's pages: both concerns in the list, the visit's place on each.
-    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    page = desk.new_page()
-    page.goto(office.url + "/login")
-    page.fill("#username", "admin")
-    page.fill("#password", "admin-pass-1")
-    page.locator("#password").press("Enter")
-    page.wait_for_load_state()
+    page = sign_in(browser, office)
     page.goto(office.url + "/concerns")
     for title in concerns:
         row = page.locator("tr", has_text=title)
         expect(row).to_have_count(1)
         expect(row).to_contain_text("百盛家园")
-    desk.close()
+    page.close()
 
 
 def test_enroll_from_the_address_keeps_no_code_in_it(browser: Any, office: Office) -> None:

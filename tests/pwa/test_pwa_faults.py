@@ -13,6 +13,7 @@ import pytest
 
 from tests.field_ui.live import Office
 from tests.pwa.app import enroll, fill_visit, record_visit, records, wait_for
+from tests.pwa.screens import new_office
 
 pytestmark = pytest.mark.browser
 
@@ -22,10 +23,7 @@ TABLET = {"width": 768, "height": 1024}
 @pytest.fixture(scope="module")
 def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
     root = tmp_path_factory.mktemp("field-app-faults")
-    office = Office(root / "office")
-    office.cli("init", "--workspace", "庄泉社区", "--admin", "admin", "--password", "admin-pass-1")
-    office.cli("user", "add", "liu", "--workspace", "庄泉社区", "--role", "representative")
-    office.start()
+    office = new_office(root, codes=0)
     yield office
     office.stop()
 

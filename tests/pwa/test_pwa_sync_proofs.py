@@ -14,6 +14,7 @@ import pytest
 
 from tests.field_ui.live import CHROMIUM, CHROMIUM_ARGS, Office, sync
 from tests.pwa.app import enroll, record_visit, records
+from tests.pwa.screens import new_office, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -23,23 +24,9 @@ TABLET = {"width": 768, "height": 1024}
 @pytest.fixture(scope="module")
 def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
     root = tmp_path_factory.mktemp("field-app-sync")
-    office = Office(root / "office")
-    office.cli("init", "--workspace", "庄泉社区", "--admin", "admin", "--password", "admin-pass-1")
-    office.cli("user", "add", "liu", "--workspace", "庄泉社区", "--role", "representative")
-    office.start()
+    office = new_office(root, codes=0)
     yield office
     office.stop()
-
-
-def sign_in(browser: Any, office: Office) -> Any:
-    """A desk page of the office, signed in as its administrator."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    page.goto(office.url + "/login")
-    page.fill("#username", "admin")
-    page.fill("#password", "admin-pass-1")
-    page.locator("#password").press("Enter")
-    page.wait_for_load_state()
-    return page
 
 
 def test_a_conflict_with_a_python_device_is_resolved_in_the_office_and_reaches_the_app(
