@@ -17,10 +17,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl import load_workbook
-from openpyxl.utils.datetime import from_excel
-from openpyxl.utils.exceptions import InvalidFileException
-
 from sync import vocabulary
 from sync.records import RECORD_TYPES, Choice, Date, Text
 from sync.translations import N_
@@ -147,6 +143,10 @@ def read_table(data: bytes, filename: str) -> Table:
 
 
 def _read_xlsx(data: bytes) -> Table:
+    # openpyxl costs about 5 MiB per worker; only a ledger import needs it, so it loads here
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -407,6 +407,8 @@ def date_text(raw: Any) -> tuple[str | None, str | None]:
         return raw.isoformat(), None
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         if 20_000 <= raw <= 80_000:  # Excel serials of 1954..2119
+            from openpyxl.utils.datetime import from_excel  # loaded on use, see _read_xlsx
+
             moment = from_excel(raw)
             if isinstance(moment, dt.datetime):
                 return moment.date().isoformat(), None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import segno
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -129,6 +128,8 @@ def admin_enrollment_code(user_id: str) -> Any:
 
 def qr_svg(text: str) -> Markup:
     """An inline SVG QR code (segno) that a tablet's camera can read."""
+    import segno  # about 1 MiB per worker, for one admin page: loaded on use
+
     buffer = io.BytesIO()
     segno.make(text, error="m").save(
         buffer, kind="svg", scale=6, border=2, xmldecl=False, svgns=True, dark="#111827"

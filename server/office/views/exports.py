@@ -29,9 +29,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.utils import get_column_letter
 from werkzeug.wrappers import Response as BaseResponse
 
 from server.office import bp, labels, queries
@@ -180,6 +177,8 @@ def _inert(value: Any) -> Any:
 
 def _text_cell(sheet: Any, value: Any) -> Any:
     """An XLSX cell that always holds text as text, never as a formula."""
+    from openpyxl.cell import WriteOnlyCell  # loaded with the workbook, see _xlsx
+
     cell = WriteOnlyCell(sheet, value=value)
     if isinstance(value, str):
         cell.data_type = "s"
@@ -213,6 +212,10 @@ def _xlsx(path: str) -> Any:
     if isinstance(prepared, BaseResponse):
         return prepared
     ws, record_type, f, name = prepared
+    # openpyxl costs about 5 MiB per worker; only an XLSX export needs it, so it loads here
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
     cap = int(current_app.config["OFFICE_EXPORT_CAP"])
     book = Workbook(write_only=True)  # rows go to disk as they come, not into memory
     sheet = book.create_sheet(labels.type_label(record_type, many=True))
