@@ -1,6 +1,6 @@
 // The field app's shell: enroll, home (pending, last sync, Sync), record a visit with the
 // people met, the concerns raised and photos, and the routes to the other screens (js/screens/:
-// place, concern, search, attention). All data lives in IndexedDB (store.js); sync.js talks to
+// place, visit, concern, search, attention). All data lives in IndexedDB (store.js); sync.js talks to
 // the office that served this page.
 import { offered } from "./choices.js";
 import { choiceName, choices, fault, fieldName, getLang, ruleLimits, setLang, setWords, t } from "./i18n.js";
@@ -11,6 +11,7 @@ import { choiceRecords } from "./screens/common.js";
 import { concernPage, newConcernPage, similarOpen } from "./screens/concern.js";
 import { placePage } from "./screens/place.js";
 import { searchPage } from "./screens/search.js";
+import { visitPage } from "./screens/visit.js";
 import { openStore, uuid7 } from "./store.js";
 import { enroll, syncOnce } from "./sync.js";
 import { app, go, h, link, localNow, selectOf, show, withOffset } from "./ui.js";
@@ -30,6 +31,7 @@ const ROUTES = {
   search: searchPage,
   attention: attentionPage,
   fix: fixPage,
+  visit: visitPage,
 };
 
 /** Show the screen the address names (`#place=ID`), else home. */
@@ -285,7 +287,7 @@ async function home(result = null) {
     h("h2", {}, t("visits")),
     visits.length
       ? h("ul", { class: "list", id: "visits" }, visits.slice(0, 20).map((v) => h("li", {},
-          link(`place=${v.fields.place_id}`, `${choiceName("visit", "kind", v.fields.kind)} · ${places.get(v.fields.place_id) || ""} · ${(v.fields.started_at || "").slice(0, 16).replace("T", " ")}`))))
+          link(`visit=${v.id}`, `${choiceName("visit", "kind", v.fields.kind)} · ${places.get(v.fields.place_id) || ""} · ${(v.fields.started_at || "").slice(0, 16).replace("T", " ")}`))))
       : h("p", { class: "muted" }, t("no_visits")),
     storage,
   );

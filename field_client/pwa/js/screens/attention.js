@@ -56,7 +56,7 @@ export async function attentionPage() {
       h("ul", { class: "list" }, reviews.map((r) => h("li", { class: "item", "data-review": r.id },
         h("div", { class: "item-title" }, tag(typeName(r.type)), " ",
           r.type === "concern" ? link(`concern=${r.id}`, r.fields.title || t("untitled"))
-            : r.fields.place_id ? link(`place=${r.fields.place_id}`, visitLine(r, placeNames.get(r.fields.place_id))) : visitLine(r),
+            : link(`visit=${r.id}`, visitLine(r, placeNames.get(r.fields.place_id))),
           r.fields.review_status ? [" ", tag(choiceName(r.type, "review_status", r.fields.review_status), r.fields.review_status === "needs_changes" ? "review" : "")] : null),
         r.fields.review_note ? h("p", { class: "note-box pre" }, r.fields.review_note) : null)))) : null,
     conflicts.length ? h("section", { class: "card", id: "conflicts" },

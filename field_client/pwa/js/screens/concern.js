@@ -86,6 +86,7 @@ export async function concernPage(concernId) {
       fact(fieldName("resolution"), f.resolution),
       fact(fieldName("due_on"), f.due_on),
       fact(fieldName("description"), f.description ? h("span", { class: "pre" }, f.description) : ""))),
+    concernEdit(concern, choiceRows),
     h("section", { class: "card", id: "steps" },
       h("h3", {}, t("change_status")),
       steps.length
@@ -111,6 +112,46 @@ export async function concernPage(concernId) {
         n.fields.note ? h("div", { class: "pre" }, n.fields.note) : null))) : empty(),
       form),
   );
+}
+
+/** The form for a concern's own fields (title, description, category, priority, who raised
+ * it): an ordinary edit through the outbox, open at once when the office sent it back. */
+function concernEdit(concern, choiceRows) {
+  const f = concern.fields;
+  const error = h("p", { class: "error", role: "alert", hidden: true, id: "concern-edit-error" });
+  const focus = () => { app.inForm = true; };
+  const form = h("form", { id: "concern-edit", onsubmit: async (e) => {
+    e.preventDefault();
+    const value = (name) => form.elements[name].value.trim();
+    const fail = (text) => {
+      error.textContent = text;
+      error.hidden = false;
+    };
+    const title = value("edit_title");
+    if (!title) return fail(t("needs") + t("concern_title"));
+    if ([...title].length > TITLE_MAX) return fail(t("too_long") + t("concern_title"));
+    if ([...value("edit_description")].length > TEXT_MAX) return fail(t("too_long") + fieldName("description"));
+    const category = value("edit_category");
+    if (!offered("concern.category", choiceRows).some(([k]) => k === category)) return fail(t("bad_choice") + fieldName("category"));
+    const changed = await app.store.update("concern", concern.id, {
+      title, description: value("edit_description") || null, category, priority: value("edit_priority") || null,
+      raised_by_group: value("edit_group") || null });
+    app.inForm = false;
+    go(`concern=${concern.id}`, changed.length ? t("concern_saved") : t("nothing_changed"));
+  } },
+  h("label", { for: "edit_title" }, t("concern_title")),
+  h("input", { id: "edit_title", name: "edit_title", maxlength: String(TITLE_MAX), value: f.title || "", onfocus: focus }),
+  h("label", { for: "edit_description" }, fieldName("description")),
+  h("textarea", { id: "edit_description", name: "edit_description", maxlength: String(TEXT_MAX), onfocus: focus }, f.description || ""),
+  h("div", { class: "row" },
+    h("div", {}, h("label", { for: "edit_category" }, fieldName("category")), selectOf("edit_category", offered("concern.category", choiceRows), f.category || "other")),
+    h("div", {}, h("label", { for: "edit_priority" }, fieldName("priority")), selectOf("edit_priority", [["", "—"], ...choices("concern", "priority")], f.priority || ""))),
+  h("label", { for: "edit_group" }, fieldName("raised_by_group")),
+  selectOf("edit_group", [["", "—"], ...choices("concern", "raised_by_group")], f.raised_by_group || ""),
+  error,
+  h("div", { class: "actions" }, h("button", { type: "submit", id: "save-concern-edit" }, t("save"))));
+  return h("details", { class: "card", id: "concern-edit-card", open: f.review_status === "needs_changes" },
+    h("summary", {}, t("concern_edit")), form);
 }
 
 async function takeStep(concern, status) {

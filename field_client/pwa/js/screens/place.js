@@ -32,7 +32,7 @@ export async function placePage(placeId) {
         open.length ? h("ul", { class: "list" }, open.map((c) => concernItem(c, { supports: supports.get(c.id), choiceRows }))) : empty()),
       h("section", { class: "card", id: "recent-visits" },
         heading(3, t("place_recent_visits")),
-        visits.length ? h("ul", { class: "list" }, visits.slice(0, 10).map((v) => h("li", { class: "item" }, visitLine(v, f.name),
+        visits.length ? h("ul", { class: "list" }, visits.slice(0, 10).map((v) => h("li", { class: "item" }, link(`visit=${v.id}`, visitLine(v, f.name)),
           v.fields.summary ? h("div", { class: "muted" }, v.fields.summary) : null))) : empty()),
       h("section", { class: "card", id: "people" },
         heading(3, t("place_people")),
