@@ -19,8 +19,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     (tests and demos; a real deployment runs ``fieldsync-server db upgrade``). ``OFFICE_PAGES``
     False serves the device API alone.
     """
-    from server import api, config, errors, field_app, limits, metrics
+    from server import api, config, errors, field_app, limits, malloc, metrics
     from server.db import UNAVAILABLE_ERRORS, open_database
+
+    malloc.keep_large_blocks_out_of_the_heap()
 
     test_config = dict(test_config or {})
     instance = test_config.pop("INSTANCE_PATH", None) or config.instance_path_from_env()
