@@ -95,6 +95,20 @@ def casework_indexes(db: Database) -> None:
         )
 
 
+def record_lookup_index(db: Database) -> None:
+    """On PostgreSQL, index records by (workspace, id): a push reads its records with
+    ``workspace_id = ? AND id = ANY(?)``, and without this index the planner may combine the
+    primary key with an index that leads with the workspace, reading every index entry of the
+    workspace (1,000,000 in the bench: 30 ms a push). Statistics do not save it: right after a
+    bulk load or an import they are stale, and a prepared statement's generic plan ignores the
+    values. SQLite takes the primary key (see ``store.engine._workspace_term``) and goes
+    without the index's write cost."""
+    if is_postgres(db):
+        db.execute_sql(
+            "CREATE UNIQUE INDEX IF NOT EXISTS record_workspace_id_id ON record (workspace_id, id)"
+        )
+
+
 def _v5(db: Database, migrator: SchemaMigrator) -> None:
     """Version 5: casework settings, users' e-mail, inbox reminders, imports, workspace grants."""
     # plain SQL: playhouse would rebuild the SQLite tables, which their foreign keys forbid
@@ -155,8 +169,13 @@ def _v8(db: Database, migrator: SchemaMigrator) -> None:
     _add_columns(db, "record", {"echo_after": "BIGINT NULL"})
 
 
+def _v9(db: Database, migrator: SchemaMigrator) -> None:
+    """Version 9: PostgreSQL indexes records by (workspace, id) (``record_lookup_index``)."""
+    record_lookup_index(db)
+
+
 MIGRATIONS: Sequence[tuple[int, Migration]] = (
-    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6), (7, _v7), (8, _v8),
+    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6), (7, _v7), (8, _v8), (9, _v9),
 )  # fmt: skip
 LATEST = MIGRATIONS[-1][0]
 
@@ -206,6 +225,7 @@ def upgrade(
             if schema_version(target) == 0:
                 target.create_tables(ALL_MODELS, safe=True)
                 casework_indexes(target)
+                record_lookup_index(target)
                 if not ServerState.select().where(ServerState.id == 1).exists():
                     ServerState.create(
                         id=1,

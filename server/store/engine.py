@@ -117,7 +117,8 @@ class Row:
 
 # Looking records up by id within a workspace: SQLite must take the primary key, not an index
 # that leads with the workspace (it would read the whole workspace); "+" keeps the workspace
-# condition from choosing an index. PostgreSQL's planner weighs both by their statistics.
+# condition from choosing an index. PostgreSQL has an index on (workspace_id, id) for these
+# lookups (``migrations.record_lookup_index``), whatever its statistics say.
 def _workspace_term(db: Database) -> str:
     return "workspace_id" if is_postgres(db) else "+workspace_id"
 

@@ -171,3 +171,23 @@ def test_version_7_gives_every_workspace_the_old_counter(database_url: str) -> N
     assert [r["id"] for r in first["records"]] == [old[1], old[3], rid]
     assert store.server_time(now_ms=0, workspace_id=west.workspace_id)[:20] == held[:20]
     db.close()
+
+
+def test_version_9_indexes_records_by_workspace_and_id(database_url: str) -> None:
+    db = open_database(database_url)
+    assert migrations.upgrade(db, migrations=migrations.MIGRATIONS[:8]) == 8
+    postgres = database_url.startswith("postgresql")
+    if postgres:  # as version 8 left it
+        db.execute_sql("DROP INDEX record_workspace_id_id")
+    device = make_device()
+    rid = str(uuid.uuid4())
+    db.execute_sql(
+        'INSERT INTO "record" (id, workspace_id, type, fields, stamps, deleted, seq, created_at,'
+        " updated_at) VALUES (?, ?, 'visit', '{}', '{}', ?, 1, ?, ?)".replace("?", db.param),
+        (rid, device.workspace_id, False, "2024-01-01 00:00:00", "2024-01-01 00:00:00"),
+    )
+    assert migrations.upgrade(db) == migrations.LATEST == 9
+    names = {index.name for index in db.get_indexes("record")}
+    assert ("record_workspace_id_id" in names) == postgres
+    assert db.execute_sql('SELECT count(*) FROM "record"').fetchone()[0] == 1
+    db.close()
