@@ -137,7 +137,7 @@ const TEXT = {
   visit_saved: ["走访已修改。", "Visit changed."],
   concern_edit: ["修改这条诉求", "Edit this concern"],
   concern_saved: ["诉求已修改。", "Concern changed."],
-  nothing_changed: ["没有改动。", "Nothing changed."],
+  nothing_changed: ["没有变化。", "Nothing changed."],
   review_fix_hint: ["请按办公室的意见修改下面的内容并保存，下次同步时会重新提交给办公室。", "Change the fields below as the office asks and save; the next sync sends it back to the office."],
   ends_before: ["不能早于开始时间", "must not be before the start"],
   whole_number: ["请填写一个不小于 0 的整数", "must be a whole number, 0 or more"],
