@@ -35,19 +35,21 @@ from sync import (
 
 
 def push(
-    device: DeviceRow, body: dict[str, Any], *, now_ms: int, max_skew_ms: int
+    device: DeviceRow, body: dict[str, Any] | PushRequest, *, now_ms: int, max_skew_ms: int
 ) -> dict[str, Any]:
     """Apply one push from ``device`` in one transaction and return the response body.
 
-    ``body`` is the decoded JSON of PROTOCOL.md section 5. Raises ``ProtocolError`` for a
-    whole-request error, with nothing applied: ``invalid_request`` (envelope),
-    ``payload_too_large``, ``forbidden`` (a stamp names another node than the device),
+    ``body`` is the decoded JSON of PROTOCOL.md section 5, or what ``parse_push`` made of it
+    (the HTTP view parses first, so the decoded JSON is not held through the transaction).
+    Raises ``ProtocolError`` for a whole-request error, with nothing applied:
+    ``invalid_request`` (envelope), ``payload_too_large``, ``forbidden`` (a stamp names
+    another node than the device),
     ``clock_skew`` (a stamp or device_time more than ``max_skew_ms`` ahead of ``now_ms``;
     ``extra["server_time"]``), ``unavailable`` (database busy). A repeated ``batch_id`` of the
     same device returns the stored response with ``"replayed": true`` and changes nothing.
     The response is ``{batch_id, applied, unchanged, conflicts, rejected, server_time}``.
     """
-    request = parse_push(body)
+    request = body if isinstance(body, PushRequest) else parse_push(body)
     newest, nodes = _newest_and_nodes(request)
     if nodes - {device.id}:
         raise ProtocolError(
