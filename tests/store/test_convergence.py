@@ -168,6 +168,10 @@ class World:
             {key: stamps.get(key) for key in values}, now_ms=self.now(),
         )  # fmt: skip
         assert result.ok and result.conflicts == []
+        # The office's write is an edit too: made on what it saw, it knowingly replaces that.
+        written = store.get_record(workspace_id, record)["stamps"]
+        for key, value in values.items():
+            self.log.append(Edit(record, key, value, written[key], stamps.get(key)))
 
     def replay(self, replica: Replica, which: int) -> None:
         if not replica.acked:
@@ -273,6 +277,13 @@ def _check_nothing_lost(log: list[Edit], server: dict[str, dict[str, tuple[Any, 
 
 # An office edit lands between a device's pull and its next write of another field: the device's
 # write is its own, but the record must come back (the device never saw the office's value).
+# A device's edit reaches the server, then the office changes the field: replaced knowingly.
+OFFICE_AFTER = [
+    ("edit", 0, RECORDS[0], "title", 0),
+    ("edit", 0, RECORDS[0], "title", 0),
+    ("push", 0, False),
+    ("office", 0, RECORDS[0], "title", 1),
+]
 OFFICE_BETWEEN = [
     ("edit", 0, RECORDS[0], "title", 0),
     ("push", 0, False),
@@ -287,6 +298,7 @@ OFFICE_BETWEEN = [
 @example(steps=LOST_WRITE, skews=[0, 0, 0])
 @example(steps=LOST_RESPONSE, skews=[0, 0, 0])
 @example(steps=OFFICE_BETWEEN, skews=[0, 0, 0])
+@example(steps=OFFICE_AFTER, skews=[0, 0, 0])
 @settings(
     max_examples=150,
     deadline=None,
