@@ -42,8 +42,9 @@ from server.store.query import (
     updated_day,
 )
 from server.store.reads import list_entries
-from server.store.sql import database_errors
+from server.store.sql import database_errors, guarded
 from sync import choices
+from sync.casework import CLOSED_STATUSES
 from sync.records import (
     CONCERN_STATUSES,
     PROJECT_STATUSES,
@@ -52,7 +53,6 @@ from sync.records import (
     VISIT_KINDS,
 )
 
-CLOSED_STATUSES = frozenset({"resolved", "confirmed", "duplicate", "rejected"})
 OPEN_STATUSES = tuple(s for s in CONCERN_STATUSES if s not in CLOSED_STATUSES)
 STALE_DAYS = 30
 SATISFACTION_LEVELS = ("satisfied", "partly_satisfied", "unsatisfied")
@@ -61,6 +61,7 @@ SATISFACTION_LEVELS = ("satisfied", "partly_satisfied", "unsatisfied")
 # --- the report --------------------------------------------------------------------------------
 
 
+@guarded
 def figures(
     workspace_id: str,
     since: dt.date | None,
@@ -70,17 +71,6 @@ def figures(
     partly_satisfied_counts: bool,
 ) -> dict[str, Any]:
     """Compute the office's figures for the period since..until (inclusive; None is open)."""
-    with database_errors():
-        return _figures(workspace_id, since, until, today, partly_satisfied_counts)
-
-
-def _figures(
-    workspace_id: str,
-    since: dt.date | None,
-    until: dt.date | None,
-    today: dt.date,
-    partly_satisfied_counts: bool,
-) -> dict[str, Any]:
     report: dict[str, Any] = {
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
