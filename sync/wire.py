@@ -59,12 +59,32 @@ MAX_PULL_LIMIT = 5_000
 
 @dataclass(slots=True)
 class Change:
-    """One record's field writes from a push, in the order it came."""
+    """One record's field writes from a push, in the order it came: each field's value and
+    stamp, and the base of the writes that carry one (a new record's writes carry none).
+
+    Held as three dicts, not one object per write: a push carries thousands of writes, and the
+    server mostly needs the values (to check them) and the stamps (to store them) as dicts.
+    """
 
     index: int
     type: str
     id: str
-    writes: dict[str, Incoming]
+    values: dict[str, Any]
+    stamps: dict[str, str]
+    bases: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, index: int, type: str, id: str, writes: Mapping[str, Incoming]) -> Change:
+        """Make a change from one ``Incoming`` per field (a base of None is left out)."""
+        bases = {name: w.base for name, w in writes.items() if w.base is not None}
+        values = {name: w.value for name, w in writes.items()}
+        return cls(index, type, id, values, {name: w.stamp for name, w in writes.items()}, bases)
+
+    @property
+    def writes(self) -> dict[str, Incoming]:
+        """Each field's write as an ``Incoming`` (for the merge decision)."""
+        stamps, bases = self.stamps, self.bases
+        return {n: Incoming(v, stamps[n], bases.get(n)) for n, v in self.values.items()}
 
 
 @dataclass(slots=True)
@@ -102,17 +122,17 @@ class PushRequest:
     device_time: str | None
     changes: list[Change] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    stamps: set[str] = field(default_factory=set)  # every stamp the changes' writes carry
 
     def max_stamp(self) -> str | None:
-        """Return the stamp with the largest wall clock of the push (for the clock-skew check)."""
-        stamps = {w.stamp for c in self.changes for w in c.writes.values()}
-        if self.device_time:
-            stamps.add(self.device_time)
+        """Return the stamp with the largest wall clock of the push (for the clock-skew check):
+        device_time included, as every clock value parsed counts."""
+        stamps = self.stamps | {self.device_time} if self.device_time else self.stamps
         return max(stamps, key=lambda s: (Stamp.wall_of(s), s), default=None)
 
     def nodes(self) -> set[str]:
         """Return the node ids named by the push's stamps."""
-        return {Stamp.node_of(w.stamp) for c in self.changes for w in c.writes.values()}
+        return {Stamp.node_of(stamp) for stamp in self.stamps}
 
 
 def _invalid(detail: str, errors: dict[str, list[str]] | None = None) -> ProtocolError:
@@ -176,7 +196,9 @@ def _parse_change(index: int, raw: Any) -> Change | Rejection:
     if not isinstance(writes, dict) or not writes:
         errors["set"] = [Fault("no_writes")]
         writes = {}
-    parsed: dict[str, Incoming] = {}
+    values: dict[str, Any] = {}
+    stamps: dict[str, str] = {}
+    bases: dict[str, str] = {}
     checked = None  # the last stamp found canonical: a change's writes usually share one
     for name, write in writes.items():
         if type(name) is not str:
@@ -196,14 +218,20 @@ def _parse_change(index: int, raw: Any) -> Change | Rejection:
                 and (base is None or stamp > base)
             ):
                 checked = stamp
-                parsed[name] = Incoming(write["value"], stamp, base)
+                values[name] = write["value"]
+                stamps[name] = stamp
+                if base is not None:
+                    bases[name] = base
                 continue
         incoming = _parse_write_slowly(name, write, errors)
         if incoming is not None:
-            parsed[name] = incoming
+            values[name] = incoming.value
+            stamps[name] = incoming.stamp
+            if incoming.base is not None:
+                bases[name] = incoming.base
     if errors:
         return Rejection(index, rtype, rid, errors)
-    return Change(index, str(rtype), str(rid), parsed)
+    return Change(index, str(rtype), str(rid), values, stamps, bases)
 
 
 def parse_push(body: Any) -> PushRequest:
@@ -245,6 +273,7 @@ def parse_push(body: Any) -> PushRequest:
         else:
             seen.add((parsed.type, parsed.id))
             request.changes.append(parsed)
+            request.stamps.update(parsed.stamps.values())
     return request
 
 

@@ -52,7 +52,7 @@ def office_batch(
             writes = {
                 name: Incoming(value, stamp, stamps.get(name)) for name, value in values.items()
             }
-            work.append(Change(index, record_type, record_id, writes))
+            work.append(Change.of(index, record_type, record_id, writes))
         apply_changes(db, state, batch, work)
         if batch.rejected or batch.conflicts:
             raise BatchRefused([r.to_json() for r in batch.rejected])

@@ -176,11 +176,13 @@ def _foreign_ids(db: Database, workspace_id: str, ids: set[str]) -> set[str]:
     return {r[0] for r in cursor.fetchall()}
 
 
-def _refs_of(rtype: RecordType, writes: dict[str, Incoming]) -> dict[str, set[str]]:
+def _refs_of(rtype: RecordType, values: dict[str, Any]) -> dict[str, set[str]]:
     """Return field -> referenced ids of one change."""
     refs: dict[str, set[str]] = {}
-    for name in rtype.refs.intersection(writes):
-        value = writes[name].value
+    for name in rtype.refs:  # a few names: cheaper than intersecting with ``values``
+        if name not in values:
+            continue
+        value = values[name]
         if isinstance(value, str):
             refs[name] = {value}
         elif isinstance(value, list):
@@ -247,7 +249,7 @@ def _check_change(
         # must not tell whether the id is taken in another workspace or by another type here.
         return {"id": [Fault("id_taken")]}
     rtype = RECORD_TYPES[change.type]
-    values = {name: w.value for name, w in change.writes.items()}
+    values = change.values
     present = () if row is None else row.fields.keys()
     errors = validate_fields(
         rtype, values, is_new=row is None, from_office=from_office, present=present
@@ -374,20 +376,16 @@ _LOSING = frozenset({Outcome.CONCURRENT_KEPT, Outcome.CONCURRENT_EQUAL})
 
 
 def _apply_new(batch: Batch, state: State, change: Change) -> None:
-    fields: dict[str, Any] = {}
-    stamps: dict[str, str] = {}
-    deleted = False
-    for name, incoming in change.writes.items():
-        stamps[name] = incoming.stamp
-        if name == DELETED:
-            deleted = bool(incoming.value)
-        else:
-            fields[name] = incoming.value
+    # The change's own dicts are the new record's (they are only read from here on).
+    fields, stamps, deleted = change.values, change.stamps, False
+    if DELETED in fields:
+        deleted = bool(fields[DELETED])
+        fields = {name: value for name, value in fields.items() if name != DELETED}
     key = None if deleted or change.type != "follow_up" else voice_key(fields)
     absorbed = key is not None and key in batch.voices
     if absorbed:  # this person's voice is already counted
         stamp = _server_stamp(batch, state, max(stamps.values()))
-        stamps[DELETED], deleted = stamp, True
+        stamps, deleted = {**stamps, DELETED: stamp}, True
     elif key is not None:
         batch.voices.add(key)
     batch.applied += 1
@@ -492,7 +490,7 @@ def apply_changes(db: Database, state: State, batch: Batch, changes: list[Change
     decided again with those changes rejected (``id_taken``).
     """
     rows = load_rows(db, batch.workspace_id, (c.id for c in changes))
-    refs = [_refs_of(RECORD_TYPES[change.type], change.writes) for change in changes]
+    refs = [_refs_of(RECORD_TYPES[change.type], change.values) for change in changes]
     named = {i for r in refs for ids in r.values() for i in ids}
     unknown = named - rows.keys() - {c.id for c in changes}
     if unknown:
@@ -578,7 +576,7 @@ def _load_context(db: Database, batch: Batch, changes: list[Change], rows: dict[
     visit_ids: set[str] = set()
     subjects: set[str] = set()
     for change in changes:
-        values = {name: w.value for name, w in change.writes.items()}
+        values = change.values
         if change.type == "concern":
             row = rows.get(change.id)
             visit_id = values.get("visit_id") or (row.fields.get("visit_id") if row else None)
@@ -586,7 +584,7 @@ def _load_context(db: Database, batch: Batch, changes: list[Change], rows: dict[
                 visit_ids.add(visit_id)
         if change.type == "follow_up" and change.id not in rows and voice_key(values):
             subjects.add(str(values["subject_id"]))
-    if any(c.type == "choice" or "category" in c.writes for c in changes):
+    if any(c.type == "choice" or "category" in c.values for c in changes):
         batch.lists = _live_choices(db, batch.workspace_id)
     if visit_ids:
         _load_visits(db, batch, changes, visit_ids)
@@ -600,9 +598,9 @@ def _load_visits(db: Database, batch: Batch, changes: list[Change], ids: set[str
         if row.type == "visit":
             batch.visits[row.id] = dict(row.fields)
     for change in changes:
-        if change.type == "visit" and change.id in ids and "party_ids" in change.writes:
+        if change.type == "visit" and change.id in ids and "party_ids" in change.values:
             visit = batch.visits.setdefault(change.id, {})
-            visit["party_ids"] = change.writes["party_ids"].value
+            visit["party_ids"] = change.values["party_ids"]
 
 
 def _live_choices(db: Database, workspace_id: str) -> dict[str, dict[str, Any]]:

@@ -84,7 +84,7 @@ def _office_in_transaction(
     batch = Batch(
         workspace_id, author, source, db_time(db, now_ms), strict_base=True, now_ms=now_ms
     )
-    apply_changes(db, state, batch, [Change(0, record_type, record_id, writes)])
+    apply_changes(db, state, batch, [Change.of(0, record_type, record_id, writes)])
     state.last_stamp = max(stamp, state.last_stamp)
     write_state(db, state)
     return ApplyResult(

@@ -50,7 +50,9 @@ def push(
     The response is ``{batch_id, applied, unchanged, conflicts, rejected, server_time}``.
     """
     request = body if isinstance(body, PushRequest) else parse_push(body)
-    newest, nodes = _newest_and_nodes(request)
+    # the skew check looks at every clock value parsed (device_time too); the parser collected
+    # the distinct stamps, a change's writes usually share one
+    newest, nodes = request.max_stamp(), request.nodes()
     if nodes - {device.id}:
         raise ProtocolError(
             ErrorCode.FORBIDDEN,
@@ -74,18 +76,6 @@ def push(
             return {**loads(stored[0]), "replayed": True}
         response = _push_in_transaction(db, state, device, request, newest, now_ms, max_skew_ms)
     return response
-
-
-def _newest_and_nodes(request: PushRequest) -> tuple[str | None, set[str]]:
-    """Return the stamp of the push with the largest wall clock (device_time included: the skew
-    check looks at every clock value parsed) and the nodes the writes name (one pass: a
-    change's writes usually share one stamp)."""
-    stamps = {write.stamp for change in request.changes for write in change.writes.values()}
-    nodes = {Stamp.node_of(stamp) for stamp in stamps}
-    if request.device_time:
-        stamps.add(request.device_time)
-    newest = max(stamps, key=lambda s: (Stamp.wall_of(s), s), default=None)
-    return newest, nodes
 
 
 def _push_in_transaction(

@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from sync import (
     MAX_PUSH_CHANGES,
+    Change,
     ErrorCode,
+    Incoming,
     ProtocolError,
     Stamp,
     decode_cursor,
@@ -40,6 +42,21 @@ def test_a_good_push_parses():
     assert len(request.changes) == 2 and not request.rejected
     assert request.max_stamp() == S2
     assert request.nodes() == {"dev"}
+
+
+def test_a_change_holds_values_stamps_and_only_the_bases_given():
+    writes = {
+        "name": {"value": "百盛家园", "stamp": S2, "base": S1},
+        "notes": {"value": None, "stamp": S1},
+        "kind": {"value": "compound", "stamp": S1, "base": None},
+    }
+    (parsed,) = parse_push(push(change(set=writes))).changes
+    assert parsed.values == {"name": "百盛家园", "notes": None, "kind": "compound"}
+    assert parsed.stamps == {"name": S2, "notes": S1, "kind": S1}
+    assert parsed.bases == {"name": S1}
+    assert list(parsed.writes) == ["name", "notes", "kind"]
+    assert parsed.writes["name"] == Incoming("百盛家园", S2, S1)
+    assert Change.of(0, "place", parsed.id, parsed.writes) == parsed
 
 
 @pytest.mark.parametrize(
