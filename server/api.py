@@ -103,24 +103,26 @@ def _read_limited(limit: int) -> bytes:
 
 
 def _gunzip_limited(data: bytes, limit: int) -> bytes:
-    """Decompress a gzip body chunk by chunk, stopping as soon as it passes ``limit``."""
+    """Decompress a gzip body, stopping as soon as it passes ``limit``.
+
+    One call: zlib stops at ``limit + 1`` bytes of output, so a bomb never grows past that,
+    and a body within the limit comes back as one buffer (no growing copy of it, then another).
+    """
     inflater = zlib.decompressobj(wbits=31)
-    out = bytearray()
-    pending = data
     try:
-        while pending:
-            out += inflater.decompress(pending, limit + 1 - len(out))
-            if len(out) > limit:
-                raise _too_large(limit)
-            pending = inflater.unconsumed_tail
-        out += inflater.flush()
+        out = inflater.decompress(data, limit + 1)
+        if len(out) > limit or inflater.unconsumed_tail:  # (output stopped at the bound)
+            raise _too_large(limit)
+        rest = inflater.flush()
     except zlib.error as exc:
         raise _invalid("The body says Content-Encoding: gzip but is not valid gzip.") from exc
-    if len(out) > limit:
-        raise _too_large(limit)
+    if rest:
+        out += rest
+        if len(out) > limit:
+            raise _too_large(limit)
     if not inflater.eof:
         raise _invalid("The gzip body is truncated.")
-    return bytes(out)
+    return out
 
 
 def read_json(limit: int) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,10 +255,15 @@ class RecordType:
     required: frozenset[str] = frozenset()
     office_only: frozenset[str] = frozenset()
     refs: frozenset[str] = field(init=False)
+    # field -> its rule's bound ``check``, looked up once for the push hot path
+    checks: Mapping[str, Callable[[Any], Fault | None]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         refs = frozenset(n for n, r in self.rules.items() if isinstance(r, Ref | RefList))
         object.__setattr__(self, "refs", refs)
+        object.__setattr__(self, "checks", {n: r.check for n, r in self.rules.items()})
 
 
 CONCERN_STATUSES = (
@@ -432,22 +437,21 @@ def validate_fields(
     spread over several changes only if they are all there in the end.
     """
     errors: dict[str, list[str]] = {}
-    rules, required = record_type.rules, record_type.required
+    checks, required = record_type.checks, record_type.required
     office_only = () if from_office else record_type.office_only
     for name, value in values.items():
-        if name == DELETED:
-            if not isinstance(value, bool):
+        check = checks.get(name)
+        if check is None:  # the deletion flag (no rule of its own), or no field of the type
+            if name != DELETED:
+                errors[name] = [Fault("unknown_field")]
+            elif not isinstance(value, bool):
                 errors[name] = [Fault("not_bool")]
-            continue
-        rule = rules.get(name)
-        if rule is None:
-            errors[name] = [Fault("unknown_field")]
         elif name in office_only:
             errors[name] = [Fault("office_only")]
         elif value is None:
             if name in required:
                 errors[name] = [Fault("required")]
-        elif (message := rule.check(value)) is not None:
+        elif (message := check(value)) is not None:
             errors[name] = [message]
     if is_new and not values.get(DELETED):
         for name in sorted(required.difference(values, present)):

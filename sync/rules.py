@@ -12,6 +12,7 @@ Each rule is a pure function over plain field dicts (no IO, no clock: the caller
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -75,14 +76,25 @@ def future_errors(
         value = values.get(name)
         if not isinstance(value, str) or (not checked and rule.check(value) is not None):
             continue
+        past, latest = _dates_of(limit)
         if isinstance(rule, DateTime):
-            if _after(value, limit):
+            # Fast and safe: a time whose own date is ``past`` or earlier lies before the limit
+            # whatever its offset (offsets stay under a day), so only the others are parsed.
+            if value[:10] > past and _after(value, limit):
                 errors[name] = [FUTURE_MESSAGE]
-        elif isinstance(rule, Date) and not rule.future_ok:
-            latest = dt.datetime.fromtimestamp(limit / 1000, dt.UTC) + _LATEST_OFFSET
-            if dt.date.fromisoformat(value) > latest.date():
-                errors[name] = [FUTURE_MESSAGE]
+        elif isinstance(rule, Date) and not rule.future_ok and value > latest:
+            errors[name] = [FUTURE_MESSAGE]  # (canonical dates sort as text as they do as dates)
     return errors
+
+
+@functools.lru_cache(maxsize=16)
+def _dates_of(limit_ms: int) -> tuple[str, str]:
+    """Return, as YYYY-MM-DD, the date two days before the UTC date of ``limit_ms`` (times of
+    that date or earlier all lie before it) and the latest date allowed (its date at UTC+14).
+    Cached: every change of a push has the same limit."""
+    moment = dt.datetime.fromtimestamp(limit_ms / 1000, dt.UTC)
+    past = (moment.date() - dt.timedelta(days=2)).isoformat()
+    return past, (moment + _LATEST_OFFSET).date().isoformat()
 
 
 _TIMED: dict[int, dict[str, Date | DateTime]] = {}

@@ -5,7 +5,7 @@ inside one locked write transaction, in a fixed number of statements whatever it
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,13 +272,12 @@ def _rule_errors(
     values: dict[str, Any],
     row: Row | None,
     batch: Batch,
-    failed: Iterable[str] = (),
+    failed: Collection[str] = (),
 ) -> dict[str, list[str]]:
     """Apply the record rules of ``sync.rules`` that look at more than one field value.
 
     ``failed`` names the fields whose values failed their own rule (the rest are checked).
     """
-    failed = set(failed)
     timed = {k: v for k, v in values.items() if k not in failed} if failed else values
     errors = future_errors(
         rtype, timed, now_ms=batch.now_ms, allowance_ms=batch.allowance_ms, checked=True
@@ -292,15 +291,22 @@ def _rule_errors(
     return errors
 
 
+# type -> (field, list) of its fields whose values come from a workspace's list
+_LIST_FIELDS = {
+    name: tuple((f, r.list_name) for f, r in rtype.rules.items() if isinstance(r, ListChoice))
+    for name, rtype in RECORD_TYPES.items()
+}
+
+
 def _list_errors(
     rtype: RecordType, values: dict[str, Any], row: Row | None, batch: Batch
 ) -> dict[str, list[str]]:
     """Check values of workspace lists (categories) and the list entries themselves."""
     errors: dict[str, list[str]] = {}
     held = row.fields if row else {}
-    for name, rule in rtype.rules.items():
-        if isinstance(rule, ListChoice) and name in values:
-            fault = value_fault(rule.list_name, batch.lists, values[name], held.get(name))
+    for name, list_name in _LIST_FIELDS[rtype.name]:
+        if name in values:
+            fault = value_fault(list_name, batch.lists, values[name], held.get(name))
             if fault is not None:
                 errors[name] = [fault]
     if rtype.name == "choice" and not values.get(DELETED):

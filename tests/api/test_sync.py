@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from sync import Stamp, encode_cursor
+from server.api import _gunzip_limited
+from sync import ErrorCode, ProtocolError, Stamp, encode_cursor
 from tests.api.conftest import (
     Api,
     assert_problem,
@@ -186,6 +187,20 @@ def test_a_gzip_bomb_stops_at_the_limit(device):
     assert len(bomb) < 128 * 1024  # 64 MiB of spaces in under 128 KiB
     response = device.post_raw("/api/v1/sync/push", bomb, {"Content-Encoding": "gzip"})
     assert_problem(response, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize("size", [1000, 1001, 5000])
+def test_a_gzip_body_is_taken_up_to_the_limit_exactly(size):
+    body = gzip.compress(b"x" * size)
+    if size <= 1000:
+        assert _gunzip_limited(body, 1000) == b"x" * size
+    else:
+        with pytest.raises(ProtocolError) as caught:
+            _gunzip_limited(body, 1000)
+        assert caught.value.code is ErrorCode.PAYLOAD_TOO_LARGE
+    with pytest.raises(ProtocolError) as caught:  # the same body, cut short
+        _gunzip_limited(body[:-12], 10_000)
+    assert caught.value.code is ErrorCode.INVALID_REQUEST
 
 
 @sqlite_only

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from sync import RECORD_TYPES
 from sync.rules import (
     FIELD_ALLOWANCE_MS,
@@ -51,6 +54,35 @@ def test_dates_are_refused_only_after_the_furthest_zones_today():
         "raised_on": [FUTURE_MESSAGE]
     }
     assert future(CONCERN, resolved_on="2099-01-01") == {"resolved_on": [FUTURE_MESSAGE]}
+
+
+def _ahead(value: str, limit_ms: int) -> bool:
+    """The rule said plainly: parse the value, compare instants (times, in whole milliseconds)
+    or dates (the limit's date at UTC+14)."""
+    limit = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=limit_ms)
+    if "T" in value:
+        return dt.datetime.fromisoformat(value) >= limit + dt.timedelta(milliseconds=1)
+    return dt.date.fromisoformat(value) > (limit + dt.timedelta(hours=14)).date()
+
+
+@given(
+    moment=st.datetimes(dt.datetime(2, 1, 1), dt.datetime(9998, 12, 31), timezones=st.just(None)),
+    offset_minutes=st.integers(-(24 * 60 - 1), 24 * 60 - 1),
+    now_ms=st.integers(0, 200 * 365 * 86_400_000),
+    near=st.booleans(),
+)
+def test_the_future_rule_agrees_with_parsing_every_value(moment, offset_minutes, now_ms, near):
+    if near:  # most draws: a time within a few days of the limit, where the shortcut matters
+        start = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=now_ms)
+        moment = start + (moment - dt.datetime(5000, 1, 1)) % dt.timedelta(days=6)
+        moment -= dt.timedelta(days=3)
+    zone = dt.timezone(dt.timedelta(minutes=offset_minutes))
+    time = moment.replace(tzinfo=zone).isoformat()
+    date = moment.date().isoformat()
+    values = {"started_at": time, "raised_on": date}
+    for rtype, name, value in ((VISIT, "started_at", time), (CONCERN, "raised_on", date)):
+        found = future_errors(rtype, values, now_ms=now_ms, allowance_ms=0)
+        assert (name in found) == _ahead(value, now_ms), value
 
 
 def test_bad_or_absent_values_are_left_to_the_field_rules():
