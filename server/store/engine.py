@@ -255,9 +255,10 @@ def _check_change(
         rtype, values, is_new=row is None, from_office=from_office, present=present
     )
     errors.update(_rule_errors(rtype, values, row, batch, failed=errors.keys()))
-    for name, ids in refs.items():
-        if ids & foreign:
-            errors.setdefault(name, []).append(Fault("foreign_ref"))
+    if foreign:
+        for name, ids in refs.items():
+            if ids & foreign:
+                errors.setdefault(name, []).append(Fault("foreign_ref"))
     if not errors and rtype.name == "choice":  # later changes of the batch see this one
         after = {**(row.fields if row else {}), **values}
         if values.get(DELETED) or (row is not None and row.deleted and DELETED not in values):
@@ -287,7 +288,8 @@ def _rule_errors(
         visit = batch.visits.get(after.get("visit_id") or "")
         for name, messages in people_errors(after, visit).items():
             errors.setdefault(name, []).extend(messages)
-    errors.update(_list_errors(rtype, values, row, batch))
+    if _LIST_FIELDS[rtype.name] or rtype.name == "choice":
+        errors.update(_list_errors(rtype, values, row, batch))
     return errors
 
 
