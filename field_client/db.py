@@ -12,6 +12,13 @@ __all__ = ["DB_FILE", "open_database"]
 DB_FILE = "fieldsync.db"
 
 PRAGMAS = {
+    # 16 KiB pages for a new home (an existing one keeps its page size): a record row is about
+    # 2 KB, and a pull or push writes thousands of them; bigger pages mean a quarter of the
+    # WAL frames (a write call each) and of the b-tree pages to balance. Measured: applying
+    # 10,000 pulled records 180 -> 150 ms of CPU, building and acknowledging 10,000 pushed
+    # 200 -> 155 ms; a single local edit costs about 0.04 ms more. Set before journal_mode:
+    # a database in WAL mode cannot change its page size.
+    "page_size": 16_384,
     "journal_mode": "wal",
     "busy_timeout": 5_000,
     "foreign_keys": 1,

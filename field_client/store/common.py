@@ -37,10 +37,13 @@ def label(record: dict[str, Any]) -> str:
     return str(fields.get("name") or fields.get("title") or fields.get("note") or record["id"])
 
 
+_REFS = {name: record_type.refs for name, record_type in RECORD_TYPES.items()}
+
+
 def search_text(rtype: str, fields: dict[str, Any]) -> str:
     """Return the text a record is found by: its string values except references."""
-    refs = RECORD_TYPES[rtype].refs if rtype in RECORD_TYPES else frozenset()
-    return "\n".join(v for k, v in fields.items() if isinstance(v, str) and k not in refs)
+    refs = _REFS.get(rtype, frozenset())
+    return "\n".join([v for k, v in fields.items() if isinstance(v, str) and k not in refs])
 
 
 def guarded(method: Callable[P, T]) -> Callable[P, T]:

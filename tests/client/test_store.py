@@ -280,6 +280,24 @@ def test_the_device_database_is_readable_by_its_owner_only(tmp_path, clock):
     assert (home / "fieldsync.db").exists()
 
 
+def test_a_new_home_has_big_pages_and_an_existing_one_keeps_its_own(tmp_path, clock):
+    store = enrolled_store(tmp_path / "new", clock)
+    assert store.db.execute_sql("PRAGMA page_size").fetchone()[0] == 16_384
+    store.close()
+    (tmp_path / "old").mkdir()
+    made = sqlite3.connect(tmp_path / "old" / "fieldsync.db")  # an earlier release's home
+    made.execute("PRAGMA page_size = 4096")
+    made.execute("PRAGMA journal_mode = wal")
+    made.close()
+    store = enrolled_store(tmp_path / "old", clock)
+    place = store.create("place", {"kind": "compound", "name": "百盛家园"})
+    store.close()
+    store = LocalStore(tmp_path / "old", now=clock)
+    assert store.db.execute_sql("PRAGMA page_size").fetchone()[0] == 4096
+    assert store.get("place", place)["fields"]["name"] == "百盛家园"
+    store.close()
+
+
 def test_an_own_write_coming_back_takes_only_the_server_meta(store, clock):
     cid = store.create("concern", {"title": "路灯不亮", "status": "new"})
     batch_id, _ = store.next_batch()
