@@ -5,7 +5,8 @@
     BLOBS     photos and files of unpushed attachments that the server lacks (field_client.blobs)
     PUSH      the outbox in batches of at most 500 changes; each batch is persisted before it is
               sent, so a retry (even after a crash) re-sends the same batch id. Pipelined:
-              while batch k is at the server, batch k+1 is built and stored here
+              while batch k is at the server, batch k+1 is built and stored here, and sent
+              as soon as k's answer is in, before that answer is applied here
     PULL      pages until ``more`` is false; each page is applied and its cursor saved in one
               transaction, so an interrupted pull resumes where it stopped. Pipelined: page
               k+1 is fetched and decoded (on the worker thread) while page k is written
@@ -300,18 +301,21 @@ def _upload_blobs(
 
 def _push(store: SyncStore, wire: Wire, report: SyncReport, notify: Progress, limit: int) -> None:
     """Send the outbox batch by batch, building and storing batch k+1 while batch k is at the
-    server. Batches go one at a time, in the order they were built; each answer is applied
-    before the next batch is sent."""
+    server. Batches go one at a time, in the order they were built, and their answers are
+    applied in that order; batch k+1 is sent as soon as batch k's answer is in, before that
+    answer is applied here (its body is stored already and applying an answer never changes a
+    stored batch), so the server is not kept waiting while this device applies it."""
     total = store.pending_count()
     notify(Stage.PUSH, 0, total)
     batch = store.next_batch_wire(limit)
-    while batch is not None:
-        batch_id, body = batch
-        answer = wire.push(body)
+    answer = None if batch is None else wire.push(batch[1])
+    while batch is not None and answer is not None:
+        batch_id = batch[0]
         try:
             batch = store.next_batch_wire(limit, skip=(batch_id,))
         finally:
             taken = answer.result()  # awaited even when building failed: nothing left running
+        answer = None if batch is None else wire.push(batch[1])
         counts = store.apply_push_response(batch_id, taken)
         report.sent += counts["sent"]
         report.conflicts += counts["conflicts"]

@@ -5,7 +5,11 @@ from __future__ import annotations
 import gzip
 import json
 import sqlite3
+import threading
 
+import pytest
+
+from field_client.errors import StoreError
 from field_client.syncer import Stage
 from server import services
 
@@ -89,6 +93,60 @@ def test_pushes_go_in_batches_of_at_most_500(make_device):
     b.sync(progress=lambda stage, done, total: stages.append((stage, done)))
     assert b.store.count("visit") == 1203
     assert (Stage.PULL, 1203) in stages
+
+
+def test_the_next_batch_goes_out_before_an_answer_is_applied(make_device):
+    a = make_device("pad-a")
+    a.store.create_many(
+        "visit", [{"kind": "home_visit", "title": f"走访 {n}"} for n in range(1203)]
+    )
+    push, apply = a.transport.push, a.store.apply_push_response
+    pushed, applied = [], []
+    sent = threading.Condition()
+
+    def pushing(body):
+        with sent:
+            pushed.append(json.loads(gzip.decompress(body))["batch_id"])
+            sent.notify_all()
+        return push(body)
+
+    def applying(batch_id, answer):
+        index = pushed.index(batch_id)
+        if index < 2:  # batches 1 and 2 of 3: the next one is on its way first
+            with sent:
+                sent.wait_for(lambda: len(pushed) > index + 1, timeout=30)
+        applied.append((batch_id, len(pushed)))
+        return apply(batch_id, answer)
+
+    a.transport.push, a.store.apply_push_response = pushing, applying
+    report = a.sync()
+    assert report.sent == 1203 and a.store.status()["pending"] == 0
+    assert applied == [(pushed[0], 2), (pushed[1], 3), (pushed[2], 3)]  # in order, each late
+
+
+def test_a_failed_answer_leaves_the_sent_next_batch_to_the_next_sync(make_device):
+    a = make_device("pad-a")
+    a.store.create_many(
+        "visit", [{"kind": "home_visit", "title": f"走访 {n}"} for n in range(1203)]
+    )
+    apply = a.store.apply_push_response
+    sent = []
+
+    def fail_once(batch_id, answer):
+        if not sent:
+            sent.append(batch_id)
+            raise StoreError("locked")
+        return apply(batch_id, answer)
+
+    a.store.apply_push_response = fail_once
+    with pytest.raises(StoreError):
+        a.sync()  # batch 2 went out meanwhile; its answer is lost with the failed sync
+    assert a.store.status()["pending"] == 1203
+    report = a.sync()  # both stored batches are sent again (the server replays them)
+    assert report.ok and a.store.status()["pending"] == 0
+    b = make_device("pad-b", "zhao")
+    b.sync()
+    assert b.store.count("visit") == 1203
 
 
 def test_rejected_change_is_kept_with_reasons_and_can_be_fixed(make_device, app, clock):
