@@ -263,17 +263,19 @@ def parse_push(body: Any) -> PushRequest:
             f"A push may carry at most {MAX_PUSH_CHANGES} changes; this one has {len(changes)}.",
         )
     request = PushRequest(str(batch_id), device_time)
+    accepted, rejected, stamps = request.changes, request.rejected, request.stamps
     seen: set[tuple[str, str]] = set()
     for index, raw in enumerate(changes):
         parsed = _parse_change(index, raw)
-        if isinstance(parsed, Change) and (parsed.type, parsed.id) in seen:
+        if isinstance(parsed, Change):
+            ident = (parsed.type, parsed.id)
+            if ident not in seen:
+                seen.add(ident)
+                accepted.append(parsed)
+                stamps.update(parsed.stamps.values())
+                continue
             parsed = Rejection(index, parsed.type, parsed.id, {"id": [Fault("twice_in_batch")]})
-        if isinstance(parsed, Rejection):
-            request.rejected.append(parsed)
-        else:
-            seen.add((parsed.type, parsed.id))
-            request.changes.append(parsed)
-            request.stamps.update(parsed.stamps.values())
+        rejected.append(parsed)
     return request
 
 
