@@ -33,6 +33,6 @@ def test_two_workers_share_one_enrollment_limit(database_url, tmp_path, clock, r
     try:
         assert statuses == [401] * 4 + [429] * 4
     finally:
-        storage = workers[0].extensions["fieldsync_limiter"].storage
+        storage = workers[0].extensions["fieldsync_limits"]
         for key in storage.storage.scan_iter(match=f"*{prefix}*"):
             storage.storage.delete(key)
