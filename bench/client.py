@@ -5,6 +5,8 @@ Run with ``python -m bench client [options]`` (or after the server bench by ``ma
     --records N     visits recorded on a device, pushed and pulled (default 10,000)
     --big N         records held for the big initial pull (default 100,000; 0 skips it)
     --keep          keep the temporary directory
+    --server KIND   gthread (default), gunicorn or cli: as for ``python -m bench`` (whose
+                    docstring says why the default is gunicorn with connections kept alive)
 
 Each measurement runs in its own client process, so its peak memory (VmHWM) is the client's
 own: (1) device A records N visits one by one (as a person would), pushes them; device B, fresh,
@@ -87,8 +89,11 @@ def device(home: Path, server: str, code: str) -> tuple[Any, Any]:
     return store, Metered(HttpTransport(server, answer["token"]))
 
 
-def worker_sync(server: str, codes: list[str], records: int, root: Path) -> dict[str, Any]:
+def worker_sync(
+    server: str, codes: list[str], records: int, root: Path, server_pid: int
+) -> dict[str, Any]:
     """Record, push, pull to a fresh device, incremental sync; return the figures."""
+    from bench.__main__ import cpu_seconds
     from bench.data import visit_values
     from field_client.syncer import sync_once
 
@@ -99,8 +104,10 @@ def worker_sync(server: str, codes: list[str], records: int, root: Path) -> dict
     record_s = time.perf_counter() - started
 
     timer = Timer(ta)
+    cpu = (cpu_seconds(server_pid), time.process_time())
     report = sync_once(a, ta, a.clock, timer)
     first_sync_s = time.perf_counter() - timer.start
+    first_cpu = (cpu_seconds(server_pid) - cpu[0], time.process_time() - cpu[1])
     assert report.ok and report.sent == records + 1, report
     push_s = timer.span("push", "pull")
     push_wait = timer.waited["pull"] - timer.waited["push"]
@@ -112,14 +119,17 @@ def worker_sync(server: str, codes: list[str], records: int, root: Path) -> dict
     pull_s = timer.span("pull", "conflicts")
     pull_wait = tb.waited
 
-    rounds, waits = [], []
+    rounds, waits, server_cpu, client_cpu = [], [], 0.0, 0.0
     for round_no in range(15):
         for rid in ids[round_no * 10 : round_no * 10 + 10]:
             a.update("visit", rid, {"attendee_count": 1000 + round_no})
         ta.waited = 0.0
+        cpu = (cpu_seconds(server_pid), time.process_time())
         started = time.perf_counter()
         report = sync_once(a, ta, a.clock)
         rounds.append((time.perf_counter() - started) * 1000)
+        server_cpu += cpu_seconds(server_pid) - cpu[0]
+        client_cpu += time.process_time() - cpu[1]
         waits.append(ta.waited * 1000)
         assert report.ok and report.sent == 10, report
     return {
@@ -131,6 +141,8 @@ def worker_sync(server: str, codes: list[str], records: int, root: Path) -> dict
         "pull_wait_s": pull_wait,
         "incremental_ms": rounds,
         "incremental_client_ms": [r - w for r, w in zip(rounds, waits, strict=True)],
+        "first_sync_cpu_s": first_cpu,
+        "incremental_cpu_ms": (server_cpu * 1000 / 15, client_cpu * 1000 / 15),
         "peak_mib": vm_hwm_mib(),
     }
 
@@ -153,10 +165,10 @@ def worker_pull(server: str, code: str, root: Path) -> dict[str, Any]:
 
 
 def worker(argv: list[str]) -> int:
-    """Entry of a client process: ``worker sync|pull SERVER ROOT CODES... [RECORDS]``."""
+    """Entry of a client process: ``worker sync|pull SERVER ROOT CODES... [RECORDS PID]``."""
     kind, server, root, *rest = argv
     if kind == "sync":
-        result = worker_sync(server, rest[:2], int(rest[2]), Path(root))
+        result = worker_sync(server, rest[:2], int(rest[2]), Path(root), int(rest[3]))
     else:
         result = worker_pull(server, rest[0], Path(root))
     print(json.dumps(result))
@@ -217,16 +229,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_on(args: argparse.Namespace, url: str, home: Path) -> int:
     from bench import targets
-    from bench.__main__ import Row, prepare_database, print_table, server_process
+    from bench.__main__ import SERVER_NAMES, Row, prepare_database, print_table, server_process
     from bench.data import seed_records
 
     rows: list[Row] = []
     n = args.records
     workspace_id, first = prepare_database(url)
-    with server_process("cli", url, home) as (base, _pid):
-        out = run_worker("sync", base, str(home), first, *codes(url, 1), str(n))
+    with server_process(args.server, url, home) as (base, pid):
+        out = run_worker("sync", base, str(home), first, *codes(url, 1), str(n), str(pid))
         inc = statistics.median(out["incremental_ms"])
         inc_client = statistics.median(out["incremental_client_ms"])
+        first_cpu, inc_cpu = out["first_sync_cpu_s"], out["incremental_cpu_ms"]
         if n == 10_000:
             targets.note("client_push", args.database, out["push_s"])
             targets.note("client_pull", args.database, out["pull_s"])
@@ -236,7 +249,8 @@ def _run_on(args: argparse.Namespace, url: str, home: Path) -> int:
             Row(f"push {n:,} from a device store", _rate(out["push_s"], n),
                 f"<= {TARGETS['push']} s", out["push_s"] <= TARGETS["push"]),
             Row("  of which in the client", f"{out['push_client_s']:.3f} s", "", None),
-            Row("first sync (push and pull)", f"{out['first_sync_s']:.3f} s", "", None),
+            Row("first sync (push and pull)", f"{out['first_sync_s']:.3f} s  (CPU: server "
+                f"{first_cpu[0]:.3f} s, client {first_cpu[1]:.3f} s)", "", None),
             Row(f"pull {n:,} into a fresh store", _rate(out["pull_s"], n),
                 f"<= {TARGETS['pull']} s", out["pull_s"] <= TARGETS["pull"]),
             Row("  server + HTTP (overlaps applying)", f"{out['pull_wait_s']:.3f} s", "",
@@ -244,7 +258,8 @@ def _run_on(args: argparse.Namespace, url: str, home: Path) -> int:
             Row("incremental sync of 10 edits", f"{inc:.1f} ms (median of 15; max "
                 f"{max(out['incremental_ms']):.1f})", f"<= {TARGETS['incremental']:.0f} ms",
                 inc <= TARGETS["incremental"]),
-            Row("  of which in the client", f"{inc_client:.1f} ms", "", None),
+            Row("  of which in the client", f"{inc_client:.1f} ms  (CPU per sync: server "
+                f"{inc_cpu[0]:.1f} ms, client {inc_cpu[1]:.1f} ms)", "", None),
             Row(f"client peak memory ({n:,})", f"{out['peak_mib']:.1f} MiB",
                 f"<= {TARGETS['peak']:.0f} MiB", out["peak_mib"] <= TARGETS["peak"]),
         ]  # fmt: skip
@@ -261,7 +276,7 @@ def _run_on(args: argparse.Namespace, url: str, home: Path) -> int:
                     big["peak_mib"] <= TARGETS["peak"]),
             ]  # fmt: skip
     name = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[args.database]
-    print(f"\nFieldsync client bench: server = fieldsync-server run ({name}), "
+    print(f"\nFieldsync client bench: server = {SERVER_NAMES[args.server]} ({name}), "
           f"{os.cpu_count()} CPUs; server holds {held(url):,} records\n")  # fmt: skip
     print_table(rows)
     return 0  # the figures are a report; targets not met are marked in the table
@@ -272,12 +287,15 @@ def _rate(seconds: float, count: int) -> str:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    from bench.__main__ import SERVERS
+
     parser = argparse.ArgumentParser(
         prog="python -m bench client", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--big", type=int, default=100_000, help="0 skips the big pull")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--server", choices=SERVERS, default=SERVERS[0])
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     return parser.parse_args(argv)
 
