@@ -146,8 +146,9 @@ def server_process(kind: str, url: str, home: Path) -> Iterator[tuple[str, int]]
     env = {**os.environ, "FIELDSYNC_DATABASE_URL": url, "FIELDSYNC_INSTANCE_PATH": str(home)}
     if kind in ("gunicorn", "gthread"):
         command = [
-            str(BIN / "gunicorn"), "--workers", "1", *(GTHREAD if kind == "gthread" else []),
-            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "server:create_app()",
+            str(BIN / "gunicorn"), "--config", "python:server.gunicorn_conf", "--workers", "1",
+            *(GTHREAD if kind == "gthread" else []), "--bind", f"127.0.0.1:{port}",
+            "--log-level", "warning", "server:create_app()",
         ]  # fmt: skip
     else:
         command = [
