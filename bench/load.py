@@ -122,7 +122,8 @@ def prepare(url: str, devices: int, workspaces: int) -> list[tuple[str, str]]:
 
 @contextmanager
 def gunicorn(url: str, home: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Run ``gunicorn -w workers`` on the database, metrics on for 127.0.0.1 only."""
+    """Run ``gunicorn -w workers`` on the database as production runs it (the project's
+    gunicorn settings), metrics on for 127.0.0.1 only."""
     from bench.__main__ import free_port, wait_until_up
 
     port = free_port()
@@ -137,8 +138,8 @@ def gunicorn(url: str, home: Path, workers: int) -> Iterator[tuple[str, subproce
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
     command = [
-        str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-        "--backlog", "4096", "--log-level", "warning", "server:create_app()",
+        str(BIN / "gunicorn"), "--config", "python:server.gunicorn_conf", "--workers",
+        str(workers), "--bind", f"127.0.0.1:{port}", "--backlog", "4096", "--log-level", "warning", "server:create_app()",
     ]  # fmt: skip
     log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
