@@ -52,9 +52,12 @@ def sql_for(db: Database, text: str) -> str:
 
 
 def ids_clause(db: Database, column: str, ids: Iterable[str]) -> tuple[str, Any]:
-    """Return a one-parameter ``column IN ids`` condition (no statement-size limit)."""
+    """Return a one-parameter ``column IN ids`` condition (no statement-size limit).
+
+    On PostgreSQL the ids go as a binary text array (``%b``): psycopg packs it in C, where a
+    text-format array is quoted and escaped item by item in Python (0.7 ms for 500 ids)."""
     if is_postgres(db):
-        return f"{column} = ANY(%s)", list(ids)
+        return f"{column} = ANY(%b::text[])", list(ids)
     return f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(ids))
 
 

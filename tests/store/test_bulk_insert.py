@@ -1,7 +1,7 @@
-"""The store's bulk insert (``store.sql.insert_rows``), on SQLite and PostgreSQL: every kind of
-value arrives as given (NULLs, JSON text with quotes, backslashes and Chinese, times, big
-numbers), whatever the number of rows, and an ``ON CONFLICT`` suffix counts only the rows
-written."""
+"""The store's bulk insert (``store.sql.insert_rows``) and id lists (``ids_clause``), on SQLite
+and PostgreSQL: every kind of value arrives as given (NULLs, JSON text with quotes, backslashes
+and Chinese, times, big numbers), whatever the number of rows; an ``ON CONFLICT`` suffix counts
+only the rows written; an id list finds exactly its ids, whatever characters they hold."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from peewee import Database
 
 from server.models import Change, Device, Record
-from server.store.sql import db_time, insert_rows
+from server.store.sql import db_time, ids_clause, insert_rows, sql_for
 from tests.store.storekit import make_device
 
 COLUMNS = (
@@ -110,3 +110,17 @@ def test_rows_of_a_table_with_a_generated_key_keep_their_order(
     order = [c.record_id for c in Change.select().order_by(Change.id)]
     assert order == [f"r{n}" for n in range(50)]
     assert {c.diff for c in Change.select()} == {'{"a":"\\""}'}
+
+
+@pytest.mark.parametrize("count", [1, 1000])
+def test_an_id_list_finds_exactly_its_ids(db: Database, device: Device, count: int) -> None:
+    awkward = ['a"b', "c,d", "{e}", "NULL", "f\\g", " h ", "走访"]
+    ids = [*awkward, *(str(uuid.uuid4()) for _ in range(count))][:count]
+    rows = [record_row(device.workspace_id, n, id=rid) for n, rid in enumerate(ids)]
+    insert_rows(db, "record", COLUMNS, [*rows, record_row(device.workspace_id, -1)])
+    clause, param = ids_clause(db, "id", ids)
+    found = db.execute_sql(sql_for(db, f'SELECT id FROM "record" WHERE {clause}'), (param,))
+    assert sorted(r[0] for r in found.fetchall()) == sorted(ids)
+    clause, param = ids_clause(db, "id", [])
+    none = db.execute_sql(sql_for(db, f'SELECT id FROM "record" WHERE {clause}'), (param,))
+    assert none.fetchall() == []
