@@ -139,7 +139,8 @@ def gunicorn(url: str, home: Path, workers: int) -> Iterator[tuple[str, subproce
     }
     command = [
         str(BIN / "gunicorn"), "--config", "python:server.gunicorn_conf", "--workers",
-        str(workers), "--bind", f"127.0.0.1:{port}", "--backlog", "4096", "--log-level", "warning", "server:create_app()",
+        str(workers), "--bind", f"127.0.0.1:{port}", "--backlog", "4096", "--log-level",
+        "warning", "server:create_app()",
     ]  # fmt: skip
     log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
