@@ -1,6 +1,6 @@
 """Every sentence of the interface is in a gettext catalogue, and the catalogues agree.
 
-``pybabel extract`` (the real command, with the repository's ``babel.cfg``) runs over each package
+``pybabel extract`` (the real command, its mapping in ``pyproject.toml``) runs over each package
 into a temporary .pot; the package's Chinese catalogue must translate every sentence it finds (not
 missing, not fuzzy, not empty) and hold nothing the code no longer says. Across the catalogues and
 the field app's own table (``field_client/pwa/js/i18n.js``) one English sentence has one Chinese
@@ -38,7 +38,7 @@ def extracted(package: str, folder: Path) -> dict[tuple[str | None, str], object
     """What ``pybabel extract`` finds in a package: (context, msgid) -> message."""
     pot = folder / f"{package}.pot"
     subprocess.run(
-        [str(PYBABEL), "extract", "-F", str(ROOT / "babel.cfg"), *KEYWORDS,
+        [str(PYBABEL), "extract", "-F", str(ROOT / "pyproject.toml"), *KEYWORDS,
          "--no-location", "-o", str(pot), str(ROOT / package)],
         check=True, capture_output=True, cwd=ROOT,
     )  # fmt: skip
