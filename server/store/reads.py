@@ -6,10 +6,11 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import psycopg
 from peewee import Database
-from peewee import __exception_wrapper__ as driver_errors  # type: ignore[attr-defined]
 
 from server.db import is_postgres
+from server.errors import Unavailable
 from server.store.sql import (
     bound_db,
     database_errors,
@@ -212,8 +213,10 @@ def _select_binary(db: Database, sql: str, params: tuple[Any, ...]) -> Any:
     """Run a query on PostgreSQL asking for results in binary format: a bytea column arrives as
     its raw bytes (in text format it is hex, twice the size, for both sides to convert)."""
     cursor = db.cursor()
-    with driver_errors:  # the driver's errors raised as peewee's, as execute_sql does
+    try:
         cursor.execute(sql, params, binary=True)
+    except psycopg.Error as exc:  # what ``database_errors`` makes of the driver's errors
+        raise Unavailable(exc) from exc
     return cursor
 
 

@@ -9,12 +9,15 @@ import json
 import uuid
 from typing import Any
 
+import psycopg
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from peewee import Database
 
 from server import store
 from server.db import is_postgres
+from server.errors import Unavailable
 from tests.store.storekit import NOW, SKEW, Writer, make_device
 
 NASTY = ['say "hi"', "back\\slash", "tab\tnew\nline\x01\x1f\x7f", "王代表", "\u2028é\U0001f600"]
@@ -152,3 +155,20 @@ def _seeded(writer: Writer) -> list[str]:
     if key not in _SEEDED:
         _SEEDED[key] = _workspace_of_three_writers(writer)[0]
     return _SEEDED[key]
+
+
+def test_a_database_failure_mid_pull_is_unavailable_not_a_driver_error(
+    db: Database, writer: Writer, database_url: str
+) -> None:
+    # PostgreSQL's page goes through its own binary cursor: its errors must be said like every
+    # other statement's (503 unavailable), not escape as the driver's.
+    _push(writer, writer.change("visit", str(uuid.uuid4()), {"kind": "home_visit"}, None))
+    db.connect(reuse_if_open=True)
+    if is_postgres(db):
+        pid = db.connection().info.backend_pid
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+    else:
+        db.execute_sql('DROP TABLE "record"')
+    with pytest.raises(Unavailable):
+        store.pull_json(writer.device.workspace_id, None, 10, now_ms=NOW)
