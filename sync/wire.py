@@ -122,17 +122,16 @@ class PushRequest:
     device_time: str | None
     changes: list[Change] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
-    stamps: set[str] = field(default_factory=set)  # every stamp the changes' writes carry
 
-    def max_stamp(self) -> str | None:
-        """Return the stamp with the largest wall clock of the push (for the clock-skew check):
-        device_time included, as every clock value parsed counts."""
-        stamps = self.stamps | {self.device_time} if self.device_time else self.stamps
-        return max(stamps, key=lambda s: (Stamp.wall_of(s), s), default=None)
-
-    def nodes(self) -> set[str]:
-        """Return the node ids named by the push's stamps."""
-        return {Stamp.node_of(stamp) for stamp in self.stamps}
+    def newest_and_nodes(self) -> tuple[str | None, set[str]]:
+        """Return the stamp with the largest wall clock of the push (for the clock-skew check:
+        device_time included, as every clock value parsed counts) and the node ids its writes
+        name, from one pass over their distinct stamps (a change's writes usually share one)."""
+        stamps: set[str] = set().union(*(change.stamps.values() for change in self.changes))
+        nodes = {Stamp.node_of(stamp) for stamp in stamps}
+        if self.device_time:
+            stamps.add(self.device_time)
+        return max(stamps, key=lambda s: (Stamp.wall_of(s), s), default=None), nodes
 
 
 def _invalid(detail: str, errors: dict[str, list[str]] | None = None) -> ProtocolError:
@@ -263,7 +262,7 @@ def parse_push(body: Any) -> PushRequest:
             f"A push may carry at most {MAX_PUSH_CHANGES} changes; this one has {len(changes)}.",
         )
     request = PushRequest(str(batch_id), device_time)
-    accepted, rejected, stamps = request.changes, request.rejected, request.stamps
+    accepted, rejected = request.changes, request.rejected
     seen: set[tuple[str, str]] = set()
     for index, raw in enumerate(changes):
         parsed = _parse_change(index, raw)
@@ -272,7 +271,6 @@ def parse_push(body: Any) -> PushRequest:
             if ident not in seen:
                 seen.add(ident)
                 accepted.append(parsed)
-                stamps.update(parsed.stamps.values())
                 continue
             parsed = Rejection(index, parsed.type, parsed.id, {"id": [Fault("twice_in_batch")]})
         rejected.append(parsed)

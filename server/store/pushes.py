@@ -50,9 +50,7 @@ def push(
     The response is ``{batch_id, applied, unchanged, conflicts, rejected, server_time}``.
     """
     request = body if isinstance(body, PushRequest) else parse_push(body)
-    # the skew check looks at every clock value parsed (device_time too); the parser collected
-    # the distinct stamps, a change's writes usually share one
-    newest, nodes = request.max_stamp(), request.nodes()
+    newest, nodes = request.newest_and_nodes()
     if nodes - {device.id}:
         raise ProtocolError(
             ErrorCode.FORBIDDEN,

@@ -40,8 +40,7 @@ def push(*changes):
 def test_a_good_push_parses():
     request = parse_push(push(change(), change(type="concern")))
     assert len(request.changes) == 2 and not request.rejected
-    assert request.max_stamp() == S2
-    assert request.nodes() == {"dev"}
+    assert request.newest_and_nodes() == (S2, {"dev"})
 
 
 def test_a_change_holds_values_stamps_and_only_the_bases_given():
