@@ -37,11 +37,10 @@ _COLUMNS = (
     "SELECT id, type, fields, stamps, deleted, seq, created_by, created_at, updated_by,"
     ' updated_at FROM "record"'
 )
-# Column 10 says the row is the pulling device's own write that it holds (no echo); the last is
-# its seq again, as ``_pull_page`` wants.
+# The last column says the row is the pulling device's own write that it holds (no echo).
 _PULL_SQL = (
     "SELECT id, type, fields, stamps, deleted, seq, created_by, created_at, updated_by,"
-    " updated_at, (updated_device = ? AND echo_after <= ?), seq"
+    " updated_at, (updated_device = ? AND echo_after <= ?)"
     ' FROM "record" WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?'
 )
 
@@ -105,13 +104,15 @@ def _pull_page(
     now_ms: int,
     read: Callable[[Database, int], Any],
     render: Callable[[tuple[Any, ...]], _T | None],
+    seq_at: int,
 ) -> tuple[list[_T], dict[str, Any]]:
     """Read one page, rendering each row as it is fetched; return items and the envelope.
 
     ``read(db, after)`` runs the page's one statement: up to ``limit + 1`` rows after ``after``
-    in change order, each ending with its seq. ``render`` turns a row into its item, or None for
-    a row that is the pulling device's own write it holds: such rows count towards ``limit`` and
-    move the cursor but are left out (docs/protocol.md section 6, "No echo").
+    in change order, each with its seq in column ``seq_at``. ``render`` turns a row into its
+    item, or None for a row that is the pulling device's own write it holds: such rows count
+    towards ``limit`` and move the cursor but are left out (docs/protocol.md section 6, "No
+    echo").
     """
     if not isinstance(limit, int) or not 1 <= limit <= MAX_PULL_LIMIT:
         raise ProtocolError(
@@ -133,7 +134,7 @@ def _pull_page(
             if count > limit:  # the extra row only says "more"
                 chunk = chunk[: limit - count]
             if chunk:
-                last = int(chunk[-1][-1])
+                last = int(chunk[-1][seq_at])
             items += [item for item in map(render, chunk) if item is not None]
         state = read_state(db, workspace_id, lock=False)
     if epoch is not None and epoch != state.epoch:
@@ -173,7 +174,7 @@ def pull(
     def render(row: tuple[Any, ...]) -> dict[str, Any] | None:
         return None if row[10] else _wire(workspace_id, row)
 
-    records, envelope = _pull_page(workspace_id, cursor, limit, now_ms, read, render)
+    records, envelope = _pull_page(workspace_id, cursor, limit, now_ms, read, render, seq_at=5)
     return {"records": records, **envelope}
 
 
@@ -199,7 +200,7 @@ def pull_json(
     def render(row: tuple[Any, ...]) -> bytes | None:
         return row[0]  # type: ignore[no-any-return]
 
-    records, envelope = _pull_page(workspace_id, cursor, limit, now_ms, read, render)
+    records, envelope = _pull_page(workspace_id, cursor, limit, now_ms, read, render, seq_at=1)
     head, tail = b'{"records":[', b"]," + json.dumps(envelope, ensure_ascii=False)[1:].encode()
     if not records:
         return head + tail
