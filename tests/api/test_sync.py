@@ -47,15 +47,16 @@ def test_push_then_pull_round_trip(device, colleague, clock):
     assert record["meta"]["workspace_id"] == device.get("/api/v1/device").json["workspace"]["id"]
 
 
-def test_a_replayed_batch_changes_nothing(device, clock):
+def test_a_replayed_batch_changes_nothing(device, colleague, clock):
     body = push_body(visit_change(device, clock.ms))
     first = device.push(body).json
-    page = device.pull().json
+    page = colleague.pull().json  # another device: the pusher's own pull leaves its write out
+    assert len(page["records"]) == 1
     again = device.push(body)
     assert again.status_code == 200
     assert again.json["replayed"] is True
     assert {k: v for k, v in again.json.items() if k != "replayed"} == first
-    assert device.pull(cursor=page["cursor"]).json["records"] == []  # nothing new to pull
+    assert colleague.pull(cursor=page["cursor"]).json["records"] == []  # nothing new to pull
 
 
 def test_a_bad_change_does_not_block_its_batch(device, colleague, clock):
@@ -106,7 +107,7 @@ def short_counter(change):
         "no-stamp", "office-only", "office-only-note",
     ],
 )  # fmt: skip
-def test_bad_changes_are_rejected_with_their_field(device, clock, mutate, field):
+def test_bad_changes_are_rejected_with_their_field(device, colleague, clock, mutate, field):
     change = visit_change(device, clock.ms)
     mutate(change)
     response = device.push(push_body(change))
@@ -115,7 +116,7 @@ def test_bad_changes_are_rejected_with_their_field(device, clock, mutate, field)
     assert body["applied"] == 0
     assert len(body["rejected"]) == 1 and field in body["rejected"][0]["errors"]
     assert all(m for msgs in body["rejected"][0]["errors"].values() for m in msgs)
-    assert pulled(device) == {}
+    assert pulled(colleague) == {}
 
 
 def test_office_only_fields_are_refused_from_devices(device, clock):
@@ -161,14 +162,14 @@ def test_bodies_that_are_not_json_objects(device, data, content_type, status):
     assert_problem(response, status, "invalid_request")
 
 
-def test_more_than_1000_changes_is_too_large(device, clock):
+def test_more_than_1000_changes_is_too_large(device, colleague, clock):
     changes = [visit_change(device, clock.ms) for _ in range(1001)]
     assert_problem(device.push(push_body(*changes)), 413, "payload_too_large")
-    assert pulled(device) == {}
+    assert pulled(colleague) == {}
 
 
 @sqlite_only
-def test_more_than_5_mib_is_too_large(device, clock):
+def test_more_than_5_mib_is_too_large(device, colleague, clock):
     change = visit_change(device, clock.ms, summary="长" * 10_000)  # ~30 KB of UTF-8 each
     body = push_body(*[dict(change, id=new_id()) for _ in range(200)])
     data = json.dumps(body, ensure_ascii=False).encode()
@@ -178,7 +179,7 @@ def test_more_than_5_mib_is_too_large(device, clock):
         "/api/v1/sync/push", gzip.compress(data), {"Content-Encoding": "gzip"}
     )
     assert_problem(response, 413, "payload_too_large")  # the limit is on the uncompressed size
-    assert pulled(device) == {}
+    assert pulled(colleague) == {}
 
 
 @sqlite_only
@@ -230,25 +231,25 @@ def test_gzip_both_ways(device, colleague, clock):
     assert "Content-Encoding" not in small.headers  # not worth it under GZIP_MIN_BYTES
 
 
-def test_clock_skew_applies_nothing_and_says_the_server_time(device, clock):
+def test_clock_skew_applies_nothing_and_says_the_server_time(device, colleague, clock):
     ahead = clock.ms + 15 * 60 * 1000 + 1
     change = visit_change(device, clock.ms)
     late = visit_change(device, ahead)
     problem = assert_problem(device.push(push_body(change, late)), 409, "clock_skew")
     assert Stamp.parse(problem["server_time"]).wall_ms == clock.ms
-    assert pulled(device) == {}
+    assert pulled(colleague) == {}
     body = push_body(change, device_time=device.stamp(ahead))
     assert_problem(device.push(body), 409, "clock_skew")
     within = visit_change(device, clock.ms + 14 * 60 * 1000)
     assert device.push(push_body(within)).json["applied"] == 1
 
 
-def test_stamps_of_another_node_are_forbidden(app, device, clock):
+def test_stamps_of_another_node_are_forbidden(app, device, colleague, clock):
     other = enroll(app, "wang", clock, name="第二台")
     change = visit_change(other, clock.ms)  # stamped by the other device ...
     problem = assert_problem(device.push(push_body(change)), 403, "forbidden")  # ... sent by this
     assert "another node" in problem["detail"]
-    assert pulled(device) == {}
+    assert pulled(colleague) == {}
 
 
 def test_concurrent_edits_are_conflicts_shown_on_the_device(app, device, clock):
