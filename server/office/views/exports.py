@@ -14,7 +14,7 @@ import io
 import tempfile
 import unicodedata
 from collections.abc import Iterator
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from flask import (
@@ -175,11 +175,10 @@ def _inert(value: Any) -> Any:
     return value
 
 
-def _text_cell(sheet: Any, value: Any) -> Any:
-    """An XLSX cell that always holds text as text, never as a formula."""
-    from openpyxl.cell import WriteOnlyCell  # loaded with the workbook, see _xlsx
-
-    cell = WriteOnlyCell(sheet, value=value)
+def _text_cell(cell_type: Any, sheet: Any, value: Any) -> Any:
+    """An XLSX cell (of openpyxl's ``WriteOnlyCell``, loaded with the workbook, see ``_xlsx``)
+    that always holds text as text, never as a formula."""
+    cell = cell_type(sheet, value=value)
     if isinstance(value, str):
         cell.data_type = "s"
     return cell
@@ -214,6 +213,7 @@ def _xlsx(path: str) -> Any:
     ws, record_type, f, name = prepared
     # openpyxl costs about 5 MiB per worker; only an XLSX export needs it, so it loads here
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.utils import get_column_letter
 
     cap = int(current_app.config["OFFICE_EXPORT_CAP"])
@@ -226,8 +226,8 @@ def _xlsx(path: str) -> Any:
         sheet.column_dimensions[get_column_letter(i)].width = width
     sheet.freeze_panes = "A2"
     sheet.append(head)
-    for row in (*first, *stream):
-        sheet.append([_text_cell(sheet, value) for value in row])
+    for row in chain(first, stream):  # streamed: the rows are never all in memory
+        sheet.append([_text_cell(WriteOnlyCell, sheet, value) for value in row])
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     book.save(spool)
     spool.seek(0)
