@@ -33,14 +33,11 @@ _T = TypeVar("_T")
 
 # -- pull ---------------------------------------------------------------------------------------
 
-_COLUMNS = (
-    "SELECT id, type, fields, stamps, deleted, seq, created_by, created_at, updated_by,"
-    ' updated_at FROM "record"'
-)
+_FIELDS = "id, type, fields, stamps, deleted, seq, created_by, created_at, updated_by, updated_at"
+_COLUMNS = f'SELECT {_FIELDS} FROM "record"'
 # The last column says the row is the pulling device's own write that it holds (no echo).
 _PULL_SQL = (
-    "SELECT id, type, fields, stamps, deleted, seq, created_by, created_at, updated_by,"
-    " updated_at, (updated_device = ? AND echo_after <= ?)"
+    f"SELECT {_FIELDS}, (updated_device = ? AND echo_after <= ?)"
     ' FROM "record" WHERE workspace_id = ? AND seq > ? ORDER BY seq LIMIT ?'
 )
 
