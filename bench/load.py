@@ -564,31 +564,24 @@ def drain(devices: list[Device], stats: Stats, threads: int) -> None:
     each("pull")
 
 
-def server_state(device: Device, url: str) -> dict[str, dict[str, tuple[Any, str]]]:
-    """The device's workspace as the server holds it, read from the start through the store
-    (a device's own pull leaves out its own writes, docs/protocol.md section 6)."""
+def server_state(workspace_id: str) -> dict[str, dict[str, tuple[Any, str]]]:
+    """The workspace as the server holds it, read from the start through the store on the
+    bound database (a device's own pull leaves out its own writes, docs/protocol.md
+    section 6)."""
     from server import store
-    from server.db import open_database
 
-    answer = device.http.get(device.api + "/device", timeout=60)
-    answer.raise_for_status()
-    workspace_id = answer.json()["workspace"]["id"]
-    db = open_database(url)
     state: dict[str, dict[str, tuple[Any, str]]] = {}
     cursor = None
-    try:
-        while True:
-            page = store.pull(workspace_id, cursor, 5000, now_ms=time.time_ns() // 1_000_000)
-            for record in page["records"]:
-                state[record["id"]] = {
-                    name: (record["deleted"] if name == DELETED else record["fields"].get(name), s)
-                    for name, s in record["stamps"].items()
-                }
-            cursor = page["cursor"]
-            if not page["more"]:
-                return state
-    finally:
-        db.close()
+    while True:
+        page = store.pull(workspace_id, cursor, 5000, now_ms=time.time_ns() // 1_000_000)
+        for record in page["records"]:
+            state[record["id"]] = {
+                name: (record["deleted"] if name == DELETED else record["fields"].get(name), s)
+                for name, s in record["stamps"].items()
+            }
+        cursor = page["cursor"]
+        if not page["more"]:
+            return state
 
 
 def count_lost(
@@ -693,7 +686,13 @@ def _run_against(
     drain(devices, stats, args.threads)
     peak = max((rss_mib(pid, "VmHWM") for pid in worker_pids(master)), default=0.0)
     diverged = 0
-    states = {space: server_state(device, url) for space, device in first.items()}
+    from server.db import open_database
+
+    db = open_database(url)
+    try:
+        states = {space: server_state(space) for space in first}
+    finally:
+        db.close()
     for device in devices:
         if device.held != states[device.workspace]:
             diverged += 1
