@@ -9,6 +9,7 @@ reads one index entry per record of the workspace: 30 ms a push at 1,000,000 rec
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from peewee import Database
@@ -17,12 +18,30 @@ from psycopg import sql
 from server import migrations
 from server.db import open_database
 from server.models import Device
+from server.store.engine import load_rows
 from tests.store.storekit import make_device
 
 pytestmark = pytest.mark.postgres
 
-# the shape of store.engine.load_rows on PostgreSQL
-_LOOKUP = 'SELECT id, seq FROM "record" WHERE workspace_id = $1 AND id = ANY($2)'
+
+def _lookup_statement(db: Database, workspace_id: str, ids: list[str]) -> str:
+    """The statement ``store.engine.load_rows`` runs, as it runs it, with its two parameters
+    (the workspace, the ids) written as $1 and $2 for PREPARE."""
+    seen: list[str] = []
+    original = db.execute_sql
+
+    def recording(text: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(text)
+        return original(text, *args, **kwargs)
+
+    db.execute_sql = recording  # type: ignore[method-assign]
+    try:
+        load_rows(db, workspace_id, ids)
+    finally:
+        del db.execute_sql
+    (statement,) = seen
+    assert statement.count("%s") == 1 and statement.count("%b") == 1, statement
+    return statement.replace("%s", "$1").replace("%b", "$2")
 
 
 def _bulk_workspace(db: Database, device: Device, count: int) -> list[str]:
@@ -39,7 +58,8 @@ def _bulk_workspace(db: Database, device: Device, count: int) -> list[str]:
 
 def _generic_plan(db: Database, workspace_id: str, ids: list[str]) -> str:
     db.execute_sql("SET plan_cache_mode = force_generic_plan")
-    db.execute_sql(f"PREPARE lookup (text, text[]) AS {_LOOKUP}")
+    lookup = _lookup_statement(db, workspace_id, ids)
+    db.execute_sql(f"PREPARE lookup (text, text[]) AS {lookup}")
     try:
         # a utility statement takes no parameters: the values go in as literals
         execute = sql.SQL("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE lookup ({}, {})")
