@@ -56,9 +56,8 @@ export function when(value) {
   return date.toLocaleString(getLang() === "zh" ? "zh-CN" : "en-GB", { dateStyle: "short", timeStyle: "short" });
 }
 
-/** The local time now as a datetime-local value (minutes). */
-export function localNow() {
-  const d = new Date();
+/** A time (now by default) as a datetime-local value in this device's time zone (minutes). */
+export function localNow(d = new Date()) {
   const pad = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }

@@ -3,6 +3,10 @@ import { nameOf } from "../choices.js";
 import { casework, choiceName, t } from "../i18n.js";
 import { app, h, link, tag } from "../ui.js";
 
+/** The vocabulary's limits for titles and longer texts (sync/records.py Text(200), Text()). */
+export const TITLE_MAX = 200;
+export const TEXT_MAX = 10000;
+
 /** Whether a concern still needs work (not resolved, confirmed, duplicate or rejected). */
 export function isOpen(concern) {
   return !casework().closed.includes(concern.fields.status || "new");
@@ -47,4 +51,15 @@ export function label(record) {
   if (!record) return "";
   const f = record.fields || {};
   return String(f.name || f.title || f.note || "");
+}
+
+/** The office's note on a returned record, shown first (empty when there is none). */
+export function reviewBox(record) {
+  const f = record.fields;
+  if (!f.review_note && f.review_status !== "needs_changes") return null;
+  return h("section", { class: "card note-box", id: "review-note" },
+    h("h3", {}, t("review_note"), " ",
+      f.review_status ? tag(choiceName(record.type, "review_status", f.review_status), f.review_status === "needs_changes" ? "review" : "") : null),
+    f.review_note ? h("p", { class: "pre" }, f.review_note) : null,
+    f.review_status === "needs_changes" ? h("p", { class: "muted small" }, t("review_fix_hint")) : null);
 }

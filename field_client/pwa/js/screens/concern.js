@@ -8,10 +8,26 @@ import { attach, gallery, photoInput, readPhotos } from "../photos.js";
 import { isSimilar, repeatVoice, similarity } from "../rules.js";
 import { uuid7 } from "../store.js";
 import { app, empty, go, h, heading, link, nowIso, selectOf, show, tag, today, when } from "../ui.js";
-import { choiceRecords, isOpen, supportCounts, visitLine } from "./common.js";
+import { TEXT_MAX, TITLE_MAX, choiceRecords, isOpen, reviewBox, supportCounts, visitLine } from "./common.js";
 
-const TITLE_MAX = 200;
-const TEXT_MAX = 10000;
+/** The concern forms' inputs for each field: the edit form's and the new concern form's. */
+const EDIT_INPUTS = { title: "edit_title", description: "edit_description", category: "edit_category", priority: "edit_priority", raised_by_group: "edit_group" };
+const NEW_INPUTS = { title: "title", description: "description", category: "category", priority: "priority", raised_by_group: "raised_by_group" };
+
+/** The values of a concern form's own fields (`inputs`: field -> input name), checked as the
+ * server checks them (lengths in code points, as Python's len()); returns [values, problem]. */
+function readConcern(form, inputs, choiceRows) {
+  const value = (field) => form.elements[inputs[field]].value.trim();
+  const title = value("title");
+  if (!title) return [null, t("needs") + t("concern_title")];
+  if ([...title].length > TITLE_MAX) return [null, t("too_long") + t("concern_title")];
+  const description = value("description");
+  if ([...description].length > TEXT_MAX) return [null, t("too_long") + fieldName("description")];
+  const category = value("category");
+  if (!offered("concern.category", choiceRows).some(([k]) => k === category)) return [null, t("bad_choice") + fieldName("category")];
+  return [{ title, description: description || null, category, priority: value("priority") || null,
+    raised_by_group: value("raised_by_group") || null }, ""];
+}
 
 /** The values a move to `target` writes (sync.casework.status_change): the status, and
  * `resolved_on` (today) when the concern becomes resolved without a date yet. */
@@ -75,7 +91,7 @@ export async function concernPage(concernId) {
     h("div", { class: "actions" },
       h("button", { type: "button", id: "support", onclick: () => addSupport(concern, notes) }, `＋ ${t("support")}`),
       place ? link(`place=${place.id}`, place.fields.name || "", { class: "button second" }) : null),
-    f.review_note ? h("section", { class: "card", id: "review-note" }, h("h3", {}, t("review_note")), h("p", { class: "pre" }, f.review_note)) : null,
+    reviewBox(concern),
     h("section", { class: "card" }, h("dl", { class: "facts" },
       fact(fieldName("place_id"), place ? link(`place=${place.id}`, place.fields.name || "") : t("no_place")),
       fact(t("from_visit"), visit ? visitLine(visit, place?.fields.name) : ""),
@@ -122,20 +138,13 @@ function concernEdit(concern, choiceRows) {
   const focus = () => { app.inForm = true; };
   const form = h("form", { id: "concern-edit", onsubmit: async (e) => {
     e.preventDefault();
-    const value = (name) => form.elements[name].value.trim();
-    const fail = (text) => {
-      error.textContent = text;
+    const [values, problem] = readConcern(form, EDIT_INPUTS, choiceRows);
+    if (problem) {
+      error.textContent = problem;
       error.hidden = false;
-    };
-    const title = value("edit_title");
-    if (!title) return fail(t("needs") + t("concern_title"));
-    if ([...title].length > TITLE_MAX) return fail(t("too_long") + t("concern_title"));
-    if ([...value("edit_description")].length > TEXT_MAX) return fail(t("too_long") + fieldName("description"));
-    const category = value("edit_category");
-    if (!offered("concern.category", choiceRows).some(([k]) => k === category)) return fail(t("bad_choice") + fieldName("category"));
-    const changed = await app.store.update("concern", concern.id, {
-      title, description: value("edit_description") || null, category, priority: value("edit_priority") || null,
-      raised_by_group: value("edit_group") || null });
+      return;
+    }
+    const changed = await app.store.update("concern", concern.id, values);
     app.inForm = false;
     go(`concern=${concern.id}`, changed.length ? t("concern_saved") : t("nothing_changed"));
   } },
@@ -258,26 +267,21 @@ export async function newConcernPage(placeId) {
 }
 
 async function saveConcern(form, similarBox, error, choiceRows, confirmed) {
-  const value = (name) => form.elements[name].value.trim();
-  const title = value("title");
-  const placeId = value("place_id") || null;
+  const placeId = form.elements.place_id.value.trim() || null;
   const fail = (text) => {
     error.textContent = text;
     error.hidden = false;
   };
-  if (!title) return fail(t("needs") + t("concern_title"));
-  if (title.length > TITLE_MAX) return fail(t("too_long") + t("concern_title"));
-  const category = value("category");
-  if (!offered("concern.category", choiceRows).some(([k]) => k === category)) return fail(t("bad_choice") + fieldName("category"));
+  const [values, wrong] = readConcern(form, NEW_INPUTS, choiceRows);
+  if (wrong) return fail(wrong);
   const [photos, problem] = await readPhotos(form.querySelector("input[type=file]"));
   if (problem) return fail(problem);
-  const group = value("raised_by_group") || null;
+  const { title, raised_by_group: group } = values;
   if (!confirmed) {
     const similar = await similarOpen(placeId, title);
     if (similar.length) return offerSimilar(similar, { title, group, photos }, form, similarBox, error, choiceRows);
   }
-  const fields = { title, description: value("description") || null, category, priority: value("priority"), raised_by_group: group,
-    status: "new", place_id: placeId, raised_on: today() };
+  const fields = { ...values, status: "new", place_id: placeId, raised_on: today() };
   const id = uuid7();
   await app.store.create("concern", Object.fromEntries(Object.entries(fields).filter(([, v]) => v)), id);
   await attach("concern", id, photos);

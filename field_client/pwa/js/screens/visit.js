@@ -4,31 +4,16 @@
 // visit `resubmitted` when it arrives), as the Python field UI's visit page.
 import { offered } from "../choices.js";
 import { choiceName, fault, fieldName, ruleLimits, t } from "../i18n.js";
-import { app, empty, go, h, heading, link, show, tag, when, withOffset } from "../ui.js";
-import { choiceRecords, concernItem, visitLine } from "./common.js";
+import { app, empty, go, h, heading, link, localNow, show, tag, when, withOffset } from "../ui.js";
+import { TEXT_MAX, TITLE_MAX, choiceRecords, concernItem, reviewBox, visitLine } from "./common.js";
 
-const TITLE_MAX = 200;
-const TEXT_MAX = 10000;
 const COUNT_MAX = 1_000_000;
 
 /** An ISO time as a datetime-local value in this device's time zone ("" for none). */
 export function localInput(iso) {
   if (!iso) return "";
   const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return "";
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-
-/** The office's note on a returned record, shown first (empty when there is none). */
-export function reviewBox(record) {
-  const f = record.fields;
-  if (!f.review_note && f.review_status !== "needs_changes") return null;
-  return h("section", { class: "card note-box", id: "review-note" },
-    h("h3", {}, t("review_note"), " ",
-      f.review_status ? tag(choiceName(record.type, "review_status", f.review_status), f.review_status === "needs_changes" ? "review" : "") : null),
-    f.review_note ? h("p", { class: "pre" }, f.review_note) : null,
-    f.review_status === "needs_changes" ? h("p", { class: "muted small" }, t("review_fix_hint")) : null);
+  return Number.isNaN(d.getTime()) ? "" : localNow(d);
 }
 
 /** The values of the visit form's fields, checked by the visit form's rules; returns
