@@ -102,7 +102,7 @@ def test_a_photo_is_resized_uploaded_first_and_held_back_when_its_upload_fails(
     context.close()
 
 
-def test_photos_on_a_concern_page(browser: Any, office: Office) -> None:
+def test_photos_on_a_concern_page_reach_another_device(browser: Any, office: Office) -> None:
     from playwright.sync_api import expect
 
     context, page = open_app(browser, office, (390, 844))
@@ -127,17 +127,14 @@ def test_photos_on_a_concern_page(browser: Any, office: Office) -> None:
     assert page.errors == []
     context.close()
 
-
-def test_a_photo_from_another_device_is_fetched_and_kept(browser: Any, office: Office) -> None:
-    from playwright.sync_api import expect
-
-    # after the test above, the parking concern has a photo taken in another browser
+    # Another device fetches the photo with the concern and keeps it: shown offline too. (One
+    # test: with the photo taken above, whichever worker runs it.)
     context, page = open_app(browser, office, (1024, 768))
     page.goto(f"{office.url}/field/#concern={office.seeded['parking']}")
     expect(page.locator("#photos-card img.photo")).to_have_count(1)
     until(page, "document.querySelector('#photos-card img.photo').naturalWidth === 640")
     until(page, "navigator.serviceWorker.controller !== null")
-    context.set_offline(True)  # kept on this device: shown offline too
+    context.set_offline(True)
     page.reload()
     expect(page.locator("#photos-card img.photo")).to_have_count(1)
     until(page, "document.querySelector('#photos-card img.photo').naturalWidth === 640")
