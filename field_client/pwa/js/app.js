@@ -7,7 +7,7 @@ import { choiceName, choices, fault, fieldName, getLang, ruleLimits, setLang, se
 import { attach, photoInput, readPhotos } from "./photos.js";
 import { concernPeople, repeatVoice } from "./rules.js";
 import { attentionCount, attentionPage, fixPage } from "./screens/attention.js";
-import { choiceRecords } from "./screens/common.js";
+import { TITLE_MAX, choiceRecords } from "./screens/common.js";
 import { concernPage, newConcernPage, similarOpen } from "./screens/concern.js";
 import { placePage } from "./screens/place.js";
 import { searchPage } from "./screens/search.js";
@@ -22,7 +22,6 @@ let busy = false; // a sync is running
 // Other tabs of the app on this device: told when records change, so their home screen shows
 // the same counts (IndexedDB keeps the data consistent; this keeps the screens current).
 const tabs = "BroadcastChannel" in window ? new BroadcastChannel("fieldsync") : null;
-const TEXT_MAX = 200; // the vocabulary's limit for names and titles (sync/records.py Text(200))
 
 const ROUTES = {
   place: placePage,
@@ -446,8 +445,8 @@ async function saveVisit(form, places, error) {
   if (missing.length) return fail(t("needs") + missing.join("、"));
   const texts = [[t("place_name"), placeName], ...persons.map(([name]) => [t("person_name"), name]),
     ...raised.map(({ title }) => [t("concern_title"), title])];
-  const long = texts.find(([, text]) => [...text].length > TEXT_MAX);
-  if (long) return fail(`${long[0]}: ${fault("too_long", { max: TEXT_MAX })}`);
+  const long = texts.find(([, text]) => [...text].length > TITLE_MAX);
+  if (long) return fail(`${long[0]}: ${fault("too_long", { max: TITLE_MAX })}`);
   const startedAt = withOffset(started);
   if (new Date(startedAt).getTime() > Date.now() + ruleLimits().field_allowance_ms) {
     return fail(`${t("when")}: ${fault("in_future")}`);

@@ -194,7 +194,7 @@ async function saveFollowUp(concern, notes, form, error) {
     error.hidden = false;
     return;
   }
-  if (note.length > TEXT_MAX) {
+  if ([...note].length > TEXT_MAX) {
     error.textContent = t("too_long") + fieldName("note");
     error.hidden = false;
     return;
