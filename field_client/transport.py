@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import requests
 
+from field_client import pulled
 from field_client.errors import Offline, Refused, ServerError
 from sync import PROTOCOL_HEADER, PROTOCOL_VERSION, jsonio
 
@@ -75,11 +76,14 @@ class Transport(Protocol):
         ...
 
 
-def check_answer(status: int, content_type: str, body: bytes) -> dict[str, Any]:
-    """Return the JSON of a successful answer; raise Refused for problem+json and
-    ServerError for anything else that is not a Fieldsync answer."""
+def check_answer(
+    status: int, content_type: str, body: bytes, read: Callable[[bytes], Any] = jsonio.loads
+) -> dict[str, Any]:
+    """Return the JSON of a successful answer, decoded by ``read`` (a pull page's by
+    ``pulled.read_page``); raise Refused for problem+json and ServerError for anything else
+    that is not a Fieldsync answer."""
     try:
-        data = jsonio.loads(body) if body else {}
+        data = (read if status < 400 else jsonio.loads)(body) if body else {}
     except ValueError:
         data = None
     if status < 400 and isinstance(data, dict):
@@ -163,7 +167,7 @@ class HttpTransport:
         params: dict[str, Any] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
-        return self._call("GET", "/sync/pull", None, self.retries, params=params)
+        return self._call("GET", "/sync/pull", None, self.retries, params, pulled.read_page)
 
     def device(self) -> dict[str, Any]:
         """Fetch this device's record from the server."""
@@ -242,6 +246,7 @@ class HttpTransport:
         body: dict[str, Any] | str | bytes | None,
         retries: int,
         params: dict[str, Any] | None = None,
+        read: Callable[[bytes], Any] = jsonio.loads,
     ) -> dict[str, Any]:
         data, headers = None, {}
         if isinstance(body, bytes):  # already gzipped JSON (a push batch as the store keeps it)
@@ -266,7 +271,7 @@ class HttpTransport:
                     content = answer.content
                 if answer.status_code not in RETRY_STATUSES or attempt >= retries:
                     return check_answer(
-                        answer.status_code, answer.headers.get("Content-Type", ""), content
+                        answer.status_code, answer.headers.get("Content-Type", ""), content, read
                     )
                 wait = _retry_after(answer.headers.get("Retry-After"))
             except Offline:

@@ -147,3 +147,15 @@ def test_offline_sync_is_a_normal_report_and_keeps_the_outbox(store):
     [entry] = {e["batch_id"] for e in store.pending()}
     assert entry is not None
     assert store.next_batch()[0] == entry
+
+
+def test_a_malformed_pull_page_stops_the_sync_and_nothing_of_it_is_kept(stub, store):
+    good = {"type": "place", "id": "p1", "fields": {"kind": "shop", "name": "早餐店"},
+            "stamps": {"kind": "1780000000000-000001-dev-b", "name": "1780000000000-000001-dev-b"},
+            "deleted": False, "meta": {}}  # fmt: skip
+    bad = {**good, "id": "p2", "stamps": {"kind": 1}}  # a stamp must be a string
+    answer = {"records": [good, bad], "cursor": "c1", "more": False, "server_time": "x"}
+    url, _ = stub((200, {}, answer))
+    report = sync_once(store, HttpTransport(url, "tok", retries=0), store.clock)
+    assert report.error == "server_error" and report.message == "not a fieldsync server"
+    assert store.list("place") == [] and store.cursor is None

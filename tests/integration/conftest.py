@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from field_client.pulled import read_page
 from field_client.store import LocalStore
 from field_client.transport import API, check_answer
 from server import create_app, services
+from sync import jsonio
 from tests.clock import ManualClock
 
 
@@ -31,11 +33,11 @@ class FlaskTransport:
             self.headers["Authorization"] = f"Bearer {token}"
         self.calls: list[str] = []
 
-    def _answer(self, response: Any) -> dict[str, Any]:
+    def _answer(self, response: Any, read: Any = jsonio.loads) -> dict[str, Any]:
         data = response.get_data()
         if response.headers.get("Content-Encoding") == "gzip":
             data = gzip.decompress(data)
-        return check_answer(response.status_code, response.content_type or "", data)
+        return check_answer(response.status_code, response.content_type or "", data, read)
 
     def _post(self, path: str, body: dict[str, Any] | str | bytes) -> dict[str, Any]:
         self.calls.append(path)
@@ -57,7 +59,8 @@ class FlaskTransport:
         self.calls.append("/sync/pull")
         query = {"limit": limit, **({"cursor": cursor} if cursor else {})}
         return self._answer(
-            self.client.get(API + "/sync/pull", query_string=query, headers=self.headers)
+            self.client.get(API + "/sync/pull", query_string=query, headers=self.headers),
+            read_page,
         )
 
     def device(self) -> dict[str, Any]:

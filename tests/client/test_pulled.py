@@ -1,0 +1,88 @@
+"""Reading a pull page off the wire: each record's JSON parts kept as received, the whole page
+checked strictly (field_client.pulled)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from field_client.pulled import Pulled, read_page
+
+STAMP = "1780000000000-000001-dev-b"
+
+
+def page(**record: object) -> bytes:
+    """A one-record page with ``record``'s parts given as JSON text (None: leave it out)."""
+    parts = {
+        "type": '"visit"',
+        "id": '"v1"',
+        "fields": '{"title":"\\u8d70\\u8bbf","count":123456789012345678901234567890}',
+        "stamps": f'{{"title":"{STAMP}","count":"{STAMP}"}}',
+        "deleted": "false",
+        "meta": '{"seq":1}',
+        **record,
+    }
+    text = ",".join(f'"{k}":{v}' for k, v in parts.items() if v is not None)
+    return (
+        f'{{"records":[{{{text}}}],"cursor":"c1","more":false,"server_time":"{STAMP}"}}'.encode()
+    )
+
+
+def test_parts_are_kept_as_the_text_received_and_decoded_exactly():
+    read = read_page(page())
+    [record] = read["records"]
+    assert (
+        record.fields_json == '{"title":"\\u8d70\\u8bbf","count":123456789012345678901234567890}'
+    )
+    assert record.fields == {"title": "走访", "count": 123456789012345678901234567890}
+    assert record.stamps == {"title": STAMP, "count": STAMP}
+    assert record.meta_json == '{"seq":1}' and record.deleted is False
+    assert (read["cursor"], read["more"], read["server_time"]) == ("c1", False, STAMP)
+
+
+def test_a_record_in_wire_form_as_data_reads_the_same():
+    [record] = read_page(page())["records"]
+    data = {
+        "type": "visit",
+        "id": "v1",
+        "fields": record.fields,
+        "stamps": record.stamps,
+        "deleted": False,
+        "meta": {"seq": 1},
+    }
+    again = Pulled.of(data)
+    assert again._replace(fields_json="") == record._replace(fields_json="")
+    assert json.loads(again.fields_json) == json.loads(record.fields_json)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"fields": '["a list"]'},
+        {"fields": '{"n":NaN}'},
+        {"fields": '{"n":1e400}'},
+        {"fields": '{"title":"\\ud800"}'},
+        {"fields": '{"title":}'},
+        {"stamps": '{"title":1}'},
+        {"stamps": None},
+        {"meta": '"text"'},
+        {"meta": '{"seq":}'},
+        {"deleted": '"no"'},
+        {"id": "7"},
+    ],
+)
+def test_a_malformed_record_refuses_the_whole_page(record):
+    with pytest.raises(ValueError, match="malformed pull page"):
+        read_page(page(**record))
+
+
+def test_text_that_is_not_utf8_refuses_the_page():
+    body = page(fields='{"title":"X"}').replace(b"X", b"\xff")
+    with pytest.raises(ValueError, match="malformed pull page"):
+        read_page(body)
+
+
+def test_an_envelope_without_more_refuses_the_page():
+    with pytest.raises(ValueError, match="malformed pull page"):
+        read_page(b'{"records":[],"cursor":"c1"}')
