@@ -35,6 +35,13 @@ _READ_CHUNK = 64 * 1024
 _GZIP_LEVEL = 2  # ISA-L's levels are 0-3; 3 is as slow as zlib's and compresses no better here
 _GZIP_WBITS = 16 + 15  # a gzip stream (header and CRC), 32 KiB window
 
+# One instance of each schema, shared by every request: building a schema deep-copies its
+# declared fields, a tenth of the CPU of a small pull; loading and dumping keep no state on it.
+_ENROLL_REQUEST = EnrollRequestSchema()
+_ENROLL_RESPONSE = EnrollResponseSchema()
+_DEVICE = DeviceSchema()
+_PULL_QUERY = PullQuerySchema()
+
 
 def now_ms() -> int:
     """Return the server's clock in epoch milliseconds (injected through config NOW_MS)."""
@@ -65,19 +72,17 @@ def compress_response(response: Response) -> Response:
     fastest level (5 ms against 26 ms for 10,000 records) and the body is 12% smaller. Its
     output is ordinary gzip; any client inflates it.
     """
-    response.headers.add("Vary", "Accept-Encoding")
-    if (
-        response.direct_passthrough
-        or response.is_streamed
-        or "Content-Encoding" in response.headers
-        or request.accept_encodings["gzip"] <= 0
-    ):
+    headers = response.headers
+    headers.add("Vary", "Accept-Encoding")
+    if response.direct_passthrough or response.is_streamed or "Content-Encoding" in headers:
         return response
     data = response.get_data()
-    if len(data) < current_app.config["GZIP_MIN_BYTES"]:
+    # The size first: most answers to a device are small, and then its Accept-Encoding header
+    # need not be parsed.
+    if len(data) < current_app.config["GZIP_MIN_BYTES"] or request.accept_encodings["gzip"] <= 0:
         return response
     response.set_data(isal_zlib.compress(data, _GZIP_LEVEL, wbits=_GZIP_WBITS))
-    response.headers["Content-Encoding"] = "gzip"
+    headers["Content-Encoding"] = "gzip"
     return response
 
 
@@ -182,14 +187,14 @@ def enroll() -> Response:
     """Exchange an enrollment code for a device id and token."""
     now = now_ms()
     auth.check_enroll_rate(now / 1000)
-    body = EnrollRequestSchema().load(_object(read_json(64 * 1024)))
+    body = _ENROLL_REQUEST.load(_object(read_json(64 * 1024)))
     try:
         result = services.enroll(body["code"], body["device_name"], now=now)
     except ProtocolError as exc:
         if exc.code is ErrorCode.UNAUTHORIZED:
             auth.record_enroll_failure(now / 1000)
         raise
-    return json_response(EnrollResponseSchema().dump(result), 201)
+    return json_response(_ENROLL_RESPONSE.dump(result), 201)
 
 
 @bp.get("/device")
@@ -197,7 +202,7 @@ def enroll() -> Response:
 def device() -> Response:
     """Describe the calling device: user, workspace, last sync, open conflicts."""
     info = services.device_info(auth.current_device(), now=now_ms())
-    return json_response(DeviceSchema().dump(info))
+    return json_response(_DEVICE.dump(info))
 
 
 @bp.post("/device/wiped")
@@ -239,7 +244,7 @@ def push() -> Response:
 def pull() -> Response:
     """Return the next page of changed records (PROTOCOL.md section 6)."""
     start = time.perf_counter()
-    query = PullQuerySchema().load(request.args.to_dict(flat=True))
+    query = _PULL_QUERY.load(request.args.to_dict(flat=True))
     limit = min(query["limit"], current_app.config["PULL_MAX_LIMIT"])
     device, now = auth.current_device(), now_ms()
     data = store.pull_json(
