@@ -1,23 +1,36 @@
-"""Talking to the office server over HTTP: the only module that imports requests.
+"""Talking to the office server over HTTP: the only module that opens connections.
 
 ``HttpTransport`` sends JSON with ``Fieldsync-Protocol: 1``, the bearer token, gzip request
 bodies, and retries connection errors, timeouts, 5xx and 429 with exponential backoff and jitter
 (honouring ``Retry-After``). A retried push re-sends the very same body, so the same batch id.
-requests' errors are translated once, in ``_translated``; answers are checked by
-``check_answer``, which in-process transports (tests) share.
+It speaks HTTP with the standard library's ``http.client`` over one kept-alive connection: an
+incremental sync is two small requests, and with requests each cost the device 0.55 ms of CPU
+(a pull of 10 records, its JSON decoded), with ``http.client`` 0.2 ms. Socket and HTTP errors
+are translated once, in ``_translated``; answers are checked by ``check_answer``, which
+in-process transports (tests) share.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
+import http.client
+import os
 import random
+import select
+import ssl
+import threading
 import time
+import urllib.request
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
+from urllib.parse import SplitResult, urlencode, urlsplit
 
-import requests
+import certifi
 
 from field_client import pulled
 from field_client.errors import Offline, Refused, ServerError
@@ -111,8 +124,23 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A server's answer: status, content type, body (gzip undone; empty when streamed into a
+    sink) and its Retry-After."""
+
+    status: int
+    content_type: str
+    body: bytes
+    retry_after: float | None
+
+
+_CHUNK = 64 * 1024
+
+
 class HttpTransport:
-    """A requests.Session to one server, with retries; ``sleep`` is injectable for tests."""
+    """One kept-alive connection to one server, with retries; ``sleep`` is injectable for
+    tests."""
 
     def __init__(
         self,
@@ -124,7 +152,6 @@ class HttpTransport:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
-        session: requests.Session | None = None,
     ) -> None:
         self.base = server_url.rstrip("/") + API
         self.timeout = timeout
@@ -132,24 +159,24 @@ class HttpTransport:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.sleep = sleep
-        self.session = session or requests.Session()
-        self.session.headers.update(
-            {
-                PROTOCOL_HEADER: str(PROTOCOL_VERSION),
-                "Accept": "application/json",
-                "Accept-Encoding": "gzip",
-                "User-Agent": "fieldsync-client/1",
-            }
-        )
+        self.headers = {
+            PROTOCOL_HEADER: str(PROTOCOL_VERSION),
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip",
+            "User-Agent": "fieldsync-client/1",
+        }
         if token:
-            self.session.headers["Authorization"] = f"Bearer {token}"
-        # Read proxy settings once: requests would look them up again on every request.
-        self.session.proxies.update(requests.utils.get_environ_proxies(self.base))
-        self.session.trust_env = False
+            self.headers["Authorization"] = f"Bearer {token}"
+        self._connection: http.client.HTTPConnection | None = None
+        self._turn = threading.Lock()  # one connection: callers on several threads take turns
+        self._prefix = ""  # of each request target, and the headers for a proxy (``_open``)
+        self._route_headers: dict[str, str] = {}
 
     def close(self) -> None:
-        """Close the pooled connections."""
-        self.session.close()
+        """Close the kept-alive connection."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     # -- the protocol's calls ------------------------------------------------------------------
 
@@ -167,7 +194,8 @@ class HttpTransport:
         params: dict[str, Any] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
-        return self._call("GET", "/sync/pull", None, self.retries, params, pulled.read_page)
+        path = "/sync/pull?" + urlencode(params)
+        return self._call("GET", path, None, self.retries, pulled.read_page)
 
     def device(self) -> dict[str, Any]:
         """Fetch this device's record from the server."""
@@ -187,55 +215,29 @@ class HttpTransport:
         """Upload one blob from a file, streamed (a retry re-reads the file); return whether the
         server stored it anew (False: it had it)."""
 
-        def send() -> requests.Response:
+        def send() -> Answer:
             with open(path, "rb") as handle:
-                return self.session.put(
-                    f"{self.base}/blobs/{sha256}",
-                    data=handle,
-                    headers={"Content-Type": "application/octet-stream"},
-                    timeout=self.timeout,
-                )
+                headers = {
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(os.fstat(handle.fileno()).st_size),
+                }
+                return self._exchange("PUT", f"/blobs/{sha256}", handle, headers)
 
-        answer = self._with_retries(send)
-        check_answer(answer.status_code, answer.headers.get("Content-Type", ""), answer.content)
-        return answer.status_code == 201
+        answer = self._with_retries(send, self.retries)
+        check_answer(answer.status, answer.content_type, answer.body)
+        return answer.status == 201
 
     def download_blob(self, sha256: str, sink: Sink) -> None:
         """Write one blob into ``sink``, streamed (a retry starts ``sink`` over)."""
 
-        def send() -> requests.Response:
+        def send() -> Answer:
             sink.seek(0)
             sink.truncate()
-            answer = self.session.get(
-                f"{self.base}/blobs/{sha256}", stream=True, timeout=self.timeout
-            )
-            if answer.status_code == 200:
-                for chunk in answer.iter_content(64 * 1024):
-                    sink.write(chunk)
-            return answer
+            return self._exchange("GET", f"/blobs/{sha256}", None, {}, sink)
 
-        answer = self._with_retries(send)
-        if answer.status_code != 200:
-            check_answer(
-                answer.status_code, answer.headers.get("Content-Type", ""), answer.content
-            )
-
-    def _with_retries(self, send: Callable[[], requests.Response]) -> requests.Response:
-        """Run ``send`` until it gives a final answer, with the same retries as ``_call``."""
-        attempt = 0
-        while True:
-            try:
-                with _translated():
-                    answer = send()
-                if answer.status_code not in RETRY_STATUSES or attempt >= self.retries:
-                    return answer
-                wait = _retry_after(answer.headers.get("Retry-After"))
-            except Offline:
-                if attempt >= self.retries:
-                    raise
-                wait = None
-            self.sleep(self._delay(attempt) if wait is None else min(wait, self.max_backoff))
-            attempt += 1
+        answer = self._with_retries(send, self.retries)
+        if answer.status != 200:
+            check_answer(answer.status, answer.content_type, answer.body)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -245,7 +247,6 @@ class HttpTransport:
         path: str,
         body: dict[str, Any] | str | bytes | None,
         retries: int,
-        params: dict[str, Any] | None = None,
         read: Callable[[bytes], Any] = jsonio.loads,
     ) -> dict[str, Any]:
         data, headers = None, {}
@@ -256,24 +257,19 @@ class HttpTransport:
             data = gzip.compress(text.encode(), compresslevel=5)
         if body is not None:
             headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        answer = self._with_retries(lambda: self._exchange(method, path, data, headers), retries)
+        return check_answer(answer.status, answer.content_type, answer.body, read)
+
+    def _with_retries(self, send: Callable[[], Answer], retries: int) -> Answer:
+        """Run ``send`` until it gives a final answer: connection errors, timeouts and the
+        statuses of ``RETRY_STATUSES`` are tried again up to ``retries`` times."""
         attempt = 0
         while True:
             try:
-                with _translated():
-                    answer = self.session.request(
-                        method,
-                        self.base + path,
-                        data=data,
-                        headers=headers,
-                        params=params,
-                        timeout=self.timeout,
-                    )
-                    content = answer.content
-                if answer.status_code not in RETRY_STATUSES or attempt >= retries:
-                    return check_answer(
-                        answer.status_code, answer.headers.get("Content-Type", ""), content, read
-                    )
-                wait = _retry_after(answer.headers.get("Retry-After"))
+                answer = send()
+                if answer.status not in RETRY_STATUSES or attempt >= retries:
+                    return answer
+                wait = answer.retry_after
             except Offline:
                 if attempt >= retries:
                     raise
@@ -281,26 +277,141 @@ class HttpTransport:
             self.sleep(self._delay(attempt) if wait is None else min(wait, self.max_backoff))
             attempt += 1
 
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        body: bytes | BinaryIO | None,
+        headers: dict[str, str],
+        sink: Sink | None = None,
+    ) -> Answer:
+        """Send one request and read its whole answer (into ``sink`` when it is a 200 and one
+        is given); on any error the connection is dropped and the error translated."""
+        with self._turn, _translated():
+            connection = self._connect()
+            try:
+                connection.request(
+                    method,
+                    self._prefix + path,
+                    body=body,
+                    headers={**self.headers, **self._route_headers, **headers},
+                )
+                response = connection.getresponse()
+                answer = _read(response, sink if response.status == 200 else None)
+            except BaseException:
+                self.close()
+                raise
+            if response.will_close:
+                self.close()
+        return answer
+
+    def _connect(self) -> http.client.HTTPConnection:
+        """The kept-alive connection, or a new one when there is none or the server has closed
+        it while it was idle (as urllib3 checks before reusing a connection)."""
+        connection = self._connection
+        if connection is not None and connection.sock is not None and _closed(connection.sock):
+            self.close()
+            connection = None
+        if connection is None:
+            connection, self._prefix, self._route_headers = _open(
+                urlsplit(self.base), self.timeout
+            )
+            self._connection = connection
+        return connection
+
     def _delay(self, attempt: int) -> float:
         """Exponential backoff with full jitter."""
         ceiling = min(self.max_backoff, self.backoff * (2**attempt))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
+def _open(
+    url: SplitResult, timeout: float
+) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
+    """A connection (opened by its first request) to the server, through the environment's
+    proxy for it; with the prefix of every request target and the headers every request
+    carries for the proxy (a plain-HTTP proxy takes the whole URL, and its credentials each
+    time; an HTTPS server is reached through a tunnel)."""
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ServerError("bad server address", reason=url.geturl())
+    try:
+        port = url.port
+    except ValueError as exc:
+        raise ServerError("bad server address", reason=str(exc)) from exc
+    secure = url.scheme == "https"
+    proxy = _proxy_for(url)
+    host, connect_port = (proxy.hostname or "", proxy.port) if proxy else (url.hostname, port)
+    connection: http.client.HTTPConnection
+    if secure:
+        context = ssl.create_default_context(cafile=certifi.where())
+        connection = http.client.HTTPSConnection(
+            host, connect_port, timeout=timeout, context=context, blocksize=_CHUNK
+        )
+    else:
+        connection = http.client.HTTPConnection(
+            host, connect_port, timeout=timeout, blocksize=_CHUNK
+        )
+    if proxy is None:
+        return connection, url.path, {}
+    credentials = _proxy_authorization(proxy)
+    if secure:
+        connection.set_tunnel(url.hostname, port, headers=credentials)
+        return connection, url.path, {}
+    return connection, url.geturl(), credentials
+
+
+def _proxy_for(url: SplitResult) -> SplitResult | None:
+    """The proxy the environment names for this server (``https_proxy``, ``no_proxy``...)."""
+    proxy = urllib.request.getproxies().get(url.scheme)
+    if not proxy or urllib.request.proxy_bypass(url.netloc):
+        return None
+    return urlsplit(proxy if "://" in proxy else "http://" + proxy)
+
+
+def _proxy_authorization(proxy: SplitResult) -> dict[str, str]:
+    if not proxy.username:
+        return {}
+    pair = f"{proxy.username}:{proxy.password or ''}".encode()
+    return {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+
+def _closed(sock: Any) -> bool:
+    """Whether an idle connection's socket has something to read: the server closed it (or
+    sent what no request asked for); either way it cannot carry the next request."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)
+
+
+def _read(response: http.client.HTTPResponse, sink: Sink | None) -> Answer:
+    """Read an answer's body, undoing gzip; into ``sink`` in chunks when one is given."""
+    gzipped = (response.getheader("Content-Encoding") or "").strip().lower() == "gzip"
+    inflater = zlib.decompressobj(wbits=31) if gzipped else None
+    body = b""
+    if sink is None:
+        body = response.read()
+        if inflater is not None:
+            body = inflater.decompress(body) + inflater.flush()
+    else:
+        while chunk := response.read(_CHUNK):
+            sink.write(inflater.decompress(chunk) if inflater is not None else chunk)
+        if inflater is not None:
+            sink.write(inflater.flush())
+    return Answer(
+        response.status,
+        response.getheader("Content-Type") or "",
+        body,
+        _retry_after(response.getheader("Retry-After")),
+    )
+
+
 @contextmanager
 def _translated() -> Iterator[None]:
-    """Translate requests' errors into the client's error tree, at this one point."""
+    """Translate socket and HTTP errors into the client's error tree, at this one point."""
     try:
         yield
-    except requests.exceptions.InvalidURL as exc:
+    except http.client.InvalidURL as exc:
         raise ServerError("bad server address", reason=str(exc)) from exc
-    except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema) as exc:
-        raise ServerError("bad server address", reason=str(exc)) from exc
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+    except (http.client.IncompleteRead, zlib.error) as exc:
+        raise Offline("connection cut", reason=type(exc).__name__) from exc
+    except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, TLS
         raise Offline("offline", reason=type(exc).__name__) from exc
-    except requests.exceptions.ChunkedEncodingError as exc:
-        raise Offline("connection cut", reason=type(exc).__name__) from exc
-    except requests.exceptions.ContentDecodingError as exc:
-        raise Offline("connection cut", reason=type(exc).__name__) from exc
-    except requests.exceptions.RequestException as exc:
-        raise ServerError("request failed", reason=str(exc)) from exc

@@ -21,10 +21,14 @@ class Script:
     def __init__(self, answers):
         self.answers = list(answers)
         self.seen: list[dict] = []
+        self.closed = threading.Event()  # the server has closed a connection
 
 
-def make_handler(script: Script):
+def make_handler(script: Script, keep_alive: bool, drop_idle: bool):
     class Handler(BaseHTTPRequestHandler):
+        # HTTP/1.1 keeps the connection open after an answer; HTTP/1.0 closes it, saying so.
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -37,9 +41,18 @@ def make_handler(script: Script):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+            # as a server's idle timeout does: the answer said nothing, the connection goes
+            self.close_connection = self.close_connection or drop_idle
 
         def seen_request(self, body: bytes) -> None:
-            script.seen.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            script.seen.append(
+                {
+                    "path": self.path,
+                    "headers": dict(self.headers),
+                    "body": body,
+                    "client": self.client_address,
+                }
+            )
 
         do_GET = do_POST = _answer
 
@@ -53,9 +66,15 @@ def make_handler(script: Script):
 def stub():
     servers = []
 
-    def start(*answers):
+    def start(*answers, keep_alive=False, drop_idle=False):
         script = Script(answers)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(script))
+
+        class Server(ThreadingHTTPServer):
+            def shutdown_request(self, request) -> None:
+                super().shutdown_request(request)
+                script.closed.set()
+
+        server = Server(("127.0.0.1", 0), make_handler(script, keep_alive, drop_idle))
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_port}", script
@@ -80,6 +99,40 @@ def test_push_is_gzipped_with_protocol_header_and_token(stub):
     assert request["headers"]["Content-Encoding"] == "gzip"
     assert "gzip" in request["headers"]["Accept-Encoding"]
     assert json.loads(gzip.decompress(request["body"]))["changes"] == [{"title": "污水"}]
+
+
+def test_requests_share_one_kept_alive_connection_and_gzipped_answers_are_inflated(stub):
+    page = {"records": [], "cursor": "c", "more": False, "server_time": "s"}
+    gzipped = (200, {"Content-Encoding": "gzip"}, gzip.compress(json.dumps(page).encode()))
+    url, script = stub(OK, gzipped, keep_alive=True)
+    transport = HttpTransport(url, "tok")
+    transport.push({"batch_id": "b", "changes": []})
+    answer = transport.pull(None, 10)
+    assert (answer["records"], answer["cursor"], answer["more"]) == ([], "c", False)
+    assert script.seen[1]["path"] == "/api/v1/sync/pull?limit=10"
+    assert script.seen[0]["client"] == script.seen[1]["client"]  # one connection
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_retry(stub):
+    url, script = stub(OK, OK, keep_alive=True, drop_idle=True)
+    sleeps: list[float] = []
+    transport = HttpTransport(url, "tok", sleep=sleeps.append)
+    transport.push({"batch_id": "b1", "changes": []})
+    assert script.closed.wait(10)
+    transport.push({"batch_id": "b2", "changes": []})
+    assert sleeps == [] and len(script.seen) == 2
+
+
+def test_the_environments_http_proxy_is_asked_for_the_whole_url_with_its_credentials(
+    stub, monkeypatch
+):
+    proxy, script = stub(OK)
+    monkeypatch.setenv("http_proxy", proxy.replace("http://", "http://agent:secret@"))
+    monkeypatch.setenv("no_proxy", "")
+    HttpTransport("http://fieldsync.example:8000", "tok").push({"batch_id": "b", "changes": []})
+    [request] = script.seen
+    assert request["path"] == "http://fieldsync.example:8000/api/v1/sync/push"
+    assert request["headers"]["Proxy-Authorization"] == "Basic YWdlbnQ6c2VjcmV0"
 
 
 def test_5xx_is_retried_with_growing_backoff_and_the_same_body(stub):
