@@ -207,12 +207,29 @@ def pull_json(
     return b",".join(records)
 
 
+# A page is a range of the (workspace_id, seq) index, read in its order up to the limit. When
+# PostgreSQL has no statistics for the rows (a new database, or a workspace filled since the
+# last ANALYZE) it may expect a handful of them and plan a bitmap scan of every row after the
+# cursor, then a sort: each page reads the whole rest of the workspace. Measured on a fresh
+# database pulling 10,000 records in pages of 1,000: 150-220 ms in the database against 35-55
+# ms walking the index. So the page's statement is planned without bitmap and sequential scans
+# (for this transaction only).
+_WALK_THE_INDEX = (
+    "SELECT set_config('enable_bitmapscan', 'off', true),"
+    " set_config('enable_seqscan', 'off', true)"
+)
+
+
 def _select_binary(db: Database, sql: str, params: tuple[Any, ...]) -> Any:
-    """Run a query on PostgreSQL asking for results in binary format: a bytea column arrives as
-    its raw bytes (in text format it is hex, twice the size, for both sides to convert)."""
+    """Run a page's query on PostgreSQL, walking the index (``_WALK_THE_INDEX``), asking for
+    results in binary format: a bytea column arrives as its raw bytes (in text format it is hex,
+    twice the size, for both sides to convert). The rows are all in the cursor when it
+    returns."""
     cursor = db.cursor()
     try:
-        cursor.execute(sql, params, binary=True)
+        with db.atomic():
+            cursor.execute(_WALK_THE_INDEX)
+            cursor.execute(sql, params, binary=True)
     except psycopg.Error as exc:  # what ``database_errors`` makes of the driver's errors
         raise Unavailable(exc) from exc
     return cursor

@@ -1,4 +1,5 @@
-"""A push reads its records by id without reading the workspace (PostgreSQL's plan).
+"""A push reads its records by id, and a pull page walks its range of the index, without reading
+the whole workspace (PostgreSQL's plans).
 
 ``store.engine.load_rows`` runs ``workspace_id = $1 AND id = ANY($2)``. On a workspace loaded in
 bulk (no statistics yet) and with psycopg's prepared statement (a generic plan, blind to the
@@ -15,11 +16,11 @@ import pytest
 from peewee import Database
 from psycopg import sql
 
-from server import migrations
+from server import migrations, store
 from server.db import open_database
 from server.models import Device
 from server.store.engine import load_rows
-from tests.store.storekit import make_device
+from tests.store.storekit import NOW, make_device
 
 pytestmark = pytest.mark.postgres
 
@@ -85,4 +86,40 @@ def test_a_push_reads_its_records_by_id_not_the_whole_workspace(postgres_url: st
     ids = _bulk_workspace(db, device, 20_000)
     plan = json.loads(_generic_plan(db, device.workspace_id, ids))[0]["Plan"]
     assert _touched_index_entries(plan) < 100, json.dumps(plan, indent=1)
+    db.close()
+
+
+class _Explaining:
+    """A cursor that, before running a pull page's statement, runs EXPLAIN ANALYZE of it with
+    the same parameters in the same transaction (so with the same settings), and keeps it."""
+
+    def __init__(self, cursor: Any, plans: list[dict[str, Any]]) -> None:
+        self.cursor, self.plans = cursor, plans
+
+    def execute(self, query: str, params: Any = None, **kwargs: Any) -> Any:
+        if params is not None and '"record" WHERE workspace_id' in query:
+            explain = self.cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, params)
+            found = explain.fetchone()[0]
+            self.plans.append((found if not isinstance(found, str) else json.loads(found))[0])
+        return self.cursor.execute(query, params, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cursor, name)
+
+
+def test_a_pull_page_walks_the_index_not_the_rest_of_the_workspace(postgres_url: str) -> None:
+    db = open_database(postgres_url)
+    migrations.upgrade(db)
+    device = make_device()
+    _bulk_workspace(db, device, 20_000)
+    plans: list[dict[str, Any]] = []
+    original = db.cursor
+    db.cursor = lambda *a, **k: _Explaining(original(*a, **k), plans)  # type: ignore[method-assign]
+    try:
+        store.pull_json(device.workspace_id, None, 500, now_ms=NOW)
+    finally:
+        del db.cursor
+    [plan] = plans
+    # without the settings: a bitmap scan of all 20,000 rows and a sort
+    assert _touched_index_entries(plan["Plan"]) <= 501, json.dumps(plan, indent=1)
     db.close()
