@@ -8,7 +8,7 @@ import base64
 import binascii
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "SUPPORTED_PROTOCOLS",
     "Change",
+    "CompactChangeSchema",
     "ConflictSchema",
     "DeviceSchema",
     "EnrollRequestSchema",
@@ -131,7 +132,8 @@ class PushRequest:
         nodes = {Stamp.node_of(stamp) for stamp in stamps}
         if self.device_time:
             stamps.add(self.device_time)
-        return max(stamps, key=lambda s: (Stamp.wall_of(s), s), default=None), nodes
+        # Parsed stamps are canonical (fixed-width wall clock first): text order is time order.
+        return max(stamps, default=None), nodes
 
 
 def _invalid(detail: str, errors: dict[str, list[str]] | None = None) -> ProtocolError:
@@ -142,7 +144,6 @@ def _invalid(detail: str, errors: dict[str, list[str]] | None = None) -> Protoco
 # Only these exact forms pass the slower checks below, so the two paths accept the same input.
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CANONICAL_STAMP_RE = re.compile(r"[0-9]{13}-[0-9]{6}-[A-Za-z0-9_.:\-]{1,64}")
-_CHANGE_KEYS = frozenset({"type", "id", "set"})
 
 
 def _is_uuid(value: Any) -> bool:
@@ -155,43 +156,50 @@ def _is_canonical_stamp(text: str) -> bool:
     return _CANONICAL_STAMP_RE.fullmatch(text) is not None
 
 
+def _stamp_fault(text: Any) -> Fault | None:
+    """Return why ``text`` is not a stamp in canonical form (None when it is one)."""
+    if type(text) is str and _is_canonical_stamp(text):
+        return None
+    try:
+        parsed = str(Stamp.parse(text))
+    except InvalidStamp as exc:
+        return Fault("bad_stamp", detail=str(exc))
+    return None if parsed == text else Fault("stamp_form")
+
+
+def _base_fault(stamp: str, base: Any) -> Fault | None:
+    """Return why ``base`` cannot be the base of a write at ``stamp`` (None when it can)."""
+    fault = _stamp_fault(base)
+    if fault is None and not stamp > base:
+        return Fault("stamp_order")
+    return fault
+
+
 def _parse_write_slowly(name: str, raw: Any, errors: dict[str, list[str]]) -> Incoming | None:
     if not isinstance(raw, dict) or "value" not in raw or "stamp" not in raw:
         errors[name] = [Fault("bad_write")]
         return None
     extra = set(raw) - {"value", "stamp", "base"}
     if extra:
-        errors[name] = [Fault("unknown_keys", keys=", ".join(sorted(map(str, extra))))]
+        errors[name] = [_unknown_keys(extra)]
         return None
-    try:
-        stamp = str(Stamp.parse(raw["stamp"]))
-        base = raw.get("base")
-        base = None if base is None else str(Stamp.parse(base))
-    except InvalidStamp as exc:
-        errors[name] = [Fault("bad_stamp", detail=str(exc))]
-        return None
-    if raw["stamp"] != stamp:
-        errors[name] = [Fault("stamp_form")]
-        return None
-    if base is not None and not stamp > base:
-        errors[name] = [Fault("stamp_order")]
+    stamp, base = raw["stamp"], raw.get("base")
+    fault = _stamp_fault(stamp) or (None if base is None else _base_fault(stamp, base))
+    if fault is not None:
+        errors[name] = [fault]
         return None
     return Incoming(raw["value"], stamp, base)
 
 
-def _parse_change(index: int, raw: Any) -> Change | Rejection:
-    if not isinstance(raw, dict):
-        return Rejection(index, None, None, {"change": [Fault("bad_write")]})
-    rtype, rid, writes = raw.get("type"), raw.get("id"), raw.get("set")
-    errors: dict[str, list[str]] = {}
-    usual = len(raw) == 3 and "type" in raw and "id" in raw and "set" in raw
-    extra = () if usual else set(raw) - _CHANGE_KEYS
-    if extra:
-        errors["change"] = [Fault("unknown_keys", keys=", ".join(sorted(map(str, extra))))]
-    if not isinstance(rtype, str) or rtype not in RECORD_TYPES:
-        errors["type"] = [Fault("unknown_type", types=", ".join(RECORD_TYPES))]
-    if not _is_uuid(rid):
-        errors["id"] = [Fault("not_uuid")]
+def _unknown_keys(keys: Iterable[Any]) -> Fault:
+    return Fault("unknown_keys", keys=", ".join(sorted(map(str, keys))))
+
+
+_Writes = tuple[dict[str, Any], dict[str, str], dict[str, str]]  # values, stamps, bases
+
+
+def _parse_set(writes: Any, errors: dict[str, list[str]]) -> _Writes:
+    """Parse the long form: ``set`` maps each field to its value, stamp and base."""
     if not isinstance(writes, dict) or not writes:
         errors["set"] = [Fault("no_writes")]
         writes = {}
@@ -228,9 +236,82 @@ def _parse_change(index: int, raw: Any) -> Change | Rejection:
             stamps[name] = incoming.stamp
             if incoming.base is not None:
                 bases[name] = incoming.base
+    return values, stamps, bases
+
+
+def _parse_values(raw: dict[str, Any], errors: dict[str, list[str]]) -> _Writes:
+    """Parse the compact form: every field of ``values`` written at the change's ``stamp``,
+    with the base of those that have one in ``bases``."""
+    stamp: Any = raw.get("stamp")
+    values: Any = raw.get("values")
+    bases: Any = raw.get("bases", {})
+    # Not cached as in the long form: each change has its own stamp, checked once.
+    canonical = type(stamp) is str and _CANONICAL_STAMP_RE.fullmatch(stamp) is not None
+    fault = None if canonical else _stamp_fault(stamp)
+    if fault is not None:
+        errors["stamp"] = [fault]
+    if type(values) is not dict or not values:
+        errors["values"] = [Fault("no_writes")]
+        values = {}
+    if type(bases) is not dict:
+        errors["bases"] = [Fault("not_bases")]
+        bases = {}
+    elif bases:
+        _check_bases(stamp if fault is None else None, values, bases, errors)
+    return values, dict.fromkeys(values, stamp), bases
+
+
+def _check_bases(
+    stamp: str | None, values: dict[str, Any], bases: dict[str, Any], errors: dict[str, list[str]]
+) -> None:
+    """Note bases of fields the change does not write, and bases a write at ``stamp`` cannot
+    have (not checked against a bad ``stamp``, reported already)."""
+    unknown = bases.keys() - values.keys()
+    if unknown:
+        errors["bases"] = [_unknown_keys(unknown)]
+    if stamp is None:
+        return
+    for name, base in bases.items():
+        fault = _base_fault(stamp, base) if name in values else None
+        if fault is not None:
+            errors[name] = [fault]
+
+
+_LONG_FORM = frozenset({"type", "id", "set"})
+_COMPACT_KEYS = frozenset({"stamp", "values", "bases"})
+_COMPACT_FORM = frozenset({"type", "id"}) | _COMPACT_KEYS
+
+
+def _parse_change(index: int, raw: Any) -> Change | Rejection:
+    if type(raw) is not dict:
+        return Rejection(index, None, None, {"change": [Fault("bad_write")]})
+    rtype: Any = raw.get("type")
+    rid: Any = raw.get("id")
+    errors: dict[str, list[str]] = {}
+    compact = "set" not in raw and not _COMPACT_KEYS.isdisjoint(raw)
+    if compact or len(raw) != 3 or "set" not in raw or "type" not in raw or "id" not in raw:
+        _check_form(raw, compact, errors)
+    if type(rtype) is not str or rtype not in RECORD_TYPES:
+        errors["type"] = [Fault("unknown_type", types=", ".join(RECORD_TYPES))]
+    if type(rid) is not str or _UUID_RE.fullmatch(rid) is None:
+        errors["id"] = [Fault("not_uuid")]
+    if compact:
+        values, stamps, bases = _parse_values(raw, errors)
+    else:
+        values, stamps, bases = _parse_set(raw.get("set"), errors)
     if errors:
         return Rejection(index, rtype, rid, errors)
-    return Change(index, str(rtype), str(rid), values, stamps, bases)
+    return Change(index, rtype, rid, values, stamps, bases)
+
+
+def _check_form(raw: dict[str, Any], compact: bool, errors: dict[str, list[str]]) -> None:
+    """Note keys a change may not have: ``set`` beside the compact form's, or unknown ones."""
+    if raw.keys() <= (_COMPACT_FORM if compact else _LONG_FORM):
+        return
+    if "set" in raw and not _COMPACT_KEYS.isdisjoint(raw):
+        errors["change"] = [Fault("mixed_forms")]
+    else:
+        errors["change"] = [_unknown_keys(raw.keys() - _LONG_FORM - _COMPACT_KEYS)]
 
 
 def parse_push(body: Any) -> PushRequest:
@@ -360,7 +441,19 @@ class ChangeSchema(Schema):
     set = fields.Dict(keys=fields.String(), values=fields.Nested(FieldWriteSchema), required=True)
 
 
+class CompactChangeSchema(Schema):
+    """A change whose writes share one stamp: each field's value, and the base of those that
+    have one (the compact form of docs/protocol.md section 5)."""
+
+    type = fields.String(required=True, validate=validate.OneOf(list(RECORD_TYPES)))
+    id = fields.UUID(required=True)
+    stamp = _stamp(required=True)
+    values = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), required=True)
+    bases = fields.Dict(keys=fields.String(), values=_stamp())
+
+
 class PushRequestSchema(Schema):
+    # (``changes`` holds either form: ``server.openapi`` says so, marshmallow cannot)
     batch_id = fields.UUID(required=True)
     device_time = _stamp(allow_none=True)
     changes = fields.List(

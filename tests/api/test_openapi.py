@@ -38,6 +38,8 @@ def test_openapi_document_is_valid_and_complete(app):
     for name, rtype in RECORD_TYPES.items():
         title = "".join(part.capitalize() for part in name.split("_"))
         assert set(schemas[f"{title}Fields"]["properties"]) == set(rtype.rules)
+    forms = schemas["PushRequest"]["properties"]["changes"]["items"]["anyOf"]
+    assert [form["$ref"].rsplit("/", 1)[1] for form in forms] == ["Change", "CompactChange"]
     push = document["paths"]["/api/v1/sync/push"]["post"]
     assert {"413", "422", "426"} <= set(push["responses"])
     for path, item in document["paths"].items():  # every operation that needs the header
@@ -51,6 +53,8 @@ def test_stamps_cursors_and_hashes_have_their_formats(app):
     schemas = document["components"]["schemas"]
     stamps = [
         schemas["FieldWrite"]["properties"]["stamp"],
+        schemas["CompactChange"]["properties"]["stamp"],
+        schemas["CompactChange"]["properties"]["bases"]["additionalProperties"],
         schemas["PushRequest"]["properties"]["device_time"],
         schemas["PushResponse"]["properties"]["server_time"],
         schemas["PullResponse"]["properties"]["server_time"],

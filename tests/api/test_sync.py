@@ -71,6 +71,51 @@ def test_a_bad_change_does_not_block_its_batch(device, colleague, clock):
     assert good["id"] in records and bad["id"] not in records
 
 
+def compact(change: dict) -> dict:
+    """The change in the compact form (docs/protocol.md section 5): its writes share a stamp."""
+    writes = change["set"]
+    (stamp,) = {w["stamp"] for w in writes.values()}
+    values = {name: w["value"] for name, w in writes.items()}
+    body = {"type": change["type"], "id": change["id"], "stamp": stamp, "values": values}
+    bases = {name: w["base"] for name, w in writes.items() if w["base"] is not None}
+    return {**body, "bases": bases} if bases else body
+
+
+def test_the_compact_form_creates_edits_and_conflicts_as_the_long_form(device, colleague, clock):
+    created = visit_change(device, clock.ms, summary="居民反映雨污管道破损")
+    assert device.push(push_body(compact(created))).json["applied"] == 1
+    record = pulled(colleague)[created["id"]]
+    assert record["fields"]["summary"] == "居民反映雨污管道破损"
+    assert record["stamps"] == {name: w["stamp"] for name, w in created["set"].items()}
+    seen = created["set"]["title"]["stamp"]
+    clock.advance(1)
+    mine = visit_change(device, clock.ms, created["id"], title="第二次走访")
+    mine["set"]["title"]["base"] = seen
+    del mine["set"]["kind"]
+    clock.advance(1)
+    theirs = visit_change(colleague, clock.ms, created["id"], title="第三次走访")
+    theirs["set"]["title"]["base"] = seen  # the same base: a concurrent edit
+    del theirs["set"]["kind"]
+    assert device.push(push_body(compact(mine))).json["applied"] == 1
+    body = colleague.push(push_body(compact(theirs))).json
+    assert (body["applied"], body["rejected"]) == (1, [])
+    [conflict] = body["conflicts"]
+    assert conflict["field"] == "title" and conflict["kept"]["value"] == "第三次走访"
+    assert conflict["other"] == {"value": "第二次走访", "stamp": mine["set"]["title"]["stamp"]}
+
+
+def test_a_change_mixing_the_two_forms_is_rejected_alone(device, clock):
+    good, mixed = visit_change(device, clock.ms), visit_change(device, clock.ms)
+    mixed["stamp"] = mixed["set"]["kind"]["stamp"]
+    response = device.push(push_body(mixed, compact(good)))
+    assert response.status_code == 200
+    [rejected] = response.json["rejected"]
+    assert rejected["index"] == 0 and rejected["codes"] == {
+        "change": [{"code": "mixed_forms", "params": {}}]
+    }
+    assert response.json["applied"] == 1
+
+
 def add(name, value):
     """A mutation that adds a field write stamped like the change's kind."""
     return lambda c: c["set"].update({name: dict(c["set"]["kind"], value=value)})

@@ -57,6 +57,7 @@ class Replica:
     held_back: dict[tuple[str, str], tuple[Any, str]] = field(default_factory=dict)
     acked: list[dict[str, Any]] = field(default_factory=list)
     cursor: str | None = None
+    compact: bool = False  # sends a change whose writes share one stamp in the compact form
 
     def edit(self, record: str, name: str, value: Any, log: list[Edit]) -> None:
         stamp = str(self.clock.tick())
@@ -79,13 +80,13 @@ class Replica:
             return True
         if self.in_flight is None:
             return False
-        return any(c["id"] == record and name in c["set"] for c in self.in_flight["changes"])
+        return any(c["id"] == record and name in _writes(c) for c in self.in_flight["changes"])
 
     def settle(self, body: dict[str, Any]) -> None:
         """After a push is answered, take a held-back server value that beat the pushed write
         (the client rule of docs/protocol.md section 6: the server kept the greater stamp)."""
         for change in body["changes"]:
-            for name, write in change["set"].items():
+            for name, write in _writes(change).items():
                 key = (change["id"], name)
                 if self.pending(*key) or key not in self.held_back:
                     continue
@@ -106,9 +107,32 @@ class Replica:
         self.in_flight = {
             "batch_id": str(uuid.uuid4()),
             "device_time": str(self.clock.tick()),
-            "changes": list(changes.values()),
+            "changes": [_compact(c) if self.compact else c for c in changes.values()],
         }
         return self.in_flight
+
+
+def _compact(change: dict[str, Any]) -> dict[str, Any]:
+    """The change in the compact form of docs/protocol.md section 5, when it has one stamp."""
+    writes = change["set"]
+    stamps = {write["stamp"] for write in writes.values()}
+    if len(stamps) != 1:
+        return change
+    bases = {name: write["base"] for name, write in writes.items() if write["base"]}
+    values = {name: write["value"] for name, write in writes.items()}
+    return {"type": change["type"], "id": change["id"], "stamp": stamps.pop(), "values": values,
+            "bases": bases}  # fmt: skip
+
+
+def _writes(change: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The writes of a change in either form."""
+    if "set" in change:
+        return change["set"]  # type: ignore[no-any-return]
+    bases = change["bases"]
+    return {
+        name: {"value": value, "stamp": change["stamp"], "base": bases.get(name)}
+        for name, value in change["values"].items()
+    }
 
 
 @dataclass
@@ -295,10 +319,10 @@ OFFICE_BETWEEN = [
 ]
 
 
-@example(steps=LOST_WRITE, skews=[0, 0, 0])
-@example(steps=LOST_RESPONSE, skews=[0, 0, 0])
-@example(steps=OFFICE_BETWEEN, skews=[0, 0, 0])
-@example(steps=OFFICE_AFTER, skews=[0, 0, 0])
+@example(steps=LOST_WRITE, skews=[0, 0, 0], compact=[False, True, False])
+@example(steps=LOST_RESPONSE, skews=[0, 0, 0], compact=[False, True, False])
+@example(steps=OFFICE_BETWEEN, skews=[0, 0, 0], compact=[False, True, False])
+@example(steps=OFFICE_AFTER, skews=[0, 0, 0], compact=[False, True, False])
 @settings(
     max_examples=150,
     deadline=None,
@@ -307,8 +331,13 @@ OFFICE_BETWEEN = [
 @given(
     steps=st.lists(step, max_size=50),
     skews=st.lists(st.integers(0, 3_000), min_size=3, max_size=3),
+    compact=st.lists(st.booleans(), min_size=3, max_size=3),
 )
-def test_replicas_converge_and_no_edit_is_lost(steps: list[tuple], skews: list[int]) -> None:
+def test_replicas_converge_and_no_edit_is_lost(
+    steps: list[tuple], skews: list[int], compact: list[bool]
+) -> None:
+    """Whatever each device's form of its changes (docs/protocol.md section 5, long or
+    compact): the rules after parsing are the same."""
     with tempfile.TemporaryDirectory() as home:
         db = open_database(f"sqlite:///{Path(home) / 'fieldsync.db'}")
         db.connect()
@@ -317,7 +346,8 @@ def test_replicas_converge_and_no_edit_is_lost(steps: list[tuple], skews: list[i
         replicas = []
         for n, skew in enumerate(skews):
             device = make_device(device_id=f"dev-{n}")  # fixed ids: stamp order is reproducible
-            replicas.append(Replica(device, Clock(lambda s=skew: tick.now + s, device.id)))
+            clock = Clock(lambda s=skew: tick.now + s, device.id)
+            replicas.append(Replica(device, clock, compact=compact[n]))
         world = World(tick, replicas)
         for op, who, *rest in steps:
             if op == "wait":
