@@ -72,6 +72,14 @@ def _one_outbox_row_per_record(db: Database) -> None:
     db.execute_sql("DROP TABLE outbox_entry")
 
 
+def _outbox_wire(db: Database) -> None:
+    """Version 4: ``outbox.wire``, each row's change as a batch sends it; rows written before
+    have none and get it when a batch takes them. (An earlier step's ``create_tables`` may
+    have made the table with the column already.)"""
+    if "wire" not in {column.name for column in db.get_columns("outbox")}:
+        db.execute_sql("ALTER TABLE outbox ADD COLUMN wire BLOB")
+
+
 __all__ = ["LATEST", "MIGRATIONS", "NewerSchema", "schema_version", "upgrade"]
 
 MIGRATIONS: Sequence[tuple[int, tuple[Step, ...]]] = (
@@ -81,6 +89,7 @@ MIGRATIONS: Sequence[tuple[int, tuple[Step, ...]]] = (
         ("ALTER TABLE device_state ADD COLUMN former_device_ids TEXT NOT NULL DEFAULT '[]'",),
     ),
     (3, (_one_outbox_row_per_record,)),  # one outbox row per record, tagged with its batch
+    (4, (_outbox_wire,)),  # each outbox row's change as a batch sends it (issue 11)
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -74,6 +74,7 @@ class Outbox(_Base):
     record_type = CharField(max_length=20)
     record_id = CharField(max_length=36, index=True)
     writes = TextField()  # JSON: field -> {"value", "stamp", "base"}, in first-edit order
+    wire = BlobField(null=True)  # the change as sent, but for type and id (outbox.wire_of)
     batch = CharField(max_length=36, null=True, index=True)  # the push batch carrying it
 
 

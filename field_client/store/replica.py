@@ -55,27 +55,28 @@ def next_batch(
         if waiting is not None:
             return waiting
         rows = store.db.execute_sql(
-            "SELECT id, record_type, record_id, writes FROM outbox WHERE batch IS NULL"
+            "SELECT id, record_type, record_id, wire, writes FROM outbox WHERE batch IS NULL"
             " ORDER BY id LIMIT ?",
             (max_changes,),
         ).fetchall()
-        parts: list[str] = []
+        parts: list[bytes] = []
         size, last = 0, None
-        for row_id, rtype, rid, writes in rows:
-            size += len(writes) + 80
+        for row_id, rtype, rid, wire, writes in rows:
+            if wire is None:  # a row written before schema version 4
+                wire = outbox.wire_of(json.loads(writes))
+            part = outbox.change_bytes(rtype, rid, wire)
+            size += len(part) + 1
             if parts and size > MAX_BATCH_BYTES:
                 break
-            parts.append(f'{{"type":"{rtype}","id":"{rid}","set":{writes}}}')
+            parts.append(part)
             last = row_id
         if last is None:
             return None
         batch_id = str(uuid7())
         device_time = store.tick()  # after every stamp in the batch, before any later edit
-        body = (
-            f'{{"batch_id":"{batch_id}","device_time":"{device_time}",'
-            f'"changes":[{",".join(parts)}]}}'
-        )
-        packed = gzip.compress(body.encode(), compresslevel=3)
+        head = f'{{"batch_id":"{batch_id}","device_time":"{device_time}","changes":['
+        body = b"".join((head.encode(), b",".join(parts), b"]}"))
+        packed = gzip.compress(body, compresslevel=3)
         store.db.execute_sql(
             "UPDATE outbox SET batch = ? WHERE batch IS NULL AND id <= ?", (batch_id, last)
         )
@@ -132,7 +133,9 @@ def apply_push_response(
         changes = unpack(batch.body)["changes"] if rejected or conflicts else []
         for item in rejected:
             _reject(store, batch, changes, item)
-        pushed = {(c["id"], name): w["stamp"] for c in changes for name, w in c["set"].items()}
+        pushed = {
+            (c["id"], name): w["stamp"] for c in changes for name, w in outbox.writes_of(c).items()
+        }
         store.db.execute_sql("DELETE FROM outbox WHERE batch = ?", (batch_id,))
         store.db.execute_sql(
             "UPDATE device_state SET max_acked = ? WHERE id = 1"
@@ -157,7 +160,7 @@ def _reject(store: LocalStore, batch: Any, changes: list[dict[str, Any]], item: 
     if not isinstance(index, int) or not 0 <= index < len(changes):
         return
     change = changes[index]
-    writes = change["set"]
+    writes = outbox.writes_of(change)
     store.m.Rejection.insert(
         batch_id=batch.id,
         record_type=change["type"],
@@ -413,13 +416,11 @@ def requeue_own_writes(store: LocalStore) -> int:
                 continue
             added += len(own)
             if row_id is None:
-                inserts.append((rtype, rid, dumps(own)))
+                inserts.append((rtype, rid, own))
             else:
-                updates.append((dumps({**writes, **own}), row_id))
-        store.db.cursor().executemany(
-            "INSERT INTO outbox (record_type, record_id, writes) VALUES (?, ?, ?)", inserts
-        )
-        store.db.cursor().executemany("UPDATE outbox SET writes = ? WHERE id = ?", updates)
+                updates.append((row_id, {**writes, **own}))
+        outbox.insert_rows(store.db, inserts)
+        outbox.update_rows(store.db, updates)
         store.db.execute_sql("UPDATE device_state SET cursor = NULL WHERE id = 1")
     return added
 
@@ -465,7 +466,7 @@ def _restamp_record(
         row.save()
     for write in writes.values():
         write["stamp"] = stamp
-    store.db.execute_sql("UPDATE outbox SET writes = ? WHERE id = ?", (dumps(writes), row_id))
+    outbox.update_rows(store.db, [(row_id, writes)])
 
 
 def _chunks(items: list[str], size: int) -> Any:

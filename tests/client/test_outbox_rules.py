@@ -39,7 +39,7 @@ class FormerOutbox:
 
     def answered(self, body: dict[str, Any]) -> None:
         for change in body["changes"]:
-            for field, write in change["set"].items():
+            for field, write in outbox.writes_of(change).items():
                 entry = self.entries.get((change["id"], field))
                 if entry is not None and entry["stamp"] == write["stamp"]:
                     del self.entries[change["id"], field]
@@ -87,6 +87,14 @@ def test_the_outbox_keeps_every_edit_as_the_former_outbox_did(ops):
             store.close()
 
 
+def assert_wire_says_what_writes_say(store: LocalStore) -> None:
+    """Each row's change as sent is its writes, in the compact form when they share a stamp."""
+    for writes, wire in store.db.execute_sql("SELECT writes, wire FROM outbox"):
+        change = json.loads(wire)
+        assert outbox.writes_of(change) == json.loads(writes)
+        assert ("set" in change) == (len({w["stamp"] for w in json.loads(writes).values()}) > 1)
+
+
 def run(store: LocalStore, clock: ManualClock, ops: list[tuple[str, int, str]]) -> None:
     former = FormerOutbox()
     server: dict[tuple[str, str], Any] = {}  # what a server that took every write would hold
@@ -118,7 +126,7 @@ def run(store: LocalStore, clock: ManualClock, ops: list[tuple[str, int, str]]) 
             body = unpack(batch[1])
             assert body["batch_id"] == batch[0] and len(body["changes"]) <= index
             for change in body["changes"]:  # each write as the former outbox held it then
-                for field, write in change["set"].items():
+                for field, write in outbox.writes_of(change).items():
                     assert before[change["id"], field] == (
                         write["value"],
                         write["stamp"],
@@ -136,7 +144,7 @@ def run(store: LocalStore, clock: ManualClock, ops: list[tuple[str, int, str]]) 
                 answer["rejected"] = [{"index": 0, "errors": {"title": ["refused"]}}]
             store.apply_push_response(batch_id, answer)
             for number, change in enumerate(body["changes"]):
-                for field, write in change["set"].items():
+                for field, write in outbox.writes_of(change).items():
                     if refused and number == 0:
                         refused_last[change["id"], field] = write["value"]
                     else:
@@ -158,6 +166,7 @@ def run(store: LocalStore, clock: ManualClock, ops: list[tuple[str, int, str]]) 
             ).fetchone()
             assert counts[0] == counts[1]  # one row per record again
         assert outbox_view(store) == former.view()
+        assert_wire_says_what_writes_say(store)
         one_open = store.db.execute_sql(
             "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM outbox WHERE batch IS NULL"
             " GROUP BY record_id)"
@@ -169,13 +178,13 @@ def run(store: LocalStore, clock: ManualClock, ops: list[tuple[str, int, str]]) 
         batch_id, body_bytes = out.pop(0)
         store.apply_push_response(batch_id, {"conflicts": [], "rejected": []})
         for change in unpack(body_bytes)["changes"]:
-            for field, write in change["set"].items():
+            for field, write in outbox.writes_of(change).items():
                 server[change["id"], field] = write["value"]
                 refused_last.pop((change["id"], field), None)
     while (batch := store.next_batch_wire(RECORDS)) is not None:
         store.apply_push_response(batch[0], {"conflicts": [], "rejected": []})
         for change in unpack(batch[1])["changes"]:
-            for field, write in change["set"].items():
+            for field, write in outbox.writes_of(change).items():
                 server[change["id"], field] = write["value"]
                 refused_last.pop((change["id"], field), None)
     assert store.pending() == [] and store.pending_count() == 0
@@ -206,7 +215,8 @@ def test_an_edit_while_the_row_is_out_opens_a_second_row_acknowledged_apart(stor
     # the next batch is built while the first is out, and carries the second row only
     next_id, body = store.next_batch_wire(skip=[batch_id])
     assert next_id != batch_id
-    assert [c["set"]["title"]["value"] for c in unpack(body)["changes"]] == ["路灯不亮了"]
+    changes = unpack(body)["changes"]
+    assert [outbox.writes_of(c)["title"]["value"] for c in changes] == ["路灯不亮了"]
     store.apply_push_response(batch_id, {"conflicts": [], "rejected": []})
     assert store.db.execute_sql("SELECT batch FROM outbox").fetchall() == [(next_id,)]
     store.apply_push_response(next_id, {"conflicts": [], "rejected": []})
@@ -227,3 +237,21 @@ def test_acknowledging_a_batch_is_one_delete_by_batch(store):
     outbox_statements = [s for s in statements if "outbox" in s]
     assert outbox_statements == [f"DELETE FROM outbox WHERE batch = '{batch_id}'"]
     assert store.pending_count() == 0
+
+
+def test_a_row_from_before_schema_4_is_sent_as_one_written_since(store, clock):
+    """A device upgraded with edits pending has rows with no ``wire``: a batch makes it."""
+    first = store.create("concern", {"title": "路灯不亮"})
+    clock.advance(1)
+    store.update("concern", first, {"status": "accepted"})  # two stamps: the long form
+    store.create("concern", {"title": "井盖松动"})  # one stamp: the compact form
+    assert_wire_says_what_writes_say(store)
+    with store.write():
+        expected = store.db.execute_sql("SELECT wire FROM outbox ORDER BY id").fetchall()
+        store.db.execute_sql("UPDATE outbox SET wire = NULL")
+    _, body = store.next_batch_wire()
+    changes = unpack(body)["changes"]
+    assert [{k: v for k, v in c.items() if k not in ("type", "id")} for c in changes] == [
+        json.loads(wire) for (wire,) in expected
+    ]
+    assert ["set" in c for c in changes] == [True, False]

@@ -258,9 +258,10 @@ def test_an_edit_made_while_a_batch_is_in_flight_stays_queued(store, clock):
     assert entry["base"] is None  # still the base of the first unpushed edit
     batch_id2, body2 = store.next_batch()
     assert batch_id2 != batch_id
-    assert body2["changes"][0]["set"] == {
-        "status": {"value": "accepted", "stamp": entry["stamp"], "base": None}
-    }
+    # one edit: sent in the compact form (docs/protocol.md section 5), no base to give
+    assert body2["changes"] == [
+        {"type": "concern", "id": cid, "stamp": entry["stamp"], "values": {"status": "accepted"}}
+    ]
 
 
 def test_the_device_database_is_readable_by_its_owner_only(tmp_path, clock):

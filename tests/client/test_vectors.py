@@ -3,18 +3,24 @@ Python client's store, the same steps the field app's JavaScript tests run."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from field_client.store import LocalStore
+from field_client.store import LocalStore, outbox
 from field_client.store.replica import unpack
 from tests.client.conftest import ManualClock
 from tests.vectors import load
 
 DEVICE = load("device")
 SCENARIOS = [s for s in DEVICE["scenarios"] if s.get("python", True)]
+
+
+def _long_form(change: dict[str, Any]) -> dict[str, Any]:
+    """A change as sent, in the long form of docs/protocol.md section 5."""
+    return {"type": change["type"], "id": change["id"], "set": outbox.writes_of(change)}
 
 
 class Driver:
@@ -48,8 +54,8 @@ class Driver:
         assert batch is not None
         if arg.get("same"):
             assert batch == self.batch
-        if "changes" in arg:
-            assert unpack(batch[1])["changes"] == arg["changes"]
+        if "changes" in arg:  # (written in the long form, which the field app sends)
+            assert [_long_form(c) for c in unpack(batch[1])["changes"]] == arg["changes"]
         self.batch = batch
 
     def do_answer(self, arg: dict[str, Any]) -> None:
@@ -64,6 +70,8 @@ class Driver:
 
     def do_expect(self, want: dict[str, Any]) -> None:
         store = self.store
+        for writes, wire in store.db.execute_sql("SELECT writes, wire FROM outbox"):
+            assert outbox.writes_of(json.loads(wire)) == json.loads(writes)  # kept together
         got: dict[str, Any] = {}
         if "pending" in want:
             got["pending"] = store.pending_count()
