@@ -99,11 +99,12 @@ def seed_concerns(db_path: Path, workspace_id: str, owner_id: str, total: int) -
         stamps = dict.fromkeys(fields, "1714521600000-000000-office-bench")
         text = json.dumps(fields, ensure_ascii=False)
         rows.append((str(uuid.uuid4()), workspace_id, "concern", text, json.dumps(stamps), 0,
-                     n + 1, now, owner_id, now, owner_id))  # fmt: skip
+                     n + 1, now, owner_id, now, owner_id, fields.get("owner_id")))  # fmt: skip
     with sqlite3.connect(db_path) as conn:
         conn.executemany(
             "INSERT INTO record (id, workspace_id, type, fields, stamps, deleted, seq, created_at,"
-            " created_by, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_by, updated_at, updated_by, owner_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         conn.execute(

@@ -79,20 +79,14 @@ def _v4(db: Database, migrator: SchemaMigrator) -> None:
         )
 
 
-CASEWORK_INDEXES = ("owner_id", "review_status")  # the inbox's and the navigation's lookups
+CASEWORK_FIELDS = ("owner_id", "review_status")  # the inbox's and the navigation's lookups
 
 
-def casework_indexes(db: Database) -> None:
-    """Index the JSON fields the inbox looks up (expression indexes on both backends)."""
-    for name in CASEWORK_INDEXES:
-        value = (
-            f"(CAST(fields AS jsonb) ->> '{name}')"
-            if is_postgres(db)
-            else f"json_extract(fields, '$.{name}')"
-        )
-        db.execute_sql(
-            f"CREATE INDEX IF NOT EXISTS record_{name} ON record (workspace_id, type, {value})"
-        )
+def _field_of(db: Database, name: str) -> str:
+    """SQL for the text of one JSON field of a record (NULL when absent)."""
+    if is_postgres(db):
+        return f"(CAST(fields AS jsonb) ->> '{name}')"
+    return f"json_extract(fields, '$.{name}')"
 
 
 def record_lookup_index(db: Database) -> None:
@@ -117,7 +111,11 @@ def _v5(db: Database, migrator: SchemaMigrator) -> None:
     if "email" not in {c.name for c in db.get_columns("user")}:
         db.execute_sql("ALTER TABLE \"user\" ADD COLUMN email VARCHAR(254) NOT NULL DEFAULT ''")
     db.create_tables([Reminder, ImportBatch, WorkspaceGrant], safe=True)
-    casework_indexes(db)
+    for name in CASEWORK_FIELDS:  # indexes on JSON expressions, replaced in version 10
+        db.execute_sql(
+            f"CREATE INDEX IF NOT EXISTS record_{name} ON record"
+            f" (workspace_id, type, {_field_of(db, name)})"
+        )
 
 
 def _add_columns(db: Database, table: str, columns: dict[str, str]) -> None:
@@ -174,8 +172,26 @@ def _v9(db: Database, migrator: SchemaMigrator) -> None:
     record_lookup_index(db)
 
 
+def _v10(db: Database, migrator: SchemaMigrator) -> None:
+    """Version 10: ``record.owner_id`` and ``record.review_status``, copies of those fields
+    (see ``models.Record``), indexed in place of the JSON expressions of version 5; the index
+    on (workspace, type) goes, as the new indexes lead with those columns."""
+    _add_columns(db, "record", {name: "TEXT NULL" for name in CASEWORK_FIELDS})
+    copies = ", ".join(f"{name} = {_field_of(db, name)}" for name in CASEWORK_FIELDS)
+    held = " OR ".join(f"{_field_of(db, name)} IS NOT NULL" for name in CASEWORK_FIELDS)
+    db.execute_sql(f'UPDATE "record" SET {copies} WHERE {held}')
+    for name in CASEWORK_FIELDS:
+        db.execute_sql(f"DROP INDEX IF EXISTS record_{name}")
+        db.execute_sql(
+            f"CREATE INDEX IF NOT EXISTS record_workspace_id_type_{name}"
+            f' ON "record" (workspace_id, type, {name})'
+        )
+    db.execute_sql("DROP INDEX IF EXISTS record_workspace_id_type")
+
+
 MIGRATIONS: Sequence[tuple[int, Migration]] = (
     (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6), (7, _v7), (8, _v8), (9, _v9),
+    (10, _v10),
 )  # fmt: skip
 LATEST = MIGRATIONS[-1][0]
 
@@ -224,7 +240,6 @@ def upgrade(
         with write_transaction(target):
             if schema_version(target) == 0:
                 target.create_tables(ALL_MODELS, safe=True)
-                casework_indexes(target)
                 record_lookup_index(target)
                 if not ServerState.select().where(ServerState.id == 1).exists():
                     ServerState.create(

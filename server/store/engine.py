@@ -78,13 +78,15 @@ class ApplyResult:
 _UPSERT_COLUMNS = (
     "id", "workspace_id", "type", "fields", "stamps", "deleted", "seq",
     "created_at", "created_by", "updated_at", "updated_by", "updated_device", "echo_after",
+    "owner_id", "review_status",
 )  # fmt: skip
 _INSERT_SUFFIX = " ON CONFLICT (id) DO NOTHING"  # an id taken in another workspace
 _UPSERT_SUFFIX = (
     " ON CONFLICT (id) DO UPDATE SET fields = excluded.fields, stamps = excluded.stamps,"
     " deleted = excluded.deleted, seq = excluded.seq, updated_at = excluded.updated_at,"
     " updated_by = excluded.updated_by, updated_device = excluded.updated_device,"
-    " echo_after = excluded.echo_after"
+    " echo_after = excluded.echo_after, owner_id = excluded.owner_id,"
+    " review_status = excluded.review_status"
 )
 _CHANGE_COLUMNS = (
     "workspace_id", "record_id", "record_type", "seq", "at", "user_id", "device_id", "source",
@@ -442,6 +444,7 @@ def _queue_write(
     (batch.records if row else batch.new_records).append((
         change.id, batch.workspace_id, change.type, dumps(fields), dump_stamps(stamps), deleted,
         state.seq, *created, *updated, echo_after,
+        _text(fields.get("owner_id")), _text(fields.get("review_status")),
     ))  # fmt: skip
     if diff:
         audit = CREATED_DIFF if diff is CREATED else dumps(diff)
@@ -449,6 +452,12 @@ def _queue_write(
             batch.workspace_id, change.id, change.type, state.seq, now, author.user_id,
             author.device_id, batch.source, audit,
         ))  # fmt: skip
+
+
+def _text(value: Any) -> str | None:
+    """A field's value for its copy in a text column (``models.Record.owner_id``): the rules
+    let only text or nothing into these fields."""
+    return value if isinstance(value, str) else None
 
 
 def _echo_after(batch: Batch, row: Row | None) -> int | None:

@@ -17,8 +17,14 @@ from sync.records import RECORD_TYPES
 _KNOWN_FIELDS = frozenset(name for t in RECORD_TYPES.values() for name in t.rules)
 
 
+# Fields the record table also holds in indexed columns of their own (``models.Record``).
+_COPIED = {"owner_id": Record.owner_id, "review_status": Record.review_status}
+
+
 def field(name: str) -> ColumnBase:
     """The text of one JSON field of ``Record.fields`` as an SQL expression (NULL when absent)."""
+    if name in _COPIED:
+        return _COPIED[name]
     if name not in _KNOWN_FIELDS:  # the name is spliced into SQL: only known field names
         raise ValueError(f"unknown record field {name!r}")
     if is_postgres():

@@ -186,8 +186,60 @@ def test_version_9_indexes_records_by_workspace_and_id(database_url: str) -> Non
         " updated_at) VALUES (?, ?, 'visit', '{}', '{}', ?, 1, ?, ?)".replace("?", db.param),
         (rid, device.workspace_id, False, "2024-01-01 00:00:00", "2024-01-01 00:00:00"),
     )
-    assert migrations.upgrade(db) == migrations.LATEST == 9
+    assert migrations.upgrade(db) == migrations.LATEST
     names = {index.name for index in db.get_indexes("record")}
     assert ("record_workspace_id_id" in names) == postgres
     assert db.execute_sql('SELECT count(*) FROM "record"').fetchone()[0] == 1
+    db.close()
+
+
+def _as_version_9(db: Database) -> None:
+    """Give a fresh database's record table the shape version 9 left it in: no copies of
+    owner_id and review_status, indexes on their JSON expressions and on (workspace, type)."""
+    for name in migrations.CASEWORK_FIELDS:
+        db.execute_sql(f"DROP INDEX record_workspace_id_type_{name}")
+        db.execute_sql(f'ALTER TABLE "record" DROP COLUMN {name}')
+    db.execute_sql('CREATE INDEX record_workspace_id_type ON "record" (workspace_id, type)')
+    for name in migrations.CASEWORK_FIELDS:
+        db.execute_sql(
+            f'CREATE INDEX record_{name} ON "record" (workspace_id, type,'
+            f" {migrations._field_of(db, name)})"
+        )
+
+
+def test_version_10_copies_the_looked_up_fields_into_indexed_columns(database_url: str) -> None:
+    db = open_database(database_url)
+    assert migrations.upgrade(db, migrations=migrations.MIGRATIONS[:9]) == 9
+    _as_version_9(db)
+    device = make_device()
+    owner = str(uuid.uuid4())
+    held = {
+        "owned": ("concern", {"title": "漏水", "owner_id": owner, "review_status": "approved"}),
+        "returned": ("visit", {"kind": "phone", "review_status": "needs_changes"}),
+        "plain": ("visit", {"kind": "phone"}),
+    }
+    ids = {key: str(uuid.uuid4()) for key in held}
+    sql = (
+        'INSERT INTO "record" (id, workspace_id, type, fields, stamps, deleted, seq, created_at,'
+        " updated_at) VALUES (?, ?, ?, ?, '{}', ?, ?, ?, ?)"
+    ).replace("?", db.param)
+    for seq, (key, (record_type, fields)) in enumerate(held.items(), start=1):
+        db.execute_sql(sql, (ids[key], device.workspace_id, record_type,
+                             json.dumps(fields, ensure_ascii=False), False, seq,
+                             "2024-01-01 00:00:00", "2024-01-01 00:00:00"))  # fmt: skip
+    assert migrations.upgrade(db) == migrations.LATEST
+    copies = {
+        rid: (owner_id, review)
+        for rid, owner_id, review in db.execute_sql(
+            'SELECT id, owner_id, review_status FROM "record"'
+        ).fetchall()
+    }
+    assert copies == {
+        ids["owned"]: (owner, "approved"),
+        ids["returned"]: (None, "needs_changes"),
+        ids["plain"]: (None, None),
+    }
+    names = {index.name for index in db.get_indexes("record")}
+    assert {"record_workspace_id_type_owner_id", "record_workspace_id_type_review_status"} <= names
+    assert not {"record_owner_id", "record_review_status", "record_workspace_id_type"} & names
     db.close()
