@@ -18,7 +18,7 @@ from server.store.sql import (
     dumps,
     ids_clause,
     insert_rows,
-    loads,
+    load_stored,
     sql_for,
 )
 from sync import (
@@ -148,8 +148,8 @@ def load_rows(db: Database, workspace_id: str, ids: Iterable[str]) -> dict[str, 
             r[0],
             r[1],
             r[2],
-            loads(r[3]),
-            loads(r[4]),
+            load_stored(r[3]),
+            load_stored(r[4]),
             bool(r[5]),
             r[6],
             r[7],
@@ -629,7 +629,7 @@ def _live_choices(db: Database, workspace_id: str) -> dict[str, dict[str, Any]]:
         ),
         (workspace_id, "choice"),
     )
-    return {r[0]: loads(r[1]) for r in cursor.fetchall()}
+    return {r[0]: load_stored(r[1]) for r in cursor.fetchall()}
 
 
 def _counted_voices(db: Database, workspace_id: str, subjects: set[str]) -> set[tuple[str, str]]:
@@ -647,7 +647,7 @@ def _counted_voices(db: Database, workspace_id: str, subjects: set[str]) -> set[
         ),
         (workspace_id, "follow_up", param),
     )
-    voices = (voice_key(loads(r[0])) for r in cursor.fetchall())
+    voices = (voice_key(load_stored(r[0])) for r in cursor.fetchall())
     return {key for key in voices if key is not None}
 
 
