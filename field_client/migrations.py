@@ -90,6 +90,10 @@ MIGRATIONS: Sequence[tuple[int, tuple[Step, ...]]] = (
     ),
     (3, (_one_outbox_row_per_record,)),  # one outbox row per record, tagged with its batch
     (4, (_outbox_wire,)),  # each outbox row's change as a batch sends it (issue 11)
+    (  # whether the server takes the compact form of a change; unknown (no) until it says so
+        5,
+        ("ALTER TABLE device_state ADD COLUMN server_compact INTEGER NOT NULL DEFAULT 0",),
+    ),
 )
 LATEST = MIGRATIONS[-1][0]
 

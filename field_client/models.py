@@ -56,6 +56,8 @@ class DeviceState(_Base):
     restamp_needed = BooleanField(default=False)
     schema_version = IntegerField(default=1)  # field_client.migrations
     former_device_ids = TextField(default="[]")  # JSON: identities before enrolling again
+    # The server takes the compact form of a change (its enrollment or push answers said so).
+    server_compact = BooleanField(default=False)
 
 
 class Record(_Base):

@@ -491,6 +491,7 @@ class PushResponseSchema(Schema):
     rejected = fields.List(fields.Nested(RejectionSchema))
     server_time = _stamp()
     replayed = fields.Boolean()
+    compact = fields.Boolean()  # the server takes the compact form of a change (section 5)
 
 
 class RecordSchema(Schema):
@@ -552,6 +553,7 @@ class EnrollResponseSchema(Schema):
     user = fields.Nested(UserSchema)
     workspace = fields.Nested(WorkspaceSchema)
     server_time = _stamp()
+    compact = fields.Boolean()  # the server takes the compact form of a change (section 5)
 
 
 class DeviceSchema(Schema):

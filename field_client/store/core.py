@@ -150,6 +150,7 @@ class StoreCore:
                 workspace=dumps(answer.get("workspace") or {}),
                 cursor=state.cursor if server_url == state.server_url else None,
                 former_device_ids=dumps(former),
+                server_compact=answer.get("compact") is True,
             ).where(self.m.DeviceState.id == 1).execute()
             self._clock = None
             if answer.get("server_time"):

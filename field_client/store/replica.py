@@ -41,9 +41,11 @@ def next_batch(
     """Return the oldest stored batch not in ``skip`` (id, gzipped JSON body), or build and
     store a new one from the open outbox rows, oldest first.
 
-    The body is assembled from the rows' ``writes`` as text (no decoding) and kept gzipped: the
-    bytes sent, and sent again on a retry, are the bytes stored. ``skip`` names the batches at
-    the server right now: the syncer builds the next batch while the previous one is out.
+    The body is assembled from the rows' changes as text (no decoding) and kept gzipped: the
+    bytes sent, and sent again on a retry, are the bytes stored. Each row's ``wire`` goes when
+    the server has said it takes the compact form; to any other server (one older than that
+    form) its ``writes``, in the long form. ``skip`` names the batches at the server right now:
+    the syncer builds the next batch while the previous one is out.
     """
     waiting = _waiting(store, skip)
     if waiting is not None:  # sent before but never acknowledged: re-send it unchanged
@@ -59,10 +61,13 @@ def next_batch(
             " ORDER BY id LIMIT ?",
             (max_changes,),
         ).fetchall()
+        compact = store.state().server_compact
         parts: list[bytes] = []
         size, last = 0, None
         for row_id, rtype, rid, wire, writes in rows:
-            if wire is None:  # a row written before schema version 4
+            if not compact:
+                wire = b'{"set":%s}' % writes.encode()
+            elif wire is None:  # a row written before schema version 4
                 wire = outbox.wire_of(json.loads(writes))
             part = outbox.change_bytes(rtype, rid, wire)
             size += len(part) + 1
@@ -137,6 +142,8 @@ def apply_push_response(
             (c["id"], name): w["stamp"] for c in changes for name, w in outbox.writes_of(c).items()
         }
         store.db.execute_sql("DELETE FROM outbox WHERE batch = ?", (batch_id,))
+        if response.get("compact") is True:
+            store.db.execute_sql("UPDATE device_state SET server_compact = 1 WHERE id = 1")
         store.db.execute_sql(
             "UPDATE device_state SET max_acked = ? WHERE id = 1"
             " AND (max_acked IS NULL OR max_acked < ?)",

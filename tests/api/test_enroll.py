@@ -26,6 +26,7 @@ def test_enroll_returns_device_token_user_and_workspace(app, workspace, anonymou
     assert body["workspace"] == workspace
     assert Stamp.parse(f"0000000000000-000000-{body['device_id']}")  # a valid node id
     assert Stamp.parse(body["server_time"]).wall_ms >= clock.ms
+    assert body["compact"] is True  # devices may send the compact form (protocol section 5)
     with app.app_context():
         stored = Device.get_by_id(body["device_id"])
         assert stored.token_hash == services.sha256_hex(body["token"])

@@ -56,6 +56,7 @@ def test_a_replayed_batch_changes_nothing(device, colleague, clock):
     assert again.status_code == 200
     assert again.json["replayed"] is True
     assert {k: v for k, v in again.json.items() if k != "replayed"} == first
+    assert first["compact"] is True  # devices may send the compact form (protocol section 5)
     assert colleague.pull(cursor=page["cursor"]).json["records"] == []  # nothing new to pull
 
 

@@ -20,6 +20,7 @@ def enrolled_store(home: Path, clock: ManualClock, device_id: str = "dev-a") -> 
         "user": {"username": "wang", "display_name": "王芳"},
         "workspace": {"id": "w1", "name": "庄泉社区"},
         "server_time": f"{clock.ms:013d}-000000-server",
+        "compact": True,  # as this project's server answers (docs/protocol.md section 5)
     }
     store.save_enrollment("http://127.0.0.1:9", answer, "平板")
     return store

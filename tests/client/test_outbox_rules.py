@@ -255,3 +255,24 @@ def test_a_row_from_before_schema_4_is_sent_as_one_written_since(store, clock):
         json.loads(wire) for (wire,) in expected
     ]
     assert ["set" in c for c in changes] == [True, False]
+
+
+def test_the_compact_form_goes_only_to_a_server_that_said_it_takes_it(tmp_path, clock):
+    """A device updated before its office server sends the long form, which every server takes,
+    until an answer says ``"compact": true`` (docs/protocol.md section 5)."""
+    store = enrolled_store(tmp_path / "device", clock)
+    with store.write():  # enrolled by a server from before the compact form: it said nothing
+        store.db.execute_sql("UPDATE device_state SET server_compact = 0")
+    store.create("concern", {"title": "路灯不亮"})
+    batch_id, body = store.next_batch_wire()
+    [change] = unpack(body)["changes"]
+    assert set(change) == {"type", "id", "set"}
+    store.apply_push_response(batch_id, {"conflicts": [], "rejected": []})  # an older server
+    store.create("concern", {"title": "井盖松动"})
+    batch_id, body = store.next_batch_wire()
+    assert [set(c) for c in unpack(body)["changes"]] == [{"type", "id", "set"}]
+    store.apply_push_response(batch_id, {"conflicts": [], "rejected": [], "compact": True})
+    store.create("concern", {"title": "楼道照明"})
+    _, body = store.next_batch_wire()
+    [change] = unpack(body)["changes"]
+    assert set(change) == {"type", "id", "stamp", "values"}
