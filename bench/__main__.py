@@ -233,9 +233,10 @@ class Device:
         self.cursor: str | None = None
 
     def change(self, rtype: str, rid: str, values: dict[str, Any], base: dict[str, str]) -> dict:
-        stamp = str(self.clock.tick())
-        writes = {k: {"value": v, "stamp": stamp, "base": base.get(k)} for k, v in values.items()}
-        return {"type": rtype, "id": rid, "set": writes}
+        """One change in the compact form, as the field client sends it (docs/protocol.md
+        section 5): one stamp for all its writes, the bases of the fields that have one."""
+        change = {"type": rtype, "id": rid, "stamp": str(self.clock.tick()), "values": values}
+        return {**change, "bases": base} if base else change
 
     def body(self, changes: list[dict[str, Any]]) -> bytes:
         body = {"batch_id": str(uuid.uuid4()), "device_time": str(self.clock.tick())}
