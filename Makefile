@@ -19,7 +19,7 @@ lint: $(READY)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict sync
-	$(BIN)/mypy server field_client
+	$(BIN)/mypy server field_client bench
 
 test: lint
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)

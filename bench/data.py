@@ -7,8 +7,11 @@ import json
 import sqlite3
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    import psycopg
 
 PLACES = ("庄泉社区", "宝塔路商圈", "金山花园", "长江路小区", "城际商圈", "梦溪园", "京口新村")
 TOPICS = (
@@ -74,16 +77,8 @@ def seed_records(url: str, workspace_id: str, total: int) -> None:
             "SELECT seq FROM workspace_state WHERE workspace_id = ?", (workspace_id,)
         ).fetchone()[0]
         node = "seed-device"
-        wall = time.time_ns() // 1_000_000 - 86_400_000
         moment = str(dt.datetime(2024, 3, 1, 9, 0))
-        variants = []
-        for n in range(200):
-            values = visit_values(n, str(uuid.uuid4()))
-            stamp = f"{wall + n:013d}-000000-{node}"
-            variants.append((
-                json.dumps(values, ensure_ascii=False, separators=(",", ":")),
-                json.dumps(dict.fromkeys(values, stamp), separators=(",", ":")),
-            ))  # fmt: skip
+        variants = _variants(node)
         sql = (
             'INSERT INTO "record" (id, workspace_id, type, fields, stamps, deleted, seq,'
             " created_at, created_by, updated_at, updated_by, updated_device)"
@@ -120,6 +115,13 @@ def _variants(node: str) -> list[tuple[str, str]]:
     return variants
 
 
+def _one_value(cursor: psycopg.Cursor[Any]) -> Any:
+    """The single value of a query that always returns one row (a count, a row just made)."""
+    row = cursor.fetchone()
+    assert row is not None  # both callers' queries return exactly one row
+    return row[0]
+
+
 def _seed_postgres(url: str, workspace_id: str, total: int) -> None:
     """The PostgreSQL side of ``seed_records``: COPY in one transaction, under the row lock."""
     import psycopg
@@ -132,10 +134,13 @@ def _seed_postgres(url: str, workspace_id: str, total: int) -> None:
             " ON CONFLICT (workspace_id) DO NOTHING",
             (workspace_id,),
         )
-        seq = conn.execute(
-            "SELECT seq FROM workspace_state WHERE workspace_id = %s FOR UPDATE", (workspace_id,)
-        ).fetchone()[0]
-        have = conn.execute('SELECT count(*) FROM "record"').fetchone()[0]
+        seq = _one_value(
+            conn.execute(
+                "SELECT seq FROM workspace_state WHERE workspace_id = %s FOR UPDATE",
+                (workspace_id,),
+            )
+        )
+        have = _one_value(conn.execute('SELECT count(*) FROM "record"'))
         missing = max(0, total - have)
         columns = (
             "id, workspace_id, type, fields, stamps, deleted, seq, created_at, updated_at,"
