@@ -154,6 +154,8 @@ def read_json(limit: int) -> Any:
         data = _gunzip_limited(data, limit)
     try:
         return jsonio.loads(data)
+    except jsonio.NumberOutOfRange as exc:  # well-formed JSON whose number no field can hold
+        raise _invalid(f"The body holds a number out of range: {exc}.", status=422) from exc
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _invalid("The body is not valid UTF-8 JSON.") from exc
 

@@ -7,6 +7,10 @@ The policy, the same for the server and the field client:
   ``json`` would accept them and orjson would quietly write ``null``;
 - integers beyond 64 bits: orjson reads them as floats, so text with a run of 19 or more
   digits is read by ``json`` (a cheap scan: ``bytes.translate`` and one ``find``);
+- every number is read strictly: one beyond a double's range (``1e400``, which ``json``
+  would read as infinity) or an integer longer than the interpreter converts (4,300 digits)
+  raises ``NumberOutOfRange``, a ``ValueError`` the API answers with 422, where any other
+  unreadable text is simply not JSON;
 - what orjson refuses to read (lone surrogate escapes, 1e400, deep nesting) is read by
   ``json``, which decides; what it refuses to write (integers beyond 64 bits, lone
   surrogates, non-string keys) is written by ``json``.
@@ -24,21 +28,40 @@ from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "dumps_bytes", "loads"]
+__all__ = ["NumberOutOfRange", "dumps", "dumps_bytes", "loads"]
 
 _DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _LONG_NUMBER = b"0" * 19  # a 64-bit integer has at most 20 digits; 19 is a safe threshold
 _std_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
+class NumberOutOfRange(ValueError):
+    """A JSON number that no value here holds exactly: beyond a double, or too many digits."""
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def loads(data: bytes | str) -> Any:
-    """Decode UTF-8 JSON; NaN and Infinity are refused.
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # number text never reads as nan; only overflow gives inf
+        raise NumberOutOfRange(f"{text[:40]} is beyond the range of a number (about 1.8e308)")
+    return value
 
-    Raises ``ValueError`` (and ``RecursionError`` for absurd nesting) as ``json.loads`` does.
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError as exc:  # past the interpreter's digit limit (4,300 by default)
+        raise NumberOutOfRange(f"an integer of {len(text)} digits is too long") from exc
+
+
+def loads(data: bytes | str) -> Any:
+    """Decode UTF-8 JSON; NaN and Infinity are refused, and numbers out of range.
+
+    Raises ``ValueError`` (and ``RecursionError`` for absurd nesting) as ``json.loads`` does;
+    ``NumberOutOfRange`` for a number too large to hold.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if _LONG_NUMBER not in raw.translate(_DIGITS):
@@ -46,7 +69,12 @@ def loads(data: bytes | str) -> Any:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass  # json decides, with its own message
-    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    return json.loads(
+        raw.decode("utf-8"),
+        parse_constant=_reject_constant,
+        parse_float=_finite_float,
+        parse_int=_whole_number,
+    )
 
 
 def _check_finite(value: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
@@ -68,6 +69,17 @@ def test_a_pull_limit_must_be_canonical_ascii(device, limit):
 @sqlite_only
 def test_a_plain_pull_limit_still_works(device):
     assert device.get("/api/v1/sync/pull", query_string={"limit": "7"}).status_code == 200
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1E+309", "7" * 5000])
+def test_a_number_out_of_range_is_refused_whole_not_read_as_infinity(
+    device, colleague, clock, number
+):
+    body = json.dumps(push_body(visit_change(device, clock.ms, attendee_count=7)))
+    text = body.replace('"value": 7,', f'"value": {number},')
+    response = device.post_raw("/api/v1/sync/push", text.encode())
+    assert "out of range" in assert_problem(response, 422, "invalid_request")["detail"]
+    assert colleague.pull().json["records"] == []
 
 
 @sqlite_only

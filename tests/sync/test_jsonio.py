@@ -1,5 +1,5 @@
 """sync.jsonio, the one codec of both sides: the standard library's results (orjson underneath),
-NaN and infinities refused both ways."""
+NaN and infinities refused both ways, numbers out of range refused when read."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ SAME = [
     b'{"big":123456789012345678901234567890,"neg":-9223372036854775809}',  # beyond 64 bits
     b'{"u64":18446744073709551615,"i64":-9223372036854775808}',
     b'"\\ud800"',  # a lone surrogate escape: json accepts it, orjson does not
-    b"[1e400]",  # json reads infinity; orjson refuses
     b'{"a":1,"a":2}',
     b" \n[ ] ",
     b'{"size":1180591620717411303424,"lat":30.25,"t":"\xe4\xb8\xad"}',
@@ -34,6 +33,20 @@ def test_loads_gives_what_json_gives(text: bytes) -> None:
 )
 def test_loads_refuses_what_the_api_refused(text: bytes) -> None:
     with pytest.raises(ValueError):
+        jsonio.loads(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"[1e400]",  # json alone reads infinity, orjson refuses: neither is a number here
+        b'{"n":-1.5E+309}',
+        b'{"pad":"' + b"9" * 19 + b'","n":1e400}',  # json reads it all (a long digit run)
+        b"[" + b"7" * 5000 + b"]",  # past the interpreter's integer digit limit
+    ],
+)
+def test_loads_refuses_numbers_out_of_range(text: bytes) -> None:
+    with pytest.raises(jsonio.NumberOutOfRange):
         jsonio.loads(text)
 
 
