@@ -19,6 +19,10 @@ import { app, go, h, link, localNow, selectOf, show, withOffset } from "./ui.js"
 const BASE = new URL("../", location.href).href.replace(/\/$/, "");
 let store = null;
 let busy = false; // a sync is running
+// Home reads the store in several steps before it shows, so two renders can overlap (this tab
+// saved, another tab wrote meanwhile): each takes a turn, and only the latest started shows.
+let homeTurn = 0;
+let homeDrawing = false; // a home render is reading and has not shown yet
 // Other tabs of the app on this device: told when records change, so their home screen shows
 // the same counts (IndexedDB keeps the data consistent; this keeps the screens current).
 const tabs = "BroadcastChannel" in window ? new BroadcastChannel("fieldsync") : null;
@@ -153,8 +157,11 @@ function offlineBanner() {
 }
 
 tabs?.addEventListener("message", (event) => {
-  if (event.data === "changed") store?.forget(); // another tab wrote: nothing kept here is current
-  if (event.data === "changed" && store && !app.inForm && !busy && document.getElementById("pending")) home();
+  if (event.data !== "changed") return;
+  store?.forget(); // another tab wrote: nothing kept here is current
+  // Home on screen, or on its way there (its reads may have missed that write): draw it anew.
+  const onHome = homeDrawing || document.getElementById("pending");
+  if (store && !app.inForm && !busy && onHome) home();
 });
 
 function changed() {
@@ -235,6 +242,18 @@ async function badge() {
 }
 
 async function home(result = null) {
+  const turn = ++homeTurn;
+  homeDrawing = true;
+  try {
+    const view = await homeView(result);
+    if (turn === homeTurn) show(...view); // else a later render read the store after this one
+  } finally {
+    if (turn === homeTurn) homeDrawing = false;
+  }
+}
+
+/** Read what home shows; return its nodes. */
+async function homeView(result) {
   app.inForm = false;
   if (!result && app.flash) {
     result = app.flash; // the sentence of what was just saved
@@ -262,7 +281,7 @@ async function home(result = null) {
   navigator.storage?.estimate?.().then(({ usage }) => {
     storage.textContent = t("storage", { used: `${((usage || 0) / 1024 / 1024).toFixed(1)} MB` });
   });
-  show(
+  return [
     h("p", { class: "muted" }, `${t("workspace")}: ${status.workspace?.name || ""}`),
     h(
       "div",
@@ -289,7 +308,7 @@ async function home(result = null) {
           link(`visit=${v.id}`, `${choiceName("visit", "kind", v.fields.kind)} · ${places.get(v.fields.place_id) || ""} · ${(v.fields.started_at || "").slice(0, 16).replace("T", " ")}`))))
       : h("p", { class: "muted" }, t("no_visits")),
     storage,
-  );
+  ];
 }
 
 /** Run one sync from the home screen, with live progress and a plain-words result. One tab
