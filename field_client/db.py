@@ -7,7 +7,9 @@ from pathlib import Path
 
 from peewee import SqliteDatabase
 
-__all__ = ["DB_FILE", "open_database"]
+from field_client import checkpoint
+
+__all__ = ["DB_FILE", "DeviceDatabase", "open_database"]
 
 DB_FILE = "fieldsync.db"
 
@@ -24,10 +26,33 @@ PRAGMAS = {
     "foreign_keys": 1,
     "synchronous": "normal",  # with WAL: a killed process never corrupts or loses a commit
     "cache_size": -4_000,  # 4 MB: the page cache is the one thing that grows with the data
+    # The writer checkpoints itself only past this; before, field_client.checkpoint does it on
+    # a thread of its own (its docstring says why, with the numbers).
+    "wal_autocheckpoint": checkpoint.FALLBACK_FRAMES,
+    "journal_size_limit": checkpoint.RESTING_BYTES,
 }
 
 
-def open_database(home: Path) -> SqliteDatabase:
+class DeviceDatabase(SqliteDatabase):
+    """The device's SQLite database; its WAL is checkpointed off the writing thread."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(str(path), pragmas=PRAGMAS, timeout=5)
+        self.checkpointer = checkpoint.for_file(path)
+
+    def commit(self) -> None:
+        super().commit()
+        self.checkpointer.committed()
+
+    def close(self) -> bool:
+        """Close this thread's connection; return when no checkpoint of this file runs."""
+        try:
+            return bool(super().close())
+        finally:
+            self.checkpointer.wait()
+
+
+def open_database(home: Path) -> DeviceDatabase:
     """Create (and connect) the SQLite database of a device home.
 
     The home and a new database file are made readable by their owner only: the database holds
@@ -39,6 +64,6 @@ def open_database(home: Path) -> SqliteDatabase:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         pass
-    db = SqliteDatabase(str(path), pragmas=PRAGMAS, timeout=5)
+    db = DeviceDatabase(path)
     db.connect(reuse_if_open=True)
     return db

@@ -39,6 +39,8 @@ def wipe(store: Any) -> dict[str, int]:
     counts["photos"] = sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
     shutil.rmtree(folder, ignore_errors=True)
     with store._lock:
+        # a background checkpoint (one the delete's commit started) would make TRUNCATE a no-op
+        store.db.checkpointer.wait()
         store.db.execute_sql("VACUUM")
         store.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     durable.write_bytes(store.home / WIPED_FILE, b"wiped at the office's request\n")
