@@ -38,8 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from field_client import blobs, checkpoint
-from field_client.db import DB_FILE
+from field_client import blobs
 from field_client.errors import Offline, Refused, ServerError
 from field_client.transport import Transport
 from sync import Clock, ErrorCode
@@ -197,9 +196,6 @@ def sync_once(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldsync-net") as net:
         _run(store, transport, Wire(transport, net), report, notify, push_limit, pull_limit)
     report.pending = store.pending_count()
-    # What the sync wrote goes into the database file on a thread of its own, now, rather than
-    # inside a later commit (field_client.checkpoint)
-    checkpoint.for_file(store.home / DB_FILE).settle()
     return report
 
 

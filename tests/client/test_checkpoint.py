@@ -101,13 +101,14 @@ def test_without_the_checkpointer_the_writer_still_checkpoints_past_the_fallback
     assert max(sizes) < 1024 * 1024 + 2 * PAGE_BYTES, sizes
 
 
-def test_settle_checkpoints_what_a_sync_left_and_close_waits_for_it(tmp_path, clock):
+def test_a_store_closed_while_it_checkpoints_reopens_with_everything(
+    tmp_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(checkpoint, "GROWTH_BYTES", 1024 * 1024)
     store = enrolled_store(tmp_path / "device", clock)
-    wal_after_each_page(store, pages=30)
-    checkpointer = store.db.checkpointer
-    assert checkpointer.wal_size() > checkpoint.RESTING_BYTES
-    checkpointer.settle()
-    thread = checkpointer._thread
+    for page in pull_pages(30, 50):
+        store.apply_pull_page(page)
+    thread = store.db.checkpointer._thread
     assert thread is not None
     store.close()  # the last connection: its close checkpoints too, and removes the WAL
     assert not thread.is_alive()
@@ -115,9 +116,7 @@ def test_settle_checkpoints_what_a_sync_left_and_close_waits_for_it(tmp_path, cl
     try:
         [(count,)] = again.db.execute_sql("SELECT count(*) FROM record").fetchall()
         assert count == 1500
-        assert again.db.checkpointer is checkpointer  # one per file in a process
-        checkpointer.settle()  # a small WAL: nothing to settle
-        assert checkpointer._thread is thread
+        assert again.db.checkpointer is store.db.checkpointer  # one per file in a process
     finally:
         again.close()
 

@@ -1,14 +1,18 @@
-"""A device store closed right after a sync that left a checkpoint running reopens with
+"""A device store closed right after a sync whose checkpoint may still run reopens with
 everything (field_client.checkpoint)."""
 
 from __future__ import annotations
 
+from field_client import checkpoint
 from field_client.store import LocalStore
 
 SUMMARY = "居民反映小区路灯不亮,夜间出行不便,希望尽快维修。" * 40  # about 3 KB of UTF-8
 
 
-def test_a_store_closed_right_after_a_sync_reopens_with_everything(make_device, clock):
+def test_a_store_closed_right_after_a_sync_reopens_with_everything(
+    make_device, clock, monkeypatch
+):
+    monkeypatch.setattr(checkpoint, "GROWTH_BYTES", 1024 * 1024)
     a = make_device("pad-a")
     for n in range(1_000):
         a.store.create("visit", {"kind": "forum", "title": f"座谈{n}", "summary": SUMMARY})
@@ -17,7 +21,7 @@ def test_a_store_closed_right_after_a_sync_reopens_with_everything(make_device, 
     report = b.sync(pull_limit=200)
     assert report.ok and report.received == 1_000
     checkpointer = b.store.db.checkpointer
-    settling = checkpointer._thread  # the sync's end started a checkpoint of what it pulled
+    settling = checkpointer._thread  # the last one the pull started
     b.store.close()
     assert settling is not None and not settling.is_alive()
     again = LocalStore(b.store.home, now=clock)
