@@ -106,13 +106,18 @@ class Office:
         finally:
             if out is not subprocess.DEVNULL:
                 out.close()
-        deadline = time.monotonic() + 20
+        # A start takes about a second; a machine busy with other tests may take far longer,
+        # and a slow answer is asked again, not taken for a failure.
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the office server exited ({self.process.returncode})")
             try:
-                if requests.get(self.url + "/api/v1/healthz", timeout=1).ok:
+                if requests.get(self.url + "/api/v1/healthz", timeout=5).ok:
                     return self
-            except requests.ConnectionError:
-                time.sleep(0.05)
+            except requests.RequestException:  # not listening yet, or too slow to answer
+                pass
+            time.sleep(0.05)
         raise AssertionError("the office server did not start")
 
     def stop(self) -> None:
