@@ -257,6 +257,10 @@ def test_broken_gzip_and_unknown_encodings(device):
     truncated = gzip.compress(b'{"batch_id": "x", "changes": []}')[:-12]
     response = device.post_raw("/api/v1/sync/push", truncated, {"Content-Encoding": "gzip"})
     assert_problem(response, 400, "invalid_request")
+    corrupt = bytearray(gzip.compress(b'{"batch_id": "x", "changes": []}'))
+    corrupt[-6] ^= 0xFF  # the CRC no longer matches the data
+    response = device.post_raw("/api/v1/sync/push", bytes(corrupt), {"Content-Encoding": "gzip"})
+    assert_problem(response, 400, "invalid_request")
     response = device.post_raw("/api/v1/sync/push", b"{}", {"Content-Encoding": "br"})
     assert_problem(response, 415, "invalid_request")
 
