@@ -113,6 +113,15 @@ def test_requests_share_one_kept_alive_connection_and_gzipped_answers_are_inflat
     assert script.seen[0]["client"] == script.seen[1]["client"]  # one connection
 
 
+def test_a_gzipped_answer_that_does_not_inflate_is_a_cut_connection(stub):
+    page = gzip.compress(json.dumps({"records": [], "more": False}).encode())
+    broken = page[:10] + bytes(b ^ 0xFF for b in page[10:20]) + page[20:]
+    url, _ = stub((200, {"Content-Encoding": "gzip"}, broken))
+    with pytest.raises(Offline) as caught:
+        HttpTransport(url, "tok", retries=0).pull(None, 10)
+    assert caught.value.detail == "connection cut"
+
+
 def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_retry(stub):
     url, script = stub(OK, OK, keep_alive=True, drop_idle=True)
     sleeps: list[float] = []
