@@ -500,7 +500,14 @@ def _queue_conflict(
 
 
 def apply_changes(db: Database, state: State, batch: Batch, changes: list[Change]) -> None:
-    """Check, decide and write a list of changes (inside a locked write transaction).
+    """Check, decide and write a list of changes (inside a locked write transaction)."""
+    decide_changes(db, state, batch, changes)
+    write_changes(db, batch)
+
+
+def decide_changes(db: Database, state: State, batch: Batch, changes: list[Change]) -> None:
+    """Check and decide a list of changes, inserting the new records (inside a locked write
+    transaction); ``write_changes`` writes the rest of what was decided.
 
     Every statement names the batch's workspace. A new record's id may still be taken by a
     record of another workspace: its insert then does nothing, so the batch is undone and
@@ -530,6 +537,10 @@ def apply_changes(db: Database, state: State, batch: Batch, changes: list[Change
         state.seq, state.last_stamp = seq, last_stamp
         _reset(batch)
         rows = load_rows(db, batch.workspace_id, (c.id for c in changes))  # decided in place
+
+
+def write_changes(db: Database, batch: Batch) -> None:
+    """Write the decided records, their audit rows and conflicts (``decide_changes``)."""
     insert_rows(db, "record", _UPSERT_COLUMNS, batch.records, _UPSERT_SUFFIX)
     insert_rows(db, "change", _CHANGE_COLUMNS, batch.changes)
     _insert_conflicts(db, batch)

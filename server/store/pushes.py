@@ -8,7 +8,7 @@ from peewee import Database
 
 from server.db import is_postgres, write_transaction
 from server.metrics import write_lock_timer
-from server.store.engine import Author, Batch, apply_changes
+from server.store.engine import Author, Batch, decide_changes, write_changes
 from server.store.people import DeviceRow
 from server.store.sql import (
     State,
@@ -18,6 +18,7 @@ from server.store.sql import (
     dumps,
     insert_rows,
     loads,
+    pipelined,
     read_state,
     server_time,
     sql_for,
@@ -91,7 +92,7 @@ def _push_in_transaction(
         device.workspace_id, author, "push", now, strict_base=False, now_ms=now_ms,
         allowance_ms=max_skew_ms,
     )  # fmt: skip
-    apply_changes(db, state, batch, request.changes)
+    decide_changes(db, state, batch, request.changes)
     clock = state.clock(now_ms)
     state.last_stamp = str(clock.observe(newest) if newest else clock.tick())
     rejected = sorted([*request.rejected, *batch.rejected], key=lambda r: r.index)
@@ -103,7 +104,10 @@ def _push_in_transaction(
         "rejected": [r.to_json() for r in rejected],
         "server_time": state.last_stamp,
     }
-    _record_push(db, state, device.id, request.batch_id, dumps(response), now)
+    # The writes need no answers (but a conflict's authors, read on the way): one round trip.
+    with pipelined(db):
+        write_changes(db, batch)
+        _record_push(db, state, device.id, request.batch_id, dumps(response), now)
     return response
 
 

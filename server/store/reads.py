@@ -8,10 +8,13 @@ from typing import Any, TypeVar
 
 import psycopg
 from peewee import Database
+from psycopg.pq import TransactionStatus
 
 from server.db import is_postgres
 from server.errors import Unavailable
 from server.store.sql import (
+    READ_STATE_SQL,
+    State,
     bound_db,
     database_errors,
     iso_utc,
@@ -19,6 +22,7 @@ from server.store.sql import (
     read_state,
     reading,
     sql_for,
+    state_of,
 )
 from sync import (
     DELETED,
@@ -99,17 +103,18 @@ def _pull_page(
     cursor: str | None,
     limit: int,
     now_ms: int,
-    read: Callable[[Database, int], Any],
+    read: Callable[[Database, int], tuple[Any, State]],
     render: Callable[[tuple[Any, ...]], _T | None],
     seq_at: int,
 ) -> tuple[list[_T], dict[str, Any]]:
     """Read one page, rendering each row as it is fetched; return items and the envelope.
 
     ``read(db, after)`` runs the page's one statement: up to ``limit + 1`` rows after ``after``
-    in change order, each with its seq in column ``seq_at``. ``render`` turns a row into its
-    item, or None for a row that is the pulling device's own write it holds: such rows count
-    towards ``limit`` and move the cursor but are left out (docs/protocol.md section 6, "No
-    echo").
+    in change order, each with its seq in column ``seq_at``; then it reads the workspace's
+    state (after the page, so server_time covers every stamp on it) and returns both.
+    ``render`` turns a row into its item, or None for a row that is the pulling device's own
+    write it holds: such rows count towards ``limit`` and move the cursor but are left out
+    (docs/protocol.md section 6, "No echo").
     """
     if not isinstance(limit, int) or not 1 <= limit <= MAX_PULL_LIMIT:
         raise ProtocolError(
@@ -122,9 +127,8 @@ def _pull_page(
     items: list[_T] = []
     last = after  # the seq of the last row read (within the limit)
     with database_errors():
-        # One statement is one snapshot: a page never shows half of a push. The state is read
-        # after it, so server_time covers every stamp on the page.
-        rows = read(db, after)
+        # One statement is one snapshot: a page never shows half of a push.
+        rows, state = read(db, after)
         count = 0
         while chunk := rows.fetchmany(_FETCH):
             count += len(chunk)
@@ -133,7 +137,6 @@ def _pull_page(
             if chunk:
                 last = int(chunk[-1][seq_at])
             items += [item for item in map(render, chunk) if item is not None]
-        state = read_state(db, workspace_id, lock=False)
     if epoch is not None and epoch != state.epoch:
         raise ProtocolError(
             ErrorCode.RESYNC_REQUIRED,
@@ -164,9 +167,10 @@ def pull(
     For the HTTP view prefer ``pull_json``: same body, already serialised, much cheaper.
     """
 
-    def read(db: Database, after: int) -> Any:
+    def read(db: Database, after: int) -> tuple[Any, State]:
         params = (device_id, after, workspace_id, after, limit + 1)
-        return db.execute_sql(sql_for(db, _PULL_SQL), params)
+        rows = db.execute_sql(sql_for(db, _PULL_SQL), params)
+        return rows, read_state(db, workspace_id, lock=False)
 
     def render(row: tuple[Any, ...]) -> dict[str, Any] | None:
         return None if row[10] else _wire(workspace_id, row)
@@ -188,11 +192,12 @@ def pull_json(
     Send it as ``application/json`` unchanged. Raises as ``pull`` does.
     """
 
-    def read(db: Database, after: int) -> Any:
+    def read(db: Database, after: int) -> tuple[Any, State]:
         params = (device_id, after, json.dumps(workspace_id), workspace_id, after, limit + 1)
         if is_postgres(db):
-            return _select_binary(db, sql_for(db, _PULL_JSON_POSTGRES), params)
-        return db.execute_sql(_PULL_JSON_SQLITE, params)
+            return _select_binary(db, sql_for(db, _PULL_JSON_POSTGRES), params, workspace_id)
+        rows = db.execute_sql(_PULL_JSON_SQLITE, params)
+        return rows, read_state(db, workspace_id, lock=False)
 
     def render(row: tuple[Any, ...]) -> bytes | None:
         return row[0]  # type: ignore[no-any-return]
@@ -213,26 +218,38 @@ def pull_json(
 # cursor, then a sort: each page reads the whole rest of the workspace. Measured on a fresh
 # database pulling 10,000 records in pages of 1,000: 150-220 ms in the database against 35-55
 # ms walking the index. So the page's statement is planned without bitmap and sequential scans
-# (for this transaction only).
+# (for this transaction only). The transaction's statements go in one pipeline: a round trip
+# for all of them, not one each.
 _WALK_THE_INDEX = (
     "SELECT set_config('enable_bitmapscan', 'off', true),"
     " set_config('enable_seqscan', 'off', true)"
 )
 
 
-def _select_binary(db: Database, sql: str, params: tuple[Any, ...]) -> Any:
+def _select_binary(
+    db: Database, sql: str, params: tuple[Any, ...], workspace_id: str
+) -> tuple[Any, State]:
     """Run a page's query on PostgreSQL, walking the index (``_WALK_THE_INDEX``), asking for
     results in binary format: a bytea column arrives as its raw bytes (in text format it is hex,
-    twice the size, for both sides to convert). The rows are all in the cursor when it
-    returns."""
-    cursor = db.cursor()
+    twice the size, for both sides to convert); then read the workspace's state. The rows are
+    all in the cursor when it returns."""
+    connection = db.connection()
+    settings, page, state = db.cursor(), db.cursor(), db.cursor()
     try:
-        with db.atomic():
-            cursor.execute(_WALK_THE_INDEX)
-            cursor.execute(sql, params, binary=True)
+        # BEGIN and COMMIT as plain statements: psycopg's own transaction block would wait for
+        # the server at each end of it.
+        with connection.pipeline():
+            settings.execute("BEGIN")
+            settings.execute(_WALK_THE_INDEX)
+            page.execute(sql, params, binary=True)
+            state.execute(sql_for(db, READ_STATE_SQL), (workspace_id,))
+            settings.execute("COMMIT")
+        row = state.fetchone()
     except psycopg.Error as exc:  # what ``database_errors`` makes of the driver's errors
+        if connection.info.transaction_status == TransactionStatus.INERROR:
+            connection.rollback()  # the failed statement left its transaction open
         raise Unavailable(exc) from exc
-    return cursor
+    return page, state_of(row, workspace_id)
 
 
 def _wire(workspace_id: str, row: tuple[Any, ...]) -> dict[str, Any]:

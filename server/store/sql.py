@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
+import psycopg
 from peewee import Database, DatabaseError
 
 from server.db import database, is_postgres
@@ -201,6 +202,24 @@ def database_errors() -> Iterator[None]:
         raise Unavailable(exc) from exc
 
 
+@contextmanager
+def pipelined(db: Database) -> Iterator[None]:
+    """Send the statements run inside to PostgreSQL without waiting for each one's answer (a
+    round trip for all of them; psycopg's pipeline mode). Only for statements whose answers
+    nobody reads inside: a read still works but waits there, and a written-row count is not
+    known until the end. A failed statement raises ``Unavailable`` at the end, as
+    ``database_errors`` says the driver's errors. On SQLite (no round trips) the statements
+    simply run."""
+    if not is_postgres(db):
+        yield
+        return
+    try:
+        with db.connection().pipeline():
+            yield
+    except psycopg.Error as exc:
+        raise Unavailable(exc) from exc
+
+
 # -- state: the epoch and node of the server, the sequence and office clock of a workspace ------
 
 
@@ -224,7 +243,8 @@ _LOCK_SQL = (
     "SELECT s.epoch, s.node_id, w.seq, w.last_stamp FROM workspace_state w"
     " JOIN server_state s ON s.id = 1 WHERE w.workspace_id = ?"
 )
-_READ_SQL = (
+# Reads the state without locking it (``read_state``, a pull page); ``state_of`` its row.
+READ_STATE_SQL = (
     "SELECT s.epoch, s.node_id, w.seq, w.last_stamp FROM server_state s"
     " LEFT JOIN workspace_state w ON w.workspace_id = ? WHERE s.id = 1"
 )
@@ -239,10 +259,8 @@ def read_state(db: Database, workspace_id: str, *, lock: bool) -> State:
     workspaces do not wait for it.
     """
     if not lock:
-        row = db.execute_sql(sql_for(db, _READ_SQL), (workspace_id,)).fetchone()
-        if row is None:
-            raise ProtocolError(ErrorCode.UNAVAILABLE, _NOT_INITIALISED)
-        return State(row[0], row[1], int(row[2] or 0), row[3] or "", workspace_id)
+        row = db.execute_sql(sql_for(db, READ_STATE_SQL), (workspace_id,)).fetchone()
+        return state_of(row, workspace_id)
     sql = sql_for(db, _LOCK_SQL) + (" FOR UPDATE OF w" if is_postgres(db) else "")
     row = db.execute_sql(sql, (workspace_id,)).fetchone()
     if row is None:  # the workspace's first write: make its row, then lock it
@@ -258,6 +276,13 @@ def read_state(db: Database, workspace_id: str, *, lock: bool) -> State:
         if row is None:
             raise ProtocolError(ErrorCode.UNAVAILABLE, _NOT_INITIALISED)
     return State(row[0], row[1], int(row[2]), row[3] or "", workspace_id)
+
+
+def state_of(row: tuple[Any, ...] | None, workspace_id: str) -> State:
+    """The state from a ``READ_STATE_SQL`` row."""
+    if row is None:
+        raise ProtocolError(ErrorCode.UNAVAILABLE, _NOT_INITIALISED)
+    return State(row[0], row[1], int(row[2] or 0), row[3] or "", workspace_id)
 
 
 def write_state(db: Database, state: State) -> None:

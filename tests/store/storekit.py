@@ -80,7 +80,8 @@ class Writer:
 class StatementCounter:
     """Counts SQL statements sent through ``Database.execute_sql``, the store's bulk insert
     (``server.store.sql.executemany``: one statement run for many rows) and the pull's binary
-    query on PostgreSQL (``server.store.reads._select_binary``) while active."""
+    query on PostgreSQL (``server.store.reads._select_binary``: the page, then the state) while
+    active."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -97,9 +98,9 @@ class StatementCounter:
             self.statements.append("many: " + sql[:54])
             return original_many(db, sql, rows)
 
-        def counting_binary(db: Database, sql: str, params: Any) -> Any:
-            self.statements.append("binary: " + sql[:52])
-            return original_binary(db, sql, params)
+        def counting_binary(db: Database, sql: str, params: Any, workspace_id: str) -> Any:
+            self.statements += ["binary: " + sql[:52], "binary: the state"]
+            return original_binary(db, sql, params, workspace_id)
 
         original_many = store_sql.executemany
         original_binary = store_reads._select_binary
