@@ -15,24 +15,30 @@ from server.models import Device
 from tests.store.storekit import Writer, make_device
 
 
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    """A migrated database (SQLite or PostgreSQL), bound to the models."""
-    target = open_database(database_url)
+def _migrated(url: str) -> Iterator[Database]:
+    target = open_database(url)
     target.connect(reuse_if_open=True)
     migrations.upgrade(target)
     yield target
     target.close()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A migrated database (SQLite or PostgreSQL), bound to the models."""
+    yield from _migrated(database_url)
 
 
 @pytest.fixture
 def sqlite_db(sqlite_url: str) -> Iterator[Database]:
     """A migrated SQLite database, for tests that need not run on both backends."""
-    target = open_database(sqlite_url)
-    target.connect(reuse_if_open=True)
-    migrations.upgrade(target)
-    yield target
-    target.close()
+    yield from _migrated(sqlite_url)
+
+
+@pytest.fixture
+def pg_db(postgres_url: str) -> Iterator[Database]:
+    """A migrated PostgreSQL database, for tests of what only PostgreSQL does."""
+    yield from _migrated(postgres_url)
 
 
 @pytest.fixture

@@ -9,27 +9,17 @@ from __future__ import annotations
 import functools
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import psycopg
 import pytest
 from peewee import Database
 
-from server import migrations, store
-from server.db import open_database
+from server import store
 from server.errors import Unavailable
 from tests.store.storekit import NOW, SKEW, Writer, make_device
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg_db(postgres_url: str) -> Iterator[Database]:
-    target = open_database(postgres_url)
-    target.connect(reuse_if_open=True)
-    migrations.upgrade(target)
-    yield target
-    target.close()
 
 
 def _waits_for_the_server(db: Database, run: Callable[[], object]) -> int:
