@@ -34,12 +34,13 @@ _READ_CHUNK = 64 * 1024
 _GZIP_LEVEL = 2  # ISA-L's levels are 0-3; 3 is as slow as zlib's and compresses no better here
 _GZIP_WBITS = 16 + 15  # a gzip stream (header and CRC), 32 KiB window
 
-# One instance of each schema, shared by every request: building a schema deep-copies its
-# declared fields, a tenth of the CPU of a small pull; loading and dumping keep no state on it.
 # Said on every enrollment and push answer: this server takes the compact form of a change
 # (docs/protocol.md section 5). A device sends that form only to a server that says so, so a
 # device updated before its office server keeps sending the long form, which every server takes.
 _TAKES_COMPACT = {"compact": True}
+
+# One instance of each schema, shared by every request: building a schema deep-copies its
+# declared fields, a tenth of the CPU of a small pull; loading and dumping keep no state on it.
 _ENROLL_REQUEST = EnrollRequestSchema()
 _ENROLL_RESPONSE = EnrollResponseSchema()
 _DEVICE = DeviceSchema()

@@ -293,7 +293,7 @@ def _parse_change(index: int, raw: Any) -> Change | Rejection:
         _check_form(raw, compact, errors)
     if type(rtype) is not str or rtype not in RECORD_TYPES:
         errors["type"] = [Fault("unknown_type", types=", ".join(RECORD_TYPES))]
-    if type(rid) is not str or _UUID_RE.fullmatch(rid) is None:
+    if not _is_uuid(rid):
         errors["id"] = [Fault("not_uuid")]
     if compact:
         values, stamps, bases = _parse_values(raw, errors)

@@ -95,12 +95,16 @@ def writes_of(change: dict[str, Any]) -> Writes:
     }
 
 
-def insert_rows(db: Any, rows: Iterable[tuple[str, str, Writes]]) -> None:
-    """Queue new open rows: (record type, record id, writes) each."""
+def insert_rows(db: Any, rows: Iterable[tuple[int | None, str, str, Writes]]) -> None:
+    """Queue new open rows: (row id, record type, record id, writes) each; a row id of None
+    takes the next place in the queue, a given one keeps that place (``release_batches``)."""
     db.cursor().executemany(
-        "INSERT INTO outbox (record_type, record_id, writes, wire, batch)"
-        " VALUES (?, ?, ?, ?, NULL)",
-        [(rtype, rid, jsonio.dumps(writes), wire_of(writes)) for rtype, rid, writes in rows],
+        "INSERT INTO outbox (id, record_type, record_id, writes, wire, batch)"
+        " VALUES (?, ?, ?, ?, ?, NULL)",
+        [
+            (row_id, rtype, rid, jsonio.dumps(writes), wire_of(writes))
+            for row_id, rtype, rid, writes in rows
+        ],
     )
 
 
@@ -155,7 +159,7 @@ def queue_edit(
         base = next((w[name]["base"] for w in in_batches if name in w), held.get(name))
         edit[name] = {"value": value, "stamp": stamp, "base": base}
     if open_row is None:
-        insert_rows(db, [(rtype, record_id, edit)])
+        insert_rows(db, [(None, rtype, record_id, edit)])
     else:
         update_rows(db, [(open_row[0], coalesce(json.loads(open_row[1]), edit))])
 
@@ -177,13 +181,11 @@ def release_batches(db: Any) -> None:
         "DELETE FROM outbox WHERE record_id IN"
         " (SELECT record_id FROM outbox WHERE batch IS NOT NULL)"
     )
-    merged = [merge_rows(json.loads(row[3]) for row in group) for group in grouped.values()]
-    db.cursor().executemany(
-        "INSERT INTO outbox (id, record_type, record_id, writes, wire, batch)"
-        " VALUES (?, ?, ?, ?, ?, NULL)",
+    insert_rows(
+        db,
         [
-            (group[0][0], group[0][1], rid, jsonio.dumps(writes), wire_of(writes))
-            for (rid, group), writes in zip(grouped.items(), merged, strict=True)
+            (group[0][0], group[0][1], rid, merge_rows(json.loads(row[3]) for row in group))
+            for rid, group in grouped.items()
         ],
     )
 

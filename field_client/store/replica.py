@@ -420,7 +420,7 @@ def requeue_own_writes(store: LocalStore) -> int:
                 continue
             added += len(own)
             if row_id is None:
-                inserts.append((rtype, rid, own))
+                inserts.append((None, rtype, rid, own))
             else:
                 updates.append((row_id, {**writes, **own}))
         outbox.insert_rows(store.db, inserts)

@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import psycopg
 from peewee import Database
 from psycopg.pq import TransactionStatus
 
@@ -19,6 +18,7 @@ from server.store.sql import (
     database_errors,
     iso_utc,
     loads,
+    pipelined,
     read_state,
     reading,
     sql_for,
@@ -232,24 +232,24 @@ def _select_binary(
     """Run a page's query on PostgreSQL, walking the index (``_WALK_THE_INDEX``), asking for
     results in binary format: a bytea column arrives as its raw bytes (in text format it is hex,
     twice the size, for both sides to convert); then read the workspace's state. The rows are
-    all in the cursor when it returns."""
+    all in the cursor when it returns. Runs its own transaction: call it outside one (as the
+    pull view does)."""
     connection = db.connection()
     settings, page, state = db.cursor(), db.cursor(), db.cursor()
     try:
         # BEGIN and COMMIT as plain statements: psycopg's own transaction block would wait for
         # the server at each end of it.
-        with connection.pipeline():
+        with pipelined(db):
             settings.execute("BEGIN")
             settings.execute(_WALK_THE_INDEX)
             page.execute(sql, params, binary=True)
             state.execute(sql_for(db, READ_STATE_SQL), (workspace_id,))
             settings.execute("COMMIT")
-        row = state.fetchone()
-    except psycopg.Error as exc:  # what ``database_errors`` makes of the driver's errors
+    except Unavailable:
         if connection.info.transaction_status == TransactionStatus.INERROR:
             connection.rollback()  # the failed statement left its transaction open
-        raise Unavailable(exc) from exc
-    return page, state_of(row, workspace_id)
+        raise
+    return page, state_of(state.fetchone(), workspace_id)
 
 
 def _wire(workspace_id: str, row: tuple[Any, ...]) -> dict[str, Any]:
