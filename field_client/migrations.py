@@ -94,6 +94,15 @@ MIGRATIONS: Sequence[tuple[int, tuple[Step, ...]]] = (
         5,
         ("ALTER TABLE device_state ADD COLUMN server_compact INTEGER NOT NULL DEFAULT 0",),
     ),
+    (  # one index on (type, updated_ms) for the two on each (issue 11: cheaper pulls)
+        6,
+        (
+            'DROP INDEX IF EXISTS "record_type"',
+            'DROP INDEX IF EXISTS "record_updated_ms"',
+            'CREATE INDEX IF NOT EXISTS "record_type_updated_ms"'
+            ' ON "record" ("type", "updated_ms")',
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1][0]
 

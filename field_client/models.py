@@ -62,13 +62,19 @@ class DeviceState(_Base):
 
 class Record(_Base):
     id = CharField(primary_key=True, max_length=36)
-    type = CharField(max_length=20, index=True)
+    type = CharField(max_length=20)
     fields = TextField(default="{}")
     stamps = TextField(default="{}")
     deleted = BooleanField(default=False)
     meta = TextField(default="{}")
     search = TextField(default="")  # the string values, for LIKE search (works for Chinese)
-    updated_ms = BigIntegerField(default=0, index=True)
+    updated_ms = BigIntegerField(default=0)
+
+    class Meta:
+        # One index serves every list of a type, most recently changed first (and counts,
+        # recent places, review notes): two, on type and on updated_ms, cost a pull of 10,000
+        # records 104 M instructions of the device's CPU, this one 64 M (schema version 6).
+        indexes = ((("type", "updated_ms"), False),)
 
 
 class Outbox(_Base):

@@ -280,9 +280,10 @@ def apply_pull_page(store: LocalStore, page: dict[str, Any]) -> dict[str, int]:
     return counts
 
 
+# Fields and stamps may come as the UTF-8 bytes received (``Pulled``): stored as text.
 PULLED_ROW_SQL = (
     "INSERT OR REPLACE INTO record (id, type, fields, stamps, deleted, meta, search, updated_ms)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " VALUES (?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?)"
 )
 
 
@@ -294,7 +295,7 @@ def _pulled_row(record: Pulled) -> tuple[Any, ...]:
         record.type,
         record.fields_json,
         record.stamps_json,
-        record.deleted,
+        1 if record.deleted else 0,  # an int: sqlite3 adapts a bool by a failing lookup
         record.meta_json,
         search_text(record.type, record.fields),
         Stamp.wall_of(max(stamps.values())) if stamps else 0,

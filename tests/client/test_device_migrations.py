@@ -105,3 +105,33 @@ def test_a_database_from_a_newer_release_is_refused(tmp_path):
     with pytest.raises(StoreError) as info:
         LocalStore(home, now=ManualClock())
     assert info.value.detail == "newer_schema"
+
+
+def _record_indexes(store: LocalStore) -> list[tuple[str, str | None]]:
+    return store.db.execute_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'record'"
+        " ORDER BY name"
+    ).fetchall()
+
+
+def test_the_record_indexes_become_one_on_type_and_updated_ms_keeping_the_records(tmp_path):
+    home = first_release_home(tmp_path)
+    with sqlite3.connect(home / "fieldsync.db") as conn:
+        before = conn.execute("SELECT * FROM record ORDER BY id").fetchall()
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"record_type", "record_updated_ms"} <= names
+    store = LocalStore(home, now=ManualClock())
+    fresh = LocalStore(tmp_path / "fresh", now=ManualClock())
+    assert _record_indexes(store) == _record_indexes(fresh)
+    assert [name for name, _ in _record_indexes(store)] == [
+        "record_type_updated_ms",
+        "sqlite_autoindex_record_1",
+    ]
+    after = store.db.execute_sql("SELECT * FROM record ORDER BY id").fetchall()
+    assert after == before
+    plan = store.db.execute_sql(
+        "EXPLAIN QUERY PLAN SELECT id FROM record WHERE type = 'concern' ORDER BY updated_ms DESC"
+    ).fetchall()
+    assert "record_type_updated_ms" in plan[0][3] and len(plan) == 1  # no sort of its own
+    store.close()
+    fresh.close()

@@ -33,7 +33,7 @@ def test_parts_are_kept_as_the_text_received_and_decoded_exactly():
     read = read_page(page())
     [record] = read["records"]
     assert (
-        record.fields_json == '{"title":"\\u8d70\\u8bbf","count":123456789012345678901234567890}'
+        record.fields_json == b'{"title":"\\u8d70\\u8bbf","count":123456789012345678901234567890}'
     )
     assert record.fields == {"title": "走访", "count": 123456789012345678901234567890}
     assert record.stamps == {"title": STAMP, "count": STAMP}
@@ -52,8 +52,11 @@ def test_a_record_in_wire_form_as_data_reads_the_same():
         "meta": {"seq": 1},
     }
     again = Pulled.of(data)
-    assert again._replace(fields_json="") == record._replace(fields_json="")
+    assert again._replace(fields_json="", stamps_json="") == record._replace(
+        fields_json="", stamps_json=""
+    )
     assert json.loads(again.fields_json) == json.loads(record.fields_json)
+    assert json.loads(again.stamps_json) == json.loads(record.stamps_json)
 
 
 @pytest.mark.parametrize(
@@ -89,3 +92,33 @@ def test_text_that_is_not_utf8_refuses_the_page():
 def test_an_envelope_without_more_refuses_the_page():
     with pytest.raises(ValueError, match="malformed pull page"):
         read_page(b'{"records":[],"cursor":"c1"}')
+
+
+def test_a_page_read_off_the_wire_is_stored_as_the_same_page_given_as_data(tmp_path, clock):
+    """The bytes received are stored as text, with the same search copy and change time as
+    the record given as data (in-process callers) would have."""
+    from tests.client.conftest import enrolled_store
+
+    text = (
+        '{"records":[{"type":"visit","id":"v1","fields":{"kind":"forum","title":"走访\\n座谈",'
+        '"place_id":"p1","attendee_count":12,"summary":"说明\\"引号\\""},'
+        f'"stamps":{{"kind":"{STAMP}","title":"{STAMP}","place_id":"{STAMP}",'
+        f'"attendee_count":"{STAMP}","summary":"1780000000001-000000-dev-c"}},'
+        '"deleted":false,"meta":{"workspace_id":"w1","seq":7}}],'
+        f'"cursor":"c1","more":false,"server_time":"{STAMP}"}}'
+    )
+    columns = "id, type, fields, stamps, deleted, meta, search, updated_ms"
+    rows, kinds = [], []
+    for name, page in (("wire", read_page(text.encode())), ("data", json.loads(text))):
+        store = enrolled_store(tmp_path / name, clock)
+        assert store.apply_pull_page(page) == {"received": 1, "new": 1, "returned": 0}
+        [row] = store.db.execute_sql(f"SELECT {columns} FROM record").fetchall()
+        kinds.append(
+            store.db.execute_sql("SELECT typeof(fields), typeof(stamps) FROM record").fetchone()
+        )
+        rows.append((*row[:2], json.loads(row[2]), json.loads(row[3]), *row[4:]))
+        store.close()
+    assert rows[0] == rows[1]
+    assert kinds == [("text", "text")] * 2
+    assert rows[0][6] == 'forum\n走访\n座谈\n说明"引号"'  # the search copy: no reference
+    assert rows[0][7] == 1780000000001
