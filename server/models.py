@@ -136,8 +136,9 @@ class Record(BaseModel):
     updated_at = DateTimeField(default=utcnow)
     updated_by = CharField(max_length=36, null=True)
     updated_device = CharField(max_length=64, null=True)
-    # Set when the latest change is exactly updated_device's write: that device's pulls leave
-    # the record out once its cursor is at or past this number (docs/protocol.md section 6).
+    # Set when the latest change is exactly updated_device's write: 0 when every change of the
+    # record is that device's, and that device's pulls then leave the record out
+    # (docs/protocol.md section 6); else the number of the change it was written on.
     echo_after = BigIntegerField(null=True)
     # Copies of the two fields the office looks records up by (the inbox: a user's concerns;
     # the review queue), written with ``fields`` by the store's engine: an index on a plain
