@@ -17,7 +17,7 @@ from uuid6 import uuid7
 from field_client.pulled import Pulled
 from field_client.store import outbox
 from field_client.store.common import dumps, search_text
-from sync import DELETED, Stamp, jsonio
+from sync import DELETED, RECORD_TYPES, Stamp, jsonio
 from sync.vocabulary import pack_faults
 
 if TYPE_CHECKING:
@@ -271,10 +271,8 @@ def apply_pull_page(store: LocalStore, page: dict[str, Any]) -> dict[str, int]:
         known = _local_stamps(store, ids)
         counts = _pull_counts(records, known)
         mine = _pending_fields(store, ids)
-        rows = [
-            _kept_row(store, record, mine[record.id]) if record.id in mine else _pulled_row(record)
-            for record in records
-        ]
+        rows = _pulled_rows([r for r in records if r.id not in mine])
+        rows += [_kept_row(store, r, mine[r.id]) for r in records if r.id in mine]
         store.db.cursor().executemany(PULLED_ROW_SQL, rows)
         _save_cursor(store, page.get("cursor"), page.get("server_time"))
     return counts
@@ -287,19 +285,35 @@ PULLED_ROW_SQL = (
 )
 
 
-def _pulled_row(record: Pulled) -> tuple[Any, ...]:
-    """Return the row of a pulled record as sent (none of its fields is pending here)."""
-    stamps = record.stamps
-    return (
-        record.id,
-        record.type,
-        record.fields_json,
-        record.stamps_json,
-        1 if record.deleted else 0,  # an int: sqlite3 adapts a bool by a failing lookup
-        record.meta_json,
-        search_text(record.type, record.fields),
-        Stamp.wall_of(max(stamps.values())) if stamps else 0,
-    )
+_REFS = {name: rules.refs for name, rules in RECORD_TYPES.items()}
+
+
+def _pulled_rows(records: list[Pulled]) -> list[tuple[Any, ...]]:
+    """Return the rows of pulled records as sent (none of their fields pending here).
+
+    One comprehension: no call of Python per record but the search copy's (``search_text``,
+    inlined) and no bool for sqlite3 to adapt (deleted as an int; sqlite3 adapts a bool by a
+    failing ``__conform__`` lookup, a formatted exception per row: 3% of a pull's CPU)."""
+    refs, no_refs = _REFS, frozenset[str]()
+    return [
+        (
+            r.id,
+            r.type,
+            r.fields_json,
+            r.stamps_json,
+            1 if r.deleted else 0,
+            r.meta_json,
+            "\n".join(
+                [
+                    v
+                    for k, v in r.fields.items()
+                    if isinstance(v, str) and k not in refs.get(r.type, no_refs)
+                ]
+            ),
+            int(max(r.stamps.values())[:13]) if r.stamps else 0,  # Stamp.wall_of, inlined
+        )
+        for r in records
+    ]
 
 
 def _kept_row(store: LocalStore, record: Pulled, mine: set[str]) -> tuple[Any, ...]:
@@ -324,7 +338,7 @@ def _kept_row(store: LocalStore, record: Pulled, mine: set[str]) -> tuple[Any, .
         stamps_json=dumps(stamps),
         deleted=deleted,
     )
-    return _pulled_row(kept)
+    return _pulled_rows([kept])[0]
 
 
 REVIEW_FIELDS = ("review_status", "review_note")

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from field_client.pulled import Pulled, read_page
+from field_client.store import search_text
 
 STAMP = "1780000000000-000001-dev-b"
 
@@ -121,4 +122,5 @@ def test_a_page_read_off_the_wire_is_stored_as_the_same_page_given_as_data(tmp_p
     assert rows[0] == rows[1]
     assert kinds == [("text", "text")] * 2
     assert rows[0][6] == 'forum\n走访\n座谈\n说明"引号"'  # the search copy: no reference
+    assert rows[0][6] == search_text("visit", rows[0][2])  # as a local edit makes it
     assert rows[0][7] == 1780000000001
