@@ -259,11 +259,23 @@ class RecordType:
     checks: Mapping[str, Callable[[Any], Fault | None]] = field(
         init=False, repr=False, compare=False
     )
+    # the same without the office-only fields: what a device may write, in one lookup a field
+    device_checks: Mapping[str, Callable[[Any], Fault | None]] = field(
+        init=False, repr=False, compare=False
+    )
+    # the time and date fields (``sync.rules.future_errors``)
+    timed: Mapping[str, Date | DateTime] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        refs = frozenset(n for n, r in self.rules.items() if isinstance(r, Ref | RefList))
+        rules = self.rules
+        refs = frozenset(n for n, r in rules.items() if isinstance(r, Ref | RefList))
         object.__setattr__(self, "refs", refs)
-        object.__setattr__(self, "checks", {n: r.check for n, r in self.rules.items()})
+        checks = {n: r.check for n, r in rules.items()}
+        object.__setattr__(self, "checks", checks)
+        device = {n: c for n, c in checks.items() if n not in self.office_only}
+        object.__setattr__(self, "device_checks", device)
+        timed = {n: r for n, r in rules.items() if isinstance(r, Date | DateTime)}
+        object.__setattr__(self, "timed", timed)
 
 
 CONCERN_STATUSES = (
@@ -437,23 +449,31 @@ def validate_fields(
     spread over several changes only if they are all there in the end.
     """
     errors: dict[str, list[str]] = {}
-    checks, required = record_type.checks, record_type.required
-    office_only = () if from_office else record_type.office_only
+    required = record_type.required
+    # Office-only fields have no check here when a device writes: they take the slow branch.
+    checks = record_type.checks if from_office else record_type.device_checks
     for name, value in values.items():
         check = checks.get(name)
-        if check is None:  # the deletion flag (no rule of its own), or no field of the type
-            if name != DELETED:
-                errors[name] = [Fault("unknown_field")]
-            elif not isinstance(value, bool):
-                errors[name] = [Fault("not_bool")]
-        elif name in office_only:
-            errors[name] = [Fault("office_only")]
+        if check is None:  # the deletion flag, a field of no rule, or an office-only one
+            fault = _unchecked_fault(record_type, name, value)
+            if fault is not None:
+                errors[name] = [fault]
         elif value is None:
             if name in required:
                 errors[name] = [Fault("required")]
         elif (message := check(value)) is not None:
             errors[name] = [message]
-    if is_new and not values.get(DELETED):
+    if is_new and not values.keys() >= required and not values.get(DELETED):
         for name in sorted(required.difference(values, present)):
             errors.setdefault(name, [Fault("required_new")])
     return errors
+
+
+def _unchecked_fault(record_type: RecordType, name: str, value: Any) -> Fault | None:
+    """Why a field that ``validate_fields`` has no check for cannot be written (None for a
+    deletion flag that is a bool)."""
+    if name in record_type.checks:
+        return Fault("office_only")
+    if name != DELETED:
+        return Fault("unknown_field")
+    return None if isinstance(value, bool) else Fault("not_bool")

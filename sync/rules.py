@@ -16,7 +16,7 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sync.records import Date, DateTime, RecordType
+from sync.records import DateTime, RecordType
 from sync.vocabulary import Fault
 
 __all__ = [
@@ -72,7 +72,7 @@ def future_errors(
     """
     limit = now_ms + allowance_ms
     errors: dict[str, list[str]] = {}
-    for name, rule in _timed(record_type).items():
+    for name, rule in record_type.timed.items():
         value = values.get(name)
         if not isinstance(value, str) or (not checked and rule.check(value) is not None):
             continue
@@ -82,7 +82,7 @@ def future_errors(
             # whatever its offset (offsets stay under a day), so only the others are parsed.
             if value[:10] > past and _after(value, limit):
                 errors[name] = [FUTURE_MESSAGE]
-        elif isinstance(rule, Date) and not rule.future_ok and value > latest:
+        elif not rule.future_ok and value > latest:  # (a Date)
             errors[name] = [FUTURE_MESSAGE]  # (canonical dates sort as text as they do as dates)
     return errors
 
@@ -95,22 +95,6 @@ def _dates_of(limit_ms: int) -> tuple[str, str]:
     moment = dt.datetime.fromtimestamp(limit_ms / 1000, dt.UTC)
     past = (moment.date() - dt.timedelta(days=2)).isoformat()
     return past, (moment + _LATEST_OFFSET).date().isoformat()
-
-
-_TIMED: dict[int, dict[str, Date | DateTime]] = {}
-
-
-def _timed(record_type: RecordType) -> dict[str, Date | DateTime]:
-    """The time and date fields of a record type (looked up once per type)."""
-    timed = _TIMED.get(id(record_type))
-    if timed is None:
-        timed = {
-            name: rule
-            for name, rule in record_type.rules.items()
-            if isinstance(rule, Date | DateTime)
-        }
-        _TIMED[id(record_type)] = timed
-    return timed
 
 
 def concern_people(

@@ -123,12 +123,19 @@ class PushRequest:
     device_time: str | None
     changes: list[Change] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    # The distinct stamps of the changes' writes when the parser collected them on the way
+    # (the compact form's one stamp a change), so they are not gathered again field by field.
+    write_stamps: set[str] | None = field(default=None, repr=False, compare=False)
 
     def newest_and_nodes(self) -> tuple[str | None, set[str]]:
         """Return the stamp with the largest wall clock of the push (for the clock-skew check:
         device_time included, as every clock value parsed counts) and the node ids its writes
         name, from one pass over their distinct stamps (a change's writes usually share one)."""
-        stamps: set[str] = set().union(*(change.stamps.values() for change in self.changes))
+        stamps = self.write_stamps
+        if stamps is None:
+            stamps = set().union(*(change.stamps.values() for change in self.changes))
+        else:
+            stamps = set(stamps)
         nodes = {Stamp.node_of(stamp) for stamp in stamps}
         if self.device_time:
             stamps.add(self.device_time)
@@ -314,6 +321,75 @@ def _check_form(raw: dict[str, Any], compact: bool, errors: dict[str, list[str]]
         errors["change"] = [_unknown_keys(raw.keys() - _LONG_FORM - _COMPACT_KEYS)]
 
 
+# Many ids or stamps, one per line, checked in one match: the same patterns as ``_UUID_RE`` and
+# ``_CANONICAL_STAMP_RE`` (neither lets a line break into an id or a stamp).
+_UUID = _UUID_RE.pattern
+_STAMP = _CANONICAL_STAMP_RE.pattern
+_UUID_LINES_RE = re.compile(rf"(?:{_UUID}\n)*+{_UUID}")
+_STAMP_LINES_RE = re.compile(rf"(?:{_STAMP}\n)*+{_STAMP}")
+
+
+def _all_match(lines_re: re.Pattern[str], texts: list[str]) -> bool:
+    """Whether every one of ``texts`` (strings) is, whole, one line ``lines_re`` repeats.
+
+    One match over the joined texts costs less than one call a text. A text holding a line
+    break would be split in two: counting the breaks tells it (it then fails the check)."""
+    joined = "\n".join(texts)
+    return joined.count("\n") == len(texts) - 1 and lines_re.fullmatch(joined) is not None
+
+
+def _parse_well_formed(changes: list[Any]) -> tuple[list[Change], set[str]] | None:
+    """Parse a push whose changes are all in the compact form and all well formed, with no
+    record twice, as the change-by-change parse would, or return None (the usual push of a
+    device; anything else is left to that parse, for its exact reasons).
+
+    The canonical ids, stamps and bases are checked in one match each, after the loop. Also
+    returns the distinct stamps of the writes (``PushRequest.write_stamps``).
+    """
+    parsed: list[Change] = []
+    ids: list[str] = []
+    stamps: list[str] = []
+    bases_seen: list[str] = []
+    record_types = RECORD_TYPES
+    for index, raw in enumerate(changes):
+        if type(raw) is not dict:
+            return None
+        rtype, rid = raw.get("type"), raw.get("id")
+        stamp, values = raw.get("stamp"), raw.get("values")
+        # (with these four not None, four keys are exactly these; a fifth may only be "bases")
+        if (
+            type(rtype) is not str
+            or rtype not in record_types
+            or type(rid) is not str
+            or type(stamp) is not str
+            or type(values) is not dict
+            or not values
+        ):
+            return None
+        if len(raw) == 4:
+            bases: dict[str, Any] = {}
+        else:
+            bases = raw.get("bases")  # type: ignore[assignment]
+            if len(raw) != 5 or type(bases) is not dict:
+                return None
+            for name, base in bases.items():
+                if type(base) is not str or not stamp > base or name not in values:
+                    return None
+                bases_seen.append(base)
+        ids.append(rid)
+        stamps.append(stamp)
+        parsed.append(Change(index, rtype, rid, values, dict.fromkeys(values, stamp), bases))
+    if (
+        not parsed
+        or len(set(ids)) != len(ids)  # (the change-by-change parse says which is twice)
+        or not _all_match(_UUID_LINES_RE, ids)
+        or not _all_match(_STAMP_LINES_RE, stamps)
+        or (bases_seen and not _all_match(_STAMP_LINES_RE, bases_seen))
+    ):
+        return None
+    return parsed, set(stamps)
+
+
 def parse_push(body: Any) -> PushRequest:
     """Parse a push body. Envelope errors raise ProtocolError; a bad change becomes a Rejection."""
     if not isinstance(body, dict):
@@ -343,7 +419,18 @@ def parse_push(body: Any) -> PushRequest:
             f"A push may carry at most {MAX_PUSH_CHANGES} changes; this one has {len(changes)}.",
         )
     request = PushRequest(str(batch_id), device_time)
-    accepted, rejected = request.changes, request.rejected
+    well_formed = _parse_well_formed(changes)
+    if well_formed is None:
+        request.changes, request.rejected = _parse_each(changes)
+    else:
+        request.changes, request.write_stamps = well_formed
+    return request
+
+
+def _parse_each(changes: list[Any]) -> tuple[list[Change], list[Rejection]]:
+    """Parse the changes of a push one by one: those taken, and those refused with why."""
+    accepted: list[Change] = []
+    rejected: list[Rejection] = []
     seen: set[tuple[str, str]] = set()
     for index, raw in enumerate(changes):
         parsed = _parse_change(index, raw)
@@ -355,7 +442,7 @@ def parse_push(body: Any) -> PushRequest:
                 continue
             parsed = Rejection(index, parsed.type, parsed.id, {"id": [Fault("twice_in_batch")]})
         rejected.append(parsed)
-    return request
+    return accepted, rejected
 
 
 def encode_cursor(epoch: str, seq: int) -> str:

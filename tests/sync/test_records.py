@@ -72,6 +72,19 @@ def test_office_only_fields_are_refused_from_devices():
         "review_status": ["is set by office staff only"]
     }
     assert validate_fields(CONCERN, values, is_new=False, from_office=True) == {}
+    cleared = {"review_status": None, "owner_id": None}  # clearing one is writing it too
+    assert validate_fields(CONCERN, cleared, is_new=False) == {
+        "review_status": ["is set by office staff only"],
+        "owner_id": ["is set by office staff only"],
+    }
+    assert validate_fields(CONCERN, {"review_status": "x"}, is_new=False, from_office=True)
+
+
+def test_a_new_record_not_deleted_needs_its_required_fields():
+    assert list(validate_fields(PLACE, {"_deleted": False}, is_new=True)) == ["kind", "name"]
+    assert validate_fields(PLACE, {"_deleted": False, "kind": "shop"}, is_new=True) == {
+        "name": ["is required for a new record"]
+    }
 
 
 def test_every_type_documents_its_references():

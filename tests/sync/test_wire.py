@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync import (
@@ -17,6 +17,7 @@ from sync import (
     encode_cursor,
     parse_push,
     problem,
+    wire,
 )
 
 S1 = str(Stamp(1_700_000_000_000, 0, "dev"))
@@ -205,3 +206,155 @@ def test_the_same_record_twice_in_a_batch_is_rejected_whatever_the_forms():
     long = change(id=first["id"])
     request = parse_push(push(first, long))
     assert len(request.changes) == 1 and request.rejected[0].index == 1
+
+
+# -- the usual push (every change compact and well formed) is parsed in one pass, checked in bulk;
+# -- it must come out exactly as the change-by-change parse makes it, and anything else is left to
+# -- that parse, whose reasons are the answer.
+
+ID = st.uuids().map(str)
+NEAR_IDS = st.one_of(
+    ID,
+    ID.map(str.upper),
+    ID.map(lambda i: i + "\n"),
+    ID.map(lambda i: i[:-1]),
+    ID.map(lambda i: i.replace("-", "", 1)),
+    st.just(f"{uuid.uuid4()}\n{uuid.uuid4()}"),
+    st.integers(),
+    st.none(),
+)
+NEAR_STAMPS = st.one_of(
+    STAMPS,
+    STAMPS.map(lambda s: s + "\n"),
+    STAMPS.map(lambda s: "\n" + s),
+    STAMPS.map(lambda s: s.replace("0", "٠", 1)),
+    STAMPS.map(lambda s: s[1:]),
+    st.just(f"{S1}\n{S2}"),
+    st.just(S1 + "é"),
+    st.integers(),
+    st.none(),
+)
+
+
+@st.composite
+def good_compact_changes(draw):
+    """A well-formed compact change, with bases before its stamp for some of its fields."""
+    values = draw(st.dictionaries(FIELD_NAMES, VALUES, min_size=1))
+    stamp = draw(STAMPS)
+    body = {"type": draw(st.sampled_from(["place", "visit"])), "id": draw(ID), "stamp": stamp}
+    body["values"] = values
+    if draw(st.booleans()):
+        bases = draw(st.dictionaries(st.sampled_from(sorted(values)), STAMPS))
+        body["bases"] = {name: base for name, base in bases.items() if base < stamp}
+    return body
+
+
+MUTATIONS = {
+    "id": NEAR_IDS,
+    "stamp": NEAR_STAMPS,
+    "type": st.sampled_from(["spaceship", 1, None, "Place"]),
+    "values": st.sampled_from([{}, [1], None, "x"]),
+    "bases": st.one_of(
+        st.sampled_from([None, [], "x"]),
+        st.dictionaries(FIELD_NAMES | st.just("other"), NEAR_STAMPS, min_size=1),
+    ),
+    "set": st.just({}),
+    "extra": st.just(1),
+}
+# Bases not in canonical form that still sort before every stamp drawn (so only the form check
+# can tell them from good ones).
+LOW_BAD_BASES = st.sampled_from(
+    [
+        "0000000000000-000000-\n",
+        "0000000000000-000000-+",
+        "000000000000-000000-dev",
+        "0000000000000-00000-dev",
+        "0000000000000-000000-.é",
+        "0000000000000-000000-.\n0000000000000-000000-.",
+        "٠000000000000-000000-.",
+    ]
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(good_compact_changes(), min_size=1, max_size=5), st.data())
+def test_a_push_parsed_in_one_pass_is_the_one_parsed_change_by_change(changes, data):
+    """Well-formed changes take the one pass; one change off in any way leaves the push to the
+    change-by-change parse (or, if the pass takes it, it comes out the same)."""
+    mutation = data.draw(st.sampled_from([None, "twice", "missing", "low_base", *MUTATIONS]))
+    victim = data.draw(st.sampled_from(changes))
+    if data.draw(st.booleans()):
+        victim.setdefault("bases", {})
+    if mutation == "twice":
+        changes.append({**victim, "stamp": S3, "bases": {}})
+    elif mutation == "missing":
+        del victim[data.draw(st.sampled_from(sorted(victim)))]
+    elif mutation == "low_base":
+        name = data.draw(st.sampled_from(sorted(victim["values"])))
+        victim.setdefault("bases", {})[name] = data.draw(LOW_BAD_BASES)
+    elif mutation is not None:
+        victim[mutation] = data.draw(MUTATIONS[mutation])
+    expected = wire._parse_each(changes)
+    fast = wire._parse_well_formed(changes)
+    if mutation is None:
+        assert fast is not None
+    if fast is None:
+        assert expected[1] or mutation is not None
+        return
+    parsed, stamps = fast
+    assert (parsed, []) == expected
+    assert stamps == {s for change in parsed for s in change.stamps.values()}
+
+
+LOW = "0000000000000-000000-."  # a canonical stamp before every stamp drawn above
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"stamp": None},
+        {"stamp": 1},
+        {"stamp": S2 + "\n"},
+        {"stamp": f"{S1}\n{S2}"},
+        {"id": None},
+        {"id": str(uuid.uuid4()).upper()},
+        {"id": f"{uuid.uuid4()}\n{uuid.uuid4()}"},
+        {"type": "Place"},
+        {"type": ["place"]},
+        {"values": {}},
+        {"values": ["name"]},
+        {"bases": None},
+        {"bases": {"name": S2}},  # not before the stamp
+        {"bases": {"name": S3}},
+        {"bases": {"other": LOW}},  # a field the change does not write
+        {"bases": {"name": LOW + "\n"}},
+        {"bases": {"name": f"{LOW}\n{LOW}"}},
+        {"bases": {"name": "٠" + LOW[1:]}},
+        {"bases": {"name": None}},
+        {"bases": {}, "extra": 1},
+        {"bases": {}, "set": {}},
+        {"extra": 1},
+    ],
+)
+def test_a_push_with_one_change_off_is_parsed_change_by_change(bad):
+    changes = [compact(), {**compact(), **bad}, compact()]
+    assert wire._parse_well_formed(changes) is None
+    request = parse_push(push(*changes))
+    assert (request.changes, request.rejected) == wire._parse_each(changes)
+    assert [r.index for r in request.rejected] == [1] and request.write_stamps is None
+
+
+def test_a_push_of_well_formed_compact_changes_takes_the_one_pass():
+    request = parse_push(push(compact(), compact(stamp=S3, bases={"name": S1})))
+    assert request.write_stamps == {S2, S3} and not request.rejected
+    assert [c.bases for c in request.changes] == [{}, {"name": S1}]
+    assert request.newest_and_nodes() == (S3, {"dev"})
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [[S1, "nope"], [f"{S1}\n{S2}"], [S1 + "\n"], ["", S1], [S1, S2 + "\n", S3], [S1, ""]],
+)
+def test_the_bulk_check_refuses_what_the_one_by_one_check_refuses(texts):
+    assert not wire._all_match(wire._STAMP_LINES_RE, texts)
+    assert wire._all_match(wire._STAMP_LINES_RE, [S1, S2, S3])
