@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, request
 from isal import isal_zlib
 
 from server import auth, metrics, openapi, services, store
-from sync import ErrorCode, ProtocolError, jsonio, parse_push, vocabulary
+from sync import ErrorCode, ProtocolError, jsonio, parse_push, parse_push_json, vocabulary
 from sync.wire import (
     PROTOCOL_HEADER,
     SUPPORTED_PROTOCOLS,
@@ -141,6 +141,12 @@ def _gunzip_limited(data: bytes, limit: int) -> bytes:
 
 def read_json(limit: int) -> Any:
     """Return the request's JSON body, enforcing content type, encoding and size limit."""
+    return decode_json(read_body(limit))
+
+
+def read_body(limit: int) -> bytes:
+    """Return the request's JSON text (inflated), enforcing content type, encoding and size
+    limit, not decoded yet."""
     if request.mimetype not in JSON_TYPES:
         raise _invalid(
             f"The body must be JSON (Content-Type: application/json), not "
@@ -154,6 +160,11 @@ def read_json(limit: int) -> Any:
     data = _read_limited(limit + 64 * 1024 if encoding == "gzip" else limit)
     if encoding == "gzip":
         data = _gunzip_limited(data, limit)
+    return data
+
+
+def decode_json(data: bytes) -> Any:
+    """Decode a request's JSON text: a number no field holds is a 422, other junk a 400."""
     try:
         return jsonio.loads(data)
     except jsonio.NumberOutOfRange as exc:  # well-formed JSON whose number no field can hold
@@ -231,8 +242,13 @@ def push() -> Response:
     """Apply a batch of changes (PROTOCOL.md section 5)."""
     start = time.perf_counter()
     # Parsed straight from the body: the decoded JSON is dropped before the batch is applied, so
-    # a batch is not held twice through the transaction.
-    parsed = parse_push(read_json(current_app.config["PUSH_MAX_BYTES"]))
+    # a batch is not held twice through the transaction. The usual push (compact changes, all
+    # well formed) is decoded and parsed in one step; any other is decoded, then parsed change
+    # by change, for the exact answer to what is wrong with it.
+    data = read_body(current_app.config["PUSH_MAX_BYTES"])
+    parsed = parse_push_json(data)
+    if parsed is None:
+        parsed = parse_push(decode_json(data))
     result = store.push(
         auth.current_device(),
         parsed,

@@ -23,6 +23,7 @@ from sync.wire import (
     decode_cursor,
     encode_cursor,
     parse_push,
+    parse_push_json,
     problem,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "parse_push",
+    "parse_push_json",
     "problem",
     "validate_fields",
 ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -15,7 +16,9 @@ from sync import (
     Stamp,
     decode_cursor,
     encode_cursor,
+    jsonio,
     parse_push,
+    parse_push_json,
     problem,
     wire,
 )
@@ -339,6 +342,7 @@ LOW = "0000000000000-000000-."  # a canonical stamp before every stamp drawn abo
 def test_a_push_with_one_change_off_is_parsed_change_by_change(bad):
     changes = [compact(), {**compact(), **bad}, compact()]
     assert wire._parse_well_formed(changes) is None
+    assert parse_push_json(json.dumps(push(*changes)).encode()) is None
     request = parse_push(push(*changes))
     assert (request.changes, request.rejected) == wire._parse_each(changes)
     assert [r.index for r in request.rejected] == [1] and request.write_stamps is None
@@ -358,3 +362,112 @@ def test_a_push_of_well_formed_compact_changes_takes_the_one_pass():
 def test_the_bulk_check_refuses_what_the_one_by_one_check_refuses(texts):
     assert not wire._all_match(wire._STAMP_LINES_RE, texts)
     assert wire._all_match(wire._STAMP_LINES_RE, [S1, S2, S3])
+
+
+# -- the usual push decoded and parsed in one step (parse_push_json): what it takes, it makes
+# -- exactly as decoding (jsonio.loads) then parse_push do; anything else it leaves to them.
+
+JSON_VALUES = st.one_of(
+    VALUES,
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(-(10**30), 10**30),
+    st.lists(st.one_of(st.none(), st.integers(), st.text()), max_size=3),
+)
+
+
+def the_two_steps(data: bytes):
+    try:
+        return parse_push(jsonio.loads(data))
+    except (ValueError, RecursionError, ProtocolError) as exc:
+        return type(exc)
+
+
+@settings(max_examples=300)
+@given(st.lists(good_compact_changes(), min_size=1, max_size=4), st.data())
+def test_a_push_decoded_in_one_step_is_the_one_decoded_then_parsed(changes, data):
+    for change in changes:  # JSON numbers of every kind, and text of every kind
+        change["values"].update(data.draw(st.dictionaries(FIELD_NAMES, JSON_VALUES)))
+    mutation = data.draw(st.sampled_from([None, "envelope", "change"]))
+    body = push(*changes)
+    if mutation == "envelope":
+        key, value = data.draw(
+            st.sampled_from(
+                [
+                    ("batch_id", str(uuid.uuid4()).upper()),
+                    ("batch_id", None),
+                    ("device_time", None),
+                    ("device_time", "1700000000001-0-dev"),
+                    ("device_time", S2 + "\n"),
+                    ("changes", {}),
+                    ("extra", 1),
+                ]
+            )
+        )
+        body[key] = value
+    elif mutation == "change":
+        victim = data.draw(st.sampled_from(changes))
+        key = data.draw(st.sampled_from(sorted(MUTATIONS)))
+        victim[key] = data.draw(MUTATIONS[key])
+    data_bytes = json.dumps(body, ensure_ascii=data.draw(st.booleans())).encode()
+    fast = parse_push_json(data_bytes)
+    if mutation is None or body.get("device_time") is None and mutation == "envelope":
+        assert fast is not None
+    if fast is not None:
+        slow = the_two_steps(data_bytes)
+        assert fast == slow and not fast.rejected
+        assert fast.write_stamps == slow.write_stamps
+
+
+PUSH_TEXT = (
+    '{"batch_id": "%s", "device_time": "%s", "changes": [{"type": "place", "id": "%s",'
+    ' "stamp": "%s", "values": {"name": "x", "notes": %s}}]}'
+)
+
+
+@pytest.mark.parametrize(
+    ("notes", "taken"),
+    [
+        ('"百盛"', True),
+        ("123456789012345678901234567890", True),  # beyond 64 bits, read exactly
+        ("-9223372036854775809", True),
+        ("1.7976931348623157e308", True),
+        ("5e-324", True),
+        ("-0.0", True),
+        ('"\\u00e9\\ud83d\\ude00"', True),
+        ("1e400", False),  # (a 422 from the two steps)
+        ("-1e400", False),
+        ("9" * 5000, False),  # longer than the interpreter converts: a 422 too
+        ("NaN", False),
+        ("Infinity", False),
+        ('"\\ud800"', False),  # a lone surrogate: json reads it, msgspec does not
+        ("[" * 2000 + "]" * 2000, False),
+        ("01", False),
+        ("1.", False),
+        ("tru", False),
+    ],
+)
+def test_json_the_one_step_does_not_take_is_left_to_the_two_steps(notes, taken):
+    text = PUSH_TEXT % (uuid.uuid4(), S2, uuid.uuid4(), S2, notes)
+    data = text.encode()
+    fast = parse_push_json(data)
+    assert (fast is not None) == taken
+    if taken:
+        assert fast == the_two_steps(data)
+
+
+def test_json_duplicate_keys_and_junk_around_the_body():
+    rid = str(uuid.uuid4())
+    text = PUSH_TEXT % (uuid.uuid4(), S2, rid, S1, "1")
+    doubled = text.replace('"type": "place"', '"type": "visit", "type": "place"')
+    assert parse_push_json(doubled.encode()) == the_two_steps(doubled.encode())
+    assert parse_push_json(doubled.encode()).changes[0].type == "place"
+    assert parse_push_json(f" \n{text}\n ".encode()) == the_two_steps(text.encode())
+    for junk in (f"{text}x", f"\ufeff{text}", text[:-1], text.replace("x", "\udcff", 1)):
+        assert parse_push_json(junk.encode("utf-8", "surrogatepass")) is None
+
+
+def test_a_push_of_too_many_changes_is_left_to_the_two_steps():
+    body = push(*[compact(stamp=S3) for _ in range(MAX_PUSH_CHANGES + 1)])
+    assert parse_push_json(json.dumps(body).encode()) is None
+    body["changes"].pop()
+    assert len(parse_push_json(json.dumps(body).encode()).changes) == MAX_PUSH_CHANGES
