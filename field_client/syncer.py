@@ -9,7 +9,8 @@
               as soon as k's answer is in, before that answer is applied here
     PULL      pages until ``more`` is false; each page is applied and its cursor saved in one
               transaction, so an interrupted pull resumes where it stopped. Pipelined: page
-              k+1 is fetched and decoded (on the worker thread) while page k is written
+              k+1 is fetched and decoded (on the worker thread) while page k is written, and
+              the first page is asked for as soon as the last push batch's answer is in
     CONFLICTS the server's list of open conflicts on this device's records (asked when some
               are open here, or when others' writes came in)
     DONE
@@ -230,9 +231,9 @@ def _run(
         notify(Stage.BLOBS, 0, None)
         _upload_blobs(store, transport, notify, report)
         report.stage = Stage.PUSH
-        _push(store, wire, report, notify, push_limit)
+        coming = _push(store, wire, report, notify, push_limit, pull_limit)
         report.stage = Stage.PULL
-        foreign = _pull(store, wire, report, notify, pull_limit, push_limit)
+        foreign = _pull(store, wire, report, notify, pull_limit, push_limit, coming)
         report.stage = Stage.CONFLICTS
         notify(Stage.CONFLICTS, 0, None)
         if foreign or report.conflicts or store.open_conflict_count():
@@ -299,16 +300,29 @@ def _upload_blobs(
         report.photo_quota, report.photo_quota_bytes = done.quota, done.quota_bytes
 
 
-def _push(store: SyncStore, wire: Wire, report: SyncReport, notify: Progress, limit: int) -> None:
+def _push(
+    store: SyncStore,
+    wire: Wire,
+    report: SyncReport,
+    notify: Progress,
+    limit: int,
+    pull_limit: int | None = None,
+) -> Future[dict[str, Any]] | None:
     """Send the outbox batch by batch, building and storing batch k+1 while batch k is at the
     server. Batches go one at a time, in the order they were built, and their answers are
     applied in that order; batch k+1 is sent as soon as batch k's answer is in, before that
     answer is applied here (its body is stored already and applying an answer never changes a
-    stored batch), so the server is not kept waiting while this device applies it."""
+    stored batch), so the server is not kept waiting while this device applies it.
+
+    With ``pull_limit``, the pull's first page is asked for in the same way as soon as the last
+    batch's answer is in (the push is committed; applying an answer never moves the cursor):
+    the server reads the page while this device applies that answer, and the page is applied
+    after it, as before. Returns that page's answer to come (None when nothing was pushed)."""
     total = store.pending_count()
     notify(Stage.PUSH, 0, total)
     batch = store.next_batch_wire(limit)
     answer = None if batch is None else wire.push(batch[1])
+    coming = None
     while batch is not None and answer is not None:
         batch_id = batch[0]
         try:
@@ -316,11 +330,14 @@ def _push(store: SyncStore, wire: Wire, report: SyncReport, notify: Progress, li
         finally:
             taken = answer.result()  # awaited even when building failed: nothing left running
         answer = None if batch is None else wire.push(batch[1])
+        if answer is None and pull_limit is not None:
+            coming = wire.pull(store.cursor, pull_limit)
         counts = store.apply_push_response(batch_id, taken)
         report.sent += counts["sent"]
         report.conflicts += counts["conflicts"]
         report.rejected += counts["rejected"]
         notify(Stage.PUSH, report.sent + report.rejected, max(total, report.sent))
+    return coming
 
 
 def _pull(
@@ -330,8 +347,10 @@ def _pull(
     notify: Progress,
     limit: int,
     push_limit: int,
+    coming: Future[dict[str, Any]] | None = None,
 ) -> bool:
-    """Pull until up to date; return whether anything came in.
+    """Pull until up to date (from the first page's answer ``coming``, if already asked for);
+    return whether anything came in.
 
     Anything pulled may mean another device pushed over this device's records, and a conflict
     this device's value won is reported to that device only: so then it is worth asking the
@@ -342,7 +361,7 @@ def _pull(
     # One page is fetched while the previous one is applied: the server's work and the
     # device's overlap. Still at most two pages in memory, and each cursor is saved only with
     # its page, so an interruption resumes exactly where the applied pages end.
-    coming = wire.pull(store.cursor, limit)
+    coming = coming or wire.pull(store.cursor, limit)
     while True:
         try:
             page = coming.result()
@@ -353,8 +372,8 @@ def _pull(
             # lost of this device's writes, then pull everything from the start.
             restarted = True
             store.requeue_own_writes()
-            _push(store, wire, report, notify, push_limit)
-            coming = wire.pull(store.cursor, limit)
+            coming = _push(store, wire, report, notify, push_limit, limit)
+            coming = coming or wire.pull(store.cursor, limit)
             continue
         more = bool(page.get("more"))
         if more:

@@ -124,6 +124,34 @@ def test_the_next_batch_goes_out_before_an_answer_is_applied(make_device):
     assert applied == [(pushed[0], 2), (pushed[1], 3), (pushed[2], 3)]  # in order, each late
 
 
+def test_the_pull_is_asked_for_before_the_last_answer_is_applied(make_device):
+    """The first pull page goes out as soon as the last batch's answer is in (the server reads
+    it while the device applies that answer), never before; the page is applied after it."""
+    b = make_device("pad-b", "zhao")
+    theirs = b.store.create("visit", {"kind": "home_visit", "title": "隔壁走访"})
+    b.sync()
+    a = make_device("pad-a")
+    visits = [{"kind": "home_visit", "title": f"走访 {n}"} for n in range(503)]
+    a.store.create_many("visit", visits)
+    pull, apply = a.transport.pull, a.store.apply_push_response
+    asked = threading.Event()
+    seen: list[bool] = []  # at each answer's apply: had the pull been asked for?
+
+    def pulling(cursor, limit):
+        asked.set()
+        return pull(cursor, limit)
+
+    def applying(batch_id, answer):
+        seen.append(asked.is_set() if not seen else asked.wait(timeout=10))
+        return apply(batch_id, answer)
+
+    a.transport.pull, a.store.apply_push_response = pulling, applying
+    report = a.sync()
+    assert seen == [False, True]
+    assert report.ok and report.sent == 503 and report.received == 1
+    assert a.store.get("visit", theirs)["fields"]["title"] == "隔壁走访"
+
+
 def test_a_failed_answer_leaves_the_sent_next_batch_to_the_next_sync(make_device):
     a = make_device("pad-a")
     a.store.create_many(
