@@ -365,16 +365,16 @@ def _pull_counts(records: list[Pulled], known: dict[str, dict[str, str]]) -> dic
         if local is not None and all(local.get(k) == v for k, v in stamps.items()):
             continue  # this device's own write (or one it already had) coming back
         new += 1
+        fields = record.fields  # the usual case decided here, without a call per record:
+        if fields.get("review_status") != "needs_changes" and not fields.get("review_note"):
+            continue
         if record.type in ("visit", "concern") and _returned(record, local):
             returned += 1
     return {"received": len(records), "new": new, "returned": returned}
 
 
 def _returned(record: Pulled, local: dict[str, str] | None) -> bool:
-    """Whether a pulled visit or concern brings an office review note new here."""
-    fields = record.fields
-    if fields.get("review_status") != "needs_changes" and not fields.get("review_note"):
-        return False  # the usual case, decided without looking at stamps
+    """Whether a pulled visit or concern with a review note or request brings it new here."""
     held = local or {}
     return any(held.get(k) != record.stamps.get(k) for k in REVIEW_FIELDS if k in record.stamps)
 
