@@ -5,7 +5,7 @@ inside one locked write transaction, in a fixed number of statements whatever it
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,8 @@ from server.store.sql import (
     ids_clause,
     insert_rows,
     load_stored,
+    pipelined,
+    send_rows,
     sql_for,
 )
 from sync import (
@@ -129,11 +131,15 @@ def load_rows(db: Database, workspace_id: str, ids: Iterable[str]) -> dict[str, 
     """Read the workspace's records with these ids in one query (other workspaces' records are
     never read: an id taken elsewhere shows up when its insert does nothing, see
     ``apply_changes``)."""
-    ids = list(ids)
+    return _rows_of(_select_rows(db, workspace_id, list(ids)))
+
+
+def _select_rows(db: Database, workspace_id: str, ids: list[str]) -> Any:
+    """Send ``load_rows``'s query; return its cursor (None without ids)."""
     if not ids:
-        return {}
+        return None
     clause, param = ids_clause(db, "id", ids)
-    cursor = db.execute_sql(
+    return db.execute_sql(
         sql_for(
             db,
             "SELECT id, workspace_id, type, fields, stamps, deleted, created_by, created_at,"
@@ -143,6 +149,11 @@ def load_rows(db: Database, workspace_id: str, ids: Iterable[str]) -> dict[str, 
         ),
         (workspace_id, param),
     )
+
+
+def _rows_of(cursor: Any) -> dict[str, Row]:
+    if cursor is None:
+        return {}
     return {
         r[0]: Row(
             r[0],
@@ -159,6 +170,43 @@ def load_rows(db: Database, workspace_id: str, ids: Iterable[str]) -> dict[str, 
         )  # fmt: skip
         for r in cursor.fetchall()
     }
+
+
+@dataclass(slots=True)
+class Lookup:
+    """The reads a batch starts with, sent together (``look_up``): the workspace's records
+    the changes name, and which of the other ids they refer to it holds."""
+
+    refs: list[dict[str, set[str]]]  # per change: field -> referenced ids
+    named: set[str]  # referenced ids that no change of the batch has
+    records: Any  # the cursors of the two queries
+    held: Any
+
+    def rows(self) -> dict[str, Row]:
+        return _rows_of(self.records)
+
+    def unknown(self) -> set[str]:
+        """The referenced ids the workspace does not hold (nor the batch make)."""
+        if self.held is None:
+            return set()
+        return self.named - {r[0] for r in self.held.fetchall()}
+
+
+def look_up(db: Database, workspace_id: str, changes: list[Change]) -> Lookup:
+    """Send the reads a batch starts with (see ``Lookup``) and return them unread: inside
+    ``pipelined`` on PostgreSQL they travel with whatever was sent before them, and run
+    after it."""
+    ids = [c.id for c in changes]
+    refs = [_refs_of(RECORD_TYPES[change.type], change.values) for change in changes]
+    named = {i for r in refs for values in r.values() for i in values} - set(ids)
+    held = None
+    if named:
+        clause, param = ids_clause(db, "id", named)
+        held = db.execute_sql(
+            sql_for(db, f'SELECT id FROM "record" WHERE {_workspace_term(db)} = ? AND {clause}'),
+            (workspace_id, param),
+        )
+    return Lookup(refs, named, _select_rows(db, workspace_id, ids), held)
 
 
 def _foreign_ids(db: Database, workspace_id: str, ids: set[str]) -> set[str]:
@@ -499,55 +547,142 @@ def _queue_conflict(
     ])  # fmt: skip
 
 
-def apply_changes(db: Database, state: State, batch: Batch, changes: list[Change]) -> None:
-    """Check, decide and write a list of changes (inside a locked write transaction)."""
-    decide_changes(db, state, batch, changes)
-    write_changes(db, batch)
-
-
-def decide_changes(db: Database, state: State, batch: Batch, changes: list[Change]) -> None:
-    """Check and decide a list of changes, inserting the new records (inside a locked write
-    transaction); ``write_changes`` writes the rest of what was decided.
+def apply_changes(
+    db: Database,
+    state: State,
+    batch: Batch,
+    changes: list[Change],
+    then: Callable[[], None] | None = None,
+    looked: Lookup | None = None,
+) -> None:
+    """Check, decide and write a list of changes (inside a locked write transaction).
 
     Every statement names the batch's workspace. A new record's id may still be taken by a
-    record of another workspace: its insert then does nothing, so the batch is undone and
-    decided again with those changes rejected (``id_taken``).
+    record of another workspace: its insert then does nothing, so what the batch wrote is
+    undone (a savepoint) and the batch decided again with those changes rejected
+    (``id_taken``). ``then`` runs once the batch is decided, before its writes end (the
+    push's own rows); it runs again when the batch is decided again. ``looked`` is
+    ``look_up`` of the changes, when already sent (it must have been sent under the lock).
     """
-    rows = load_rows(db, batch.workspace_id, (c.id for c in changes))
-    refs = [_refs_of(RECORD_TYPES[change.type], change.values) for change in changes]
-    named = {i for r in refs for ids in r.values() for i in ids}
-    unknown = named - rows.keys() - {c.id for c in changes}
-    if unknown:
-        unknown -= load_rows(db, batch.workspace_id, unknown).keys()
-    foreign = _foreign_ids(db, batch.workspace_id, unknown)
+    looked = looked or look_up(db, batch.workspace_id, changes)
+    rows, refs = looked.rows(), looked.refs
+    foreign = _foreign_ids(db, batch.workspace_id, looked.unknown())
     seq, last_stamp = state.seq, state.last_stamp
     taken: set[str] = set()
     while True:
-        _decide_all(db, state, batch, changes, rows, refs, foreign, taken)
-        new_ids = [r[0] for r in batch.new_records]
-        inserted = insert_rows(db, "record", _UPSERT_COLUMNS, batch.new_records, _INSERT_SUFFIX)
-        if inserted == len(new_ids):
-            break
-        ours = load_rows(db, batch.workspace_id, new_ids).keys()
-        missing = set(new_ids) - ours
-        if not missing:  # all are in after all (the driver counted differently)
-            break
-        _delete_records(db, batch.workspace_id, ours)
+        decided = _Decided(db, state, batch, changes, rows)
+        missing = decided.write(refs, foreign, taken, then)
+        if not missing:
+            return
         taken |= missing
         state.seq, state.last_stamp = seq, last_stamp
         _reset(batch)
         rows = load_rows(db, batch.workspace_id, (c.id for c in changes))  # decided in place
 
 
-def write_changes(db: Database, batch: Batch) -> None:
-    """Write the decided records, their audit rows and conflicts (``decide_changes``)."""
-    insert_rows(db, "record", _UPSERT_COLUMNS, batch.records, _UPSERT_SUFFIX)
-    insert_rows(db, "change", _CHANGE_COLUMNS, batch.changes)
-    _insert_conflicts(db, batch)
+# PostgreSQL: the rows of every this many decided changes are sent while the rest is decided
+# (pipeline mode), so the server inserts them on its own core meanwhile. Smaller sends cost a
+# statement each; larger ones leave more of the writing after the last decision.
+WRITE_EVERY = 250
+
+
+class _Decided:
+    """Decides a batch and writes what is decided on the way (``apply_changes``).
+
+    On PostgreSQL the writes go in pipeline mode: each send of rows is a statement whose
+    answer nobody waits for, and the new records' written-row counts are read once the
+    pipeline has ended; the batch runs under a savepoint, so one with a taken id is undone
+    whole (rows of other changes are written by then). On SQLite (no round trips, no second
+    process to write) the rows are written once the batch is decided: a writer thread would
+    take Python's lock back for every row of ``executemany``. The new records go first, and
+    their count is known at once, so a taken id is undone by deleting them, before anything
+    else is written (a savepoint costs SQLite a copy of each page it then changes: 5 ms more
+    per 1,000 new records, median).
+    """
+
+    def __init__(
+        self, db: Database, state: State, batch: Batch, changes: list[Change], rows: dict[str, Row]
+    ) -> None:
+        self.db, self.state, self.batch, self.changes, self.rows = db, state, batch, changes, rows
+        self.sent = (0, 0, 0)  # how many new records, records and audit rows went
+        self.inserts: list[Any] = []  # cursors of the new records' inserts
+
+    def write(
+        self,
+        refs: list[dict[str, set[str]]],
+        foreign: set[str],
+        taken: set[str],
+        then: Callable[[], None] | None,
+    ) -> set[str]:
+        """Decide and write the batch; return the ids of new records whose insert did nothing
+        (taken in another workspace), with everything the batch wrote undone."""
+        db, batch = self.db, self.batch
+        postgres = is_postgres(db)
+        _load_context(db, batch, self.changes, self.rows)
+        every = WRITE_EVERY if postgres else len(self.changes) + 1
+        with pipelined(db):
+            if postgres:
+                db.execute_sql("SAVEPOINT decided")
+            _decide_all(
+                self.state, batch, self.changes, self.rows, refs, foreign, taken,
+                every, self.send,
+            )  # fmt: skip
+            if not postgres:
+                self.send_new()
+                missing = self.taken()
+                if missing:
+                    _delete_records(db, batch.workspace_id, self.new_ids() - missing)
+                    return missing
+            self.send()
+            _insert_conflicts(db, batch)
+            if then is not None:
+                then()
+        missing = self.taken() if postgres else set()
+        if missing:
+            db.execute_sql("ROLLBACK TO SAVEPOINT decided")
+        return missing
+
+    def send_new(self) -> None:
+        """Write (send) the new records decided since the last send."""
+        batch = self.batch
+        rows = batch.new_records[self.sent[0] :]
+        cursor = send_rows(self.db, "record", _UPSERT_COLUMNS, rows, _INSERT_SUFFIX)
+        if cursor is not None:
+            self.inserts.append(cursor)
+        self.sent = (len(batch.new_records), *self.sent[1:])
+
+    def send(self) -> None:
+        """Write (send) the rows decided since the last send."""
+        db, batch = self.db, self.batch
+        self.send_new()
+        _, old, audit = self.sent
+        send_rows(db, "record", _UPSERT_COLUMNS, batch.records[old:], _UPSERT_SUFFIX)
+        send_rows(db, "change", _CHANGE_COLUMNS, batch.changes[audit:])
+        self.sent = (len(batch.new_records), len(batch.records), len(batch.changes))
+
+    def new_ids(self) -> set[str]:
+        return {r[0] for r in self.batch.new_records}
+
+    def taken(self) -> set[str]:
+        """The new records' ids whose insert did nothing (once the inserts' counts are known)."""
+        inserted = sum(int(cursor.rowcount) for cursor in self.inserts)
+        if inserted == len(self.batch.new_records):
+            return set()
+        new_ids = self.new_ids()
+        # (none when all are in after all: the driver counted differently)
+        return new_ids - load_rows(self.db, self.batch.workspace_id, new_ids).keys()
+
+
+def _delete_records(db: Database, workspace_id: str, ids: Collection[str]) -> None:
+    if ids:
+        clause, param = ids_clause(db, "id", ids)
+        db.execute_sql(
+            sql_for(db, f'DELETE FROM "record" WHERE {_workspace_term(db)} = ? AND {clause}'),
+            (workspace_id, param),
+        )
 
 
 def _decide_all(
-    db: Database,
     state: State,
     batch: Batch,
     changes: list[Change],
@@ -555,12 +690,14 @@ def _decide_all(
     refs: list[dict[str, set[str]]],
     foreign: set[str],
     taken: set[str],
+    every: int,
+    send: Callable[[], None],
 ) -> None:
+    """Decide each change in turn, calling ``send`` after every ``every`` changes."""
     from_office = batch.author.device_id is None
-    _load_context(db, batch, changes, rows)
     seen: set[str] = set()
     errors: dict[str, list[str]]
-    for change, change_refs in zip(changes, refs, strict=True):
+    for number, (change, change_refs) in enumerate(zip(changes, refs, strict=True), 1):
         row = rows.get(change.id)
         if change.id in seen:
             errors = {"id": [Fault("twice_in_batch")]}
@@ -573,6 +710,8 @@ def _decide_all(
             batch.rejected.append(Rejection(change.index, change.type, change.id, errors))
         else:
             _apply_change(batch, state, change, row)
+        if number % every == 0:
+            send()
 
 
 def _reset(batch: Batch) -> None:
@@ -584,16 +723,6 @@ def _reset(batch: Batch) -> None:
     batch.voices.clear()
     batch.visits.clear()
     batch.lists.clear()
-
-
-def _delete_records(db: Database, workspace_id: str, ids: Iterable[str]) -> None:
-    ids = list(ids)
-    if ids:
-        clause, param = ids_clause(db, "id", ids)
-        db.execute_sql(
-            sql_for(db, f'DELETE FROM "record" WHERE {_workspace_term(db)} = ? AND {clause}'),
-            (workspace_id, param),
-        )
 
 
 def _load_context(db: Database, batch: Batch, changes: list[Change], rows: dict[str, Row]) -> None:

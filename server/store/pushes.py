@@ -8,7 +8,7 @@ from peewee import Database
 
 from server.db import is_postgres, write_transaction
 from server.metrics import write_lock_timer
-from server.store.engine import Author, Batch, decide_changes, write_changes
+from server.store.engine import Author, Batch, Lookup, apply_changes, look_up
 from server.store.people import DeviceRow
 from server.store.sql import (
     State,
@@ -18,8 +18,10 @@ from server.store.sql import (
     dumps,
     insert_rows,
     loads,
+    locked_state,
     pipelined,
     read_state,
+    send_lock,
     server_time,
     sql_for,
     write_state,
@@ -64,17 +66,33 @@ def push(
             extra={"server_time": server_time(now_ms=now_ms, workspace_id=device.workspace_id)},
         )
     db = bound_db()
-    with write_lock_timer() as timer, database_errors(), write_transaction(db):
-        state = read_state(db, device.workspace_id, lock=True)
+    workspace_id = device.workspace_id
+    # On PostgreSQL the whole transaction goes in pipeline mode: its first reads (the lock, the
+    # replay lookup, the batch's records) travel together, and so do its writes and COMMIT.
+    with write_lock_timer() as timer, database_errors(), pipelined(db), write_transaction(db):
+        locked = send_lock(db, workspace_id)
+        stored, looked = _first_reads(db, device, request)
+        state = locked_state(locked, workspace_id)
+        if state is None:  # the workspace's first write: read again once its row is locked
+            state = read_state(db, workspace_id, lock=True)
+            stored, looked = _first_reads(db, device, request)
         timer.locked()
-        stored = db.execute_sql(
-            sql_for(db, "SELECT response FROM push_batch WHERE device_id = ? AND batch_id = ?"),
-            (device.id, request.batch_id),
-        ).fetchone()
-        if stored is not None:
-            return {**loads(stored[0]), "replayed": True}
-        response = _push_in_transaction(db, state, device, request, newest, now_ms, max_skew_ms)
-    return response
+        replayed = stored.fetchone()
+        if replayed is not None:
+            return {**loads(replayed[0]), "replayed": True}
+        return _push_in_transaction(
+            db, state, device, request, looked, newest, now_ms, max_skew_ms
+        )
+
+
+def _first_reads(db: Database, device: DeviceRow, request: PushRequest) -> tuple[Any, Lookup]:
+    """Send the reads that follow the lock: the response stored for the batch if it was
+    applied already (a cursor), and the batch's ``look_up``."""
+    stored = db.execute_sql(
+        sql_for(db, "SELECT response FROM push_batch WHERE device_id = ? AND batch_id = ?"),
+        (device.id, request.batch_id),
+    )
+    return stored, look_up(db, device.workspace_id, request.changes)
 
 
 def _push_in_transaction(
@@ -82,6 +100,7 @@ def _push_in_transaction(
     state: State,
     device: DeviceRow,
     request: PushRequest,
+    looked: Lookup,
     newest: str | None,
     now_ms: int,
     max_skew_ms: int,
@@ -92,22 +111,25 @@ def _push_in_transaction(
         device.workspace_id, author, "push", now, strict_base=False, now_ms=now_ms,
         allowance_ms=max_skew_ms,
     )  # fmt: skip
-    decide_changes(db, state, batch, request.changes)
-    clock = state.clock(now_ms)
-    state.last_stamp = str(clock.observe(newest) if newest else clock.tick())
-    rejected = sorted([*request.rejected, *batch.rejected], key=lambda r: r.index)
-    response = {
-        "batch_id": request.batch_id,
-        "applied": batch.applied,
-        "unchanged": batch.unchanged,
-        "conflicts": batch.conflicts,
-        "rejected": [r.to_json() for r in rejected],
-        "server_time": state.last_stamp,
-    }
-    # The writes need no answers (but a conflict's authors, read on the way): one round trip.
-    with pipelined(db):
-        write_changes(db, batch)
+    response: dict[str, Any] = {}
+
+    def record() -> None:
+        # Once the batch is decided (again, after a taken id): the response, and the rows that
+        # store it, written with the batch's.
+        clock = state.clock(now_ms)
+        state.last_stamp = str(clock.observe(newest) if newest else clock.tick())
+        rejected = sorted([*request.rejected, *batch.rejected], key=lambda r: r.index)
+        response.update({
+            "batch_id": request.batch_id,
+            "applied": batch.applied,
+            "unchanged": batch.unchanged,
+            "conflicts": batch.conflicts,
+            "rejected": [r.to_json() for r in rejected],
+            "server_time": state.last_stamp,
+        })  # fmt: skip
         _record_push(db, state, device.id, request.batch_id, dumps(response), now)
+
+    apply_changes(db, state, batch, request.changes, then=record, looked=looked)
     return response
 
 

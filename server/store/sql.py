@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 import orjson
 import psycopg
 from peewee import Database, DatabaseError
+from psycopg.pq import PipelineStatus, TransactionStatus
 
 from server.db import database, is_postgres
 from server.errors import Unavailable
@@ -78,8 +80,18 @@ def insert_rows(
     for every row on SQLite (its C loop; a 1,000-row VALUES list would be compiled anew each
     time), one ``INSERT ... SELECT FROM unnest(...)`` on PostgreSQL (see ``_unnest_insert``).
     ``suffix`` (``ON CONFLICT ...``) follows the statement on both."""
+    cursor = send_rows(db, table, columns, rows, suffix)
+    return 0 if cursor is None else int(cursor.rowcount)
+
+
+def send_rows(
+    db: Database, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], suffix: str = ""
+) -> Any:
+    """Insert rows in bulk as ``insert_rows`` does, and return the statement's cursor (None
+    without rows): inside ``pipelined`` on PostgreSQL the statement is only sent, and the
+    cursor's ``rowcount`` (the rows written) is known once the pipeline has ended."""
     if not rows:
-        return 0
+        return None
     names = ", ".join(columns)
     if is_postgres(db):
         return _unnest_insert(db, table, names, columns, rows, suffix)
@@ -94,7 +106,7 @@ def _unnest_insert(
     columns: Sequence[str],
     rows: list[tuple[Any, ...]],
     suffix: str,
-) -> int:
+) -> Any:
     """Insert rows on PostgreSQL as one array per column, in one statement.
 
     Fast because the statement has one parameter per column whatever the number of rows: its
@@ -126,7 +138,7 @@ def _unnest_insert(
         f'INSERT INTO "{table}" ({names}) SELECT {", ".join(picks)}'
         f" FROM unnest({', '.join(arrays)}) AS u({', '.join(aliases)}){suffix}"
     )
-    return int(db.execute_sql(sql, [*singles, *params]).rowcount)
+    return db.execute_sql(sql, [*singles, *params])
 
 
 # PostgreSQL's type for the array of each kind of peewee column (``_unnest_insert``).
@@ -151,12 +163,12 @@ def _column_types(table: str) -> dict[str, str]:
     }
 
 
-def executemany(db: Database, sql: str, rows: list[tuple[Any, ...]]) -> int:
+def executemany(db: Database, sql: str, rows: list[tuple[Any, ...]]) -> Any:
     """Run one statement for many parameter rows, on the connection of the current thread;
-    return the number of rows written."""
+    return the cursor (its ``rowcount``: the rows written)."""
     cursor = db.cursor()
     cursor.executemany(sql, rows)
-    return int(cursor.rowcount)
+    return cursor
 
 
 def db_time(db: Database, now_ms: int) -> Any:
@@ -195,29 +207,40 @@ def guarded(function: F) -> F:
 
 @contextmanager
 def database_errors() -> Iterator[None]:
-    """Wrap database failures (locked, gone away) in ``Unavailable``: the one place they are."""
+    """Wrap database failures (locked, gone away) in ``Unavailable``: the one place they are.
+    SQLite's bulk inserts run on the driver's cursor (``executemany``), whose errors peewee
+    does not wrap."""
     try:
         yield
-    except DatabaseError as exc:
+    except (DatabaseError, sqlite3.Error) as exc:
         raise Unavailable(exc) from exc
 
 
 @contextmanager
 def pipelined(db: Database) -> Iterator[None]:
     """Send the statements run inside to PostgreSQL without waiting for each one's answer (a
-    round trip for all of them; psycopg's pipeline mode). Only for statements whose answers
-    nobody reads inside: a read still works but waits there, and a written-row count is not
-    known until the end. A failed statement raises ``Unavailable`` at the end, as
-    ``database_errors`` says the driver's errors. On SQLite (no round trips) the statements
-    simply run."""
+    round trip for all of them; psycopg's pipeline mode). A read still works but waits there
+    for everything sent so far (one round trip), and a written-row count is not known until
+    the end. Inside another ``pipelined`` it ends with a round trip for what was sent, and
+    the outer one goes on. A failed statement raises ``Unavailable`` at the end, as
+    ``database_errors`` says the driver's errors, and a transaction it left failed (its
+    ROLLBACK was skipped with the statements after the failure) is rolled back once the
+    outermost one ends. On SQLite (no round trips) the statements simply run."""
     if not is_postgres(db):
         yield
         return
+    connection = db.connection()
     try:
-        with db.connection().pipeline():
+        with connection.pipeline():
             yield
     except psycopg.Error as exc:
         raise Unavailable(exc) from exc
+    finally:
+        if (
+            connection.pgconn.pipeline_status == PipelineStatus.OFF
+            and connection.info.transaction_status == TransactionStatus.INERROR
+        ):
+            connection.rollback()
 
 
 # -- state: the epoch and node of the server, the sequence and office clock of a workspace ------
@@ -261,9 +284,8 @@ def read_state(db: Database, workspace_id: str, *, lock: bool) -> State:
     if not lock:
         row = db.execute_sql(sql_for(db, READ_STATE_SQL), (workspace_id,)).fetchone()
         return state_of(row, workspace_id)
-    sql = sql_for(db, _LOCK_SQL) + (" FOR UPDATE OF w" if is_postgres(db) else "")
-    row = db.execute_sql(sql, (workspace_id,)).fetchone()
-    if row is None:  # the workspace's first write: make its row, then lock it
+    state = locked_state(send_lock(db, workspace_id), workspace_id)
+    if state is None:  # the workspace's first write: make its row, then lock it
         db.execute_sql(
             sql_for(
                 db,
@@ -272,9 +294,25 @@ def read_state(db: Database, workspace_id: str, *, lock: bool) -> State:
             ),
             (workspace_id,),
         )
-        row = db.execute_sql(sql, (workspace_id,)).fetchone()
-        if row is None:
+        state = locked_state(send_lock(db, workspace_id), workspace_id)
+        if state is None:
             raise ProtocolError(ErrorCode.UNAVAILABLE, _NOT_INITIALISED)
+    return state
+
+
+def send_lock(db: Database, workspace_id: str) -> Any:
+    """Send the statement that locks the workspace's state row and reads it (``read_state``);
+    return its cursor, for ``locked_state``. Inside ``pipelined`` the statements sent after it
+    travel with it, and run once it holds the lock."""
+    sql = sql_for(db, _LOCK_SQL) + (" FOR UPDATE OF w" if is_postgres(db) else "")
+    return db.execute_sql(sql, (workspace_id,))
+
+
+def locked_state(cursor: Any, workspace_id: str) -> State | None:
+    """The state ``send_lock`` read, or None when the workspace has no state row yet."""
+    row = cursor.fetchone()
+    if row is None:
+        return None
     return State(row[0], row[1], int(row[2]), row[3] or "", workspace_id)
 
 

@@ -94,7 +94,7 @@ class StatementCounter:
             self.statements.append(sql[:60])
             return original(sql, *args, **kwargs)
 
-        def counting_many(db: Database, sql: str, rows: Any) -> int:
+        def counting_many(db: Database, sql: str, rows: Any) -> Any:
             self.statements.append("many: " + sql[:54])
             return original_many(db, sql, rows)
 
