@@ -70,6 +70,22 @@ def test_a_column_of_nulls_only(db: Database, device: Device) -> None:
     assert {(r[8], r[10], r[11], r[12]) for r in back.values()} == {(None, None, None, None)}
 
 
+@pytest.mark.parametrize("deleted", [True, False])
+def test_columns_of_one_value_arrive_as_given(db: Database, device: Device, deleted: bool) -> None:
+    """On SQLite a column that holds one value in every row goes in the statement's text."""
+    quoted = "O'Brien ''的'' \\ \" ; DROP TABLE record; --"
+    fields = json.dumps({**AWKWARD, "q": quoted}, ensure_ascii=False)
+    same = {
+        "fields": fields, "stamps": quoted, "deleted": deleted, "seq": 2**62 + 1,
+        "created_by": "O'B ''的'' \\ --", "updated_by": "", "echo_after": -(2**62),
+    }  # fmt: skip
+    rows = [record_row(device.workspace_id, n, **same) for n in range(3)]
+    assert insert_rows(db, "record", COLUMNS, rows) == 3
+    back = stored([r[0] for r in rows])
+    assert [back[r[0]] for r in rows] == [as_stored(r) for r in rows]
+    assert json.loads(back[rows[0][0]][3])["q"] == quoted
+
+
 def test_on_conflict_do_nothing_counts_the_rows_written(db: Database, device: Device) -> None:
     taken = record_row(device.workspace_id, 0)
     insert_rows(db, "record", COLUMNS, [taken])
