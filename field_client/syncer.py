@@ -3,8 +3,9 @@
     RESTAMP   after a clock_skew answer (and once the clock is fixed): fresh stamps for pending
               edits
     BLOBS     photos and files of unpushed attachments that the server lacks (field_client.blobs)
-    PUSH      the outbox in batches of at most 500 changes; each batch is persisted before it is
-              sent, so a retry (even after a crash) re-sends the same batch id. Pipelined:
+    PUSH      the outbox in batches of 100, 300, 900, then 1,000 changes (the protocol's most);
+              each batch is persisted before it is sent, so a retry (even after a crash)
+              re-sends the same batch id. Pipelined:
               while batch k is at the server, batch k+1 is built and stored here, and sent
               as soon as k's answer is in, before that answer is applied here
     PULL      pages until ``more`` is false; each page is applied and its cursor saved in one
@@ -43,10 +44,22 @@ from field_client import blobs
 from field_client.errors import Offline, Refused, ServerError
 from field_client.transport import Transport
 from sync import Clock, ErrorCode
+from sync.wire import MAX_PUSH_CHANGES
 
-__all__ = ["PULL_LIMIT", "PUSH_LIMIT", "Stage", "SyncReport", "SyncStore", "sync_once"]
+__all__ = [
+    "PULL_LIMIT",
+    "FIRST_PUSH",
+    "PUSH_GROWTH",
+    "PUSH_LIMIT",
+    "Stage",
+    "SyncReport",
+    "SyncStore",
+    "sync_once",
+]
 
-PUSH_LIMIT = 500
+PUSH_LIMIT = MAX_PUSH_CHANGES  # the most a push may carry (docs/protocol.md section 2)
+FIRST_PUSH = 100  # the first batch of a push: small, so the server has work at once
+PUSH_GROWTH = 3  # each later batch up to 3 times the one before, to at most the push limit
 PULL_LIMIT = 1000
 
 Progress = Callable[["Stage", int, "int | None"], None]
@@ -317,16 +330,26 @@ def _push(
     With ``pull_limit``, the pull's first page is asked for in the same way as soon as the last
     batch's answer is in (the push is committed; applying an answer never moves the cursor):
     the server reads the page while this device applies that answer, and the page is applied
-    after it, as before. Returns that page's answer to come (None when nothing was pushed)."""
+    after it, as before. Returns that page's answer to come (None when nothing was pushed).
+
+    Batch sizes grow from ``FIRST_PUSH`` by ``PUSH_GROWTH`` up to ``limit``. The first is small
+    so the server has work at once (building 500 changes kept it idle for ~6 ms); each later
+    one is built while the server takes the one before, which takes it about twice as long
+    per change, so it can be up to three times larger without the server waiting for it; and
+    then as large as a push may be, since each push also costs the server a fixed amount (the
+    write lock, the device's state, the stored answer, a commit): 10,000 records go in 12
+    pushes instead of 20."""
     total = store.pending_count()
     notify(Stage.PUSH, 0, total)
-    batch = store.next_batch_wire(limit)
+    size = min(limit, FIRST_PUSH)
+    batch = store.next_batch_wire(size)
     answer = None if batch is None else wire.push(batch[1])
     coming = None
     while batch is not None and answer is not None:
         batch_id = batch[0]
+        size = min(limit, size * PUSH_GROWTH)
         try:
-            batch = store.next_batch_wire(limit, skip=(batch_id,))
+            batch = store.next_batch_wire(size, skip=(batch_id,))
         finally:
             taken = answer.result()  # awaited even when building failed: nothing left running
         answer = None if batch is None else wire.push(batch[1])

@@ -10,8 +10,9 @@ import threading
 import pytest
 
 from field_client.errors import StoreError
-from field_client.syncer import Stage
+from field_client.syncer import FIRST_PUSH, PUSH_GROWTH, Stage
 from server import services
+from sync.wire import MAX_PUSH_CHANGES
 
 
 def replica(device) -> dict[str, tuple]:
@@ -76,23 +77,42 @@ def test_a_device_losing_a_conflict_shows_the_kept_value(make_device, clock):
     assert b.store.status()["conflicts"] == 1
 
 
-def test_pushes_go_in_batches_of_at_most_500(make_device):
-    a = make_device("pad-a")
-    for n in range(1203):
-        a.store.create("visit", {"kind": "home_visit", "title": f"走访 {n}"})
-    sizes = []
-    original = a.transport.push
-    a.transport.push = lambda body: (
+def batch_sizes(device) -> list[int]:
+    """Record the number of changes of every push the device sends from now on."""
+    sizes: list[int] = []
+    original = device.transport.push
+    device.transport.push = lambda body: (
         sizes.append(len(json.loads(gzip.decompress(body))["changes"])) or original(body)
     )
+    return sizes
+
+
+def test_a_push_starts_small_and_grows_to_the_most_a_push_may_carry(make_device):
+    a = make_device("pad-a")
+    a.store.create_many(
+        "visit", [{"kind": "home_visit", "title": f"走访 {n}"} for n in range(3500)]
+    )
+    sizes = batch_sizes(a)
     report = a.sync()
-    assert sizes == [500, 500, 203]
-    assert report.sent == 1203
+    assert FIRST_PUSH == 100 and PUSH_GROWTH == 3 and MAX_PUSH_CHANGES == 1000
+    assert sizes == [100, 300, 900, 1000, 1000, 200]
+    assert report.sent == 3500
     b = make_device("pad-b", "zhao")
     stages = []
     b.sync(progress=lambda stage, done, total: stages.append((stage, done)))
-    assert b.store.count("visit") == 1203
-    assert (Stage.PULL, 1203) in stages
+    assert b.store.count("visit") == 3500
+    assert (Stage.PULL, 3500) in stages
+
+
+def test_a_smaller_push_limit_caps_every_batch(make_device):
+    a = make_device("pad-a")
+    a.store.create_many(
+        "visit", [{"kind": "home_visit", "title": f"走访 {n}"} for n in range(1203)]
+    )
+    sizes = batch_sizes(a)
+    report = a.sync(push_limit=500)
+    assert sizes == [100, 300, 500, 303]
+    assert report.sent == 1203 and a.store.status()["pending"] == 0
 
 
 def test_the_next_batch_goes_out_before_an_answer_is_applied(make_device):
@@ -131,7 +151,7 @@ def test_the_pull_is_asked_for_before_the_last_answer_is_applied(make_device):
     theirs = b.store.create("visit", {"kind": "home_visit", "title": "隔壁走访"})
     b.sync()
     a = make_device("pad-a")
-    visits = [{"kind": "home_visit", "title": f"走访 {n}"} for n in range(503)]
+    visits = [{"kind": "home_visit", "title": f"走访 {n}"} for n in range(103)]  # 2 batches
     a.store.create_many("visit", visits)
     pull, apply = a.transport.pull, a.store.apply_push_response
     asked = threading.Event()
@@ -148,7 +168,7 @@ def test_the_pull_is_asked_for_before_the_last_answer_is_applied(make_device):
     a.transport.pull, a.store.apply_push_response = pulling, applying
     report = a.sync()
     assert seen == [False, True]
-    assert report.ok and report.sent == 503 and report.received == 1
+    assert report.ok and report.sent == 103 and report.received == 1
     assert a.store.get("visit", theirs)["fields"]["title"] == "隔壁走访"
 
 
@@ -170,8 +190,10 @@ def test_a_failed_answer_leaves_the_sent_next_batch_to_the_next_sync(make_device
     with pytest.raises(StoreError):
         a.sync()  # batch 2 went out meanwhile; its answer is lost with the failed sync
     assert a.store.status()["pending"] == 1203
+    sizes = batch_sizes(a)
     report = a.sync()  # both stored batches are sent again (the server replays them)
     assert report.ok and a.store.status()["pending"] == 0
+    assert sizes == [100, 300, 803]  # the two stored batches unchanged, then a new one
     b = make_device("pad-b", "zhao")
     b.sync()
     assert b.store.count("visit") == 1203
