@@ -189,9 +189,18 @@ def _v10(db: Database, migrator: SchemaMigrator) -> None:
     db.execute_sql("DROP INDEX IF EXISTS record_workspace_id_type")
 
 
+def _v11(db: Database, migrator: SchemaMigrator) -> None:
+    """Version 11: ``record.created_device`` and ``record.created_seq`` (see
+    ``models.Record``): new records carry their creation entry. Older records keep their
+    creation rows in ``change`` and these columns empty."""
+    _add_columns(
+        db, "record", {"created_device": "VARCHAR(64) NULL", "created_seq": "BIGINT NULL"}
+    )
+
+
 MIGRATIONS: Sequence[tuple[int, Migration]] = (
     (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6), (7, _v7), (8, _v8), (9, _v9),
-    (10, _v10),
+    (10, _v10), (11, _v11),
 )  # fmt: skip
 LATEST = MIGRATIONS[-1][0]
 

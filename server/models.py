@@ -133,6 +133,12 @@ class Record(BaseModel):
     seq = BigIntegerField()
     created_at = DateTimeField(default=utcnow)
     created_by = CharField(max_length=36, null=True)  # user id
+    # The creation's device (None: an office edit) and sequence number. Set when the creation
+    # wrote no ``change`` row (a push or an office edit, from version 11): the record is then
+    # its own creation entry (``reads.with_creation``), which saves a push one insert per new
+    # record. None on records created before, whose creation row is in ``change``.
+    created_device = CharField(max_length=64, null=True)
+    created_seq = BigIntegerField(null=True)
     updated_at = DateTimeField(default=utcnow)
     updated_by = CharField(max_length=36, null=True)
     updated_device = CharField(max_length=64, null=True)
@@ -197,7 +203,9 @@ class PushBatch(BaseModel):
 
 
 class Change(BaseModel):
-    """Audit history: one row per applied record change, with its field diffs."""
+    """Audit history: one row per applied record change, with its field diffs. A record
+    created by a push or an office edit from version 11 has no row for its creation: the
+    record holds it (``Record.created_seq``)."""
 
     id = BigAutoField()
     workspace = ForeignKeyField(Workspace, on_delete="RESTRICT", index=False)  # history: record_id

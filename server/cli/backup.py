@@ -61,6 +61,8 @@ TABLES = {
     "device": N_("devices"),
     "record": N_("records"),
     "conflict": N_("conflicts"),
+    # Rows of the history: edits, reveals, imports, and creations made before schema version
+    # 11 (a record created since carries its creation entry itself: ``models.Record``).
     "change": N_("history entries"),
 }
 

@@ -79,8 +79,8 @@ class ApplyResult:
 
 _UPSERT_COLUMNS = (
     "id", "workspace_id", "type", "fields", "stamps", "deleted", "seq",
-    "created_at", "created_by", "updated_at", "updated_by", "updated_device", "echo_after",
-    "owner_id", "review_status",
+    "created_at", "created_by", "created_device", "created_seq",
+    "updated_at", "updated_by", "updated_device", "echo_after", "owner_id", "review_status",
 )  # fmt: skip
 _INSERT_SUFFIX = " ON CONFLICT (id) DO NOTHING"  # an id taken in another workspace
 _UPSERT_SUFFIX = (
@@ -450,10 +450,14 @@ def _apply_new(batch: Batch, state: State, change: Change) -> None:
     _queue_write(batch, state, change, None, fields, stamps, deleted, CREATED, echo=not absorbed)
 
 
-# The audit row of a new record holds no copy of its fields: the record is the copy, and
-# ``reads.record_history`` rebuilds what it held from it and the later rows' old values.
+# A new record's creation entry holds no copy of its fields: the record is the copy, and
+# ``reads.with_creation`` rebuilds what it held from it and the later rows' old values. A push
+# or an office edit writes no audit row for it at all: the record carries the entry's device
+# and sequence number (``models.Record.created_seq``), which saves the push an insert per new
+# record (12 of PostgreSQL's 36 ms per 1,000 new visits). Imports keep their row (source).
 CREATED: dict[str, list[Any]] = {"": []}
 CREATED_DIFF = "{}"
+CARRIED_SOURCES = ("push", "office")
 
 
 def _server_stamp(batch: Batch, state: State, after: str) -> str:
@@ -484,17 +488,20 @@ def _queue_write(
     echo_after = _echo_after(batch, row) if echo else None
     state.seq += 1
     author, now = batch.author, batch.now
-    if row is None:
-        created: tuple[Any, Any] = (now, author.user_id)
-    else:
-        created = (row.created_at, row.created_by)
+    carried = row is None and batch.source in CARRIED_SOURCES
+    if carried:
+        created: tuple[Any, ...] = (now, author.user_id, author.device_id, state.seq)
+    elif row is None:
+        created = (now, author.user_id, None, None)
+    else:  # not written: the upsert keeps the creation's columns
+        created = (row.created_at, row.created_by, None, None)
     updated = (now, author.user_id, author.device_id) if diff else row.updated  # type: ignore[union-attr]
     (batch.records if row else batch.new_records).append((
         change.id, batch.workspace_id, change.type, dumps(fields), dump_stamps(stamps), deleted,
         state.seq, *created, *updated, echo_after,
         _text(fields.get("owner_id")), _text(fields.get("review_status")),
     ))  # fmt: skip
-    if diff:
+    if diff and not carried:
         audit = CREATED_DIFF if diff is CREATED else dumps(diff)
         batch.changes.append((
             batch.workspace_id, change.id, change.type, state.seq, now, author.user_id,

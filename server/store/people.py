@@ -22,6 +22,7 @@ from server.models import (
     Device,
     EnrollmentCode,
     OfficeSession,
+    Record,
     User,
     Workspace,
     WorkspaceGrant,
@@ -552,9 +553,15 @@ def open_conflicts_of(device: DeviceRow, limit: int = 200) -> list[ConflictRow]:
         return []  # the usual case, asked on most syncs: one cheap query instead of the join
     # Open conflicts are few: test each against the history by record id (indexed), rather than
     # collecting every record the device ever wrote.
+    # A device that created the record touched it: from version 11 its creation is on the
+    # record (``Record.created_device``), no longer a row of the history.
     touched = fn.EXISTS(
         Change.select(Change.id).where(
             (Change.record_id == Conflict.record_id) & (Change.device_id == device.id)
+        )
+    ) | fn.EXISTS(
+        Record.select(Record.id).where(
+            (Record.id == Conflict.record_id) & (Record.created_device == device.id)
         )
     )
     query = (

@@ -361,16 +361,51 @@ def record_history(workspace_id: str, record_id: str) -> list[dict[str, Any]]:
     return with_creation(workspace_id, record_id, entries)
 
 
-def with_creation(
-    workspace_id: str, record_id: str, entries: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Fill in what a new record held in its creation entry (``entries`` oldest first).
+Creation = tuple[int, Any, "str | None", "str | None", str]  # seq, at, user, device, source
 
-    A new record's audit row stores no copy of its fields (``{}``): the record is the copy. Its
-    values at creation are the record's current ones, rolled back through the old values of
+
+def _history_entry(creation: Creation) -> dict[str, Any]:
+    seq, at, user_id, device_id, source = creation
+    return {"seq": seq, "at": iso_utc(at), "user_id": user_id, "device_id": device_id,
+            "source": source, "diff": {}}  # fmt: skip
+
+
+def carried_creation(workspace_id: str, record_id: str) -> Creation | None:
+    """The creation entry a record carries (``models.Record.created_seq``): its sequence
+    number, time (as stored), user, device and source; None when its creation is a row of the
+    history (records created before version 11, or by an import) or there is no such record.
+    """
+    db = bound_db()
+    sql = (
+        'SELECT created_seq, created_at, created_by, created_device FROM "record"'
+        " WHERE workspace_id = ? AND id = ? AND created_seq IS NOT NULL"
+    )
+    with database_errors():
+        row = db.execute_sql(sql_for(db, sql), (workspace_id, record_id)).fetchone()
+    if row is None:
+        return None
+    # a device's creation came in a push, the office's (no device) from an office edit
+    return int(row[0]), row[1], row[2], row[3], "office" if row[3] is None else "push"
+
+
+def with_creation(
+    workspace_id: str,
+    record_id: str,
+    entries: list[dict[str, Any]],
+    entry: Callable[[Creation], dict[str, Any]] | None = _history_entry,
+) -> list[dict[str, Any]]:
+    """Put the creation entry first when the record carries it (``carried_creation``, made by
+    ``entry``), and fill in what the new record held in its creation entry (``entries`` oldest
+    first).
+
+    A new record's creation entry stores no copy of its fields (``{}``): the record is the copy.
+    Its values at creation are the record's current ones, rolled back through the old values of
     the later entries, newest first; a field that was empty at creation is left out. A stamp
     is shown only where the field has not changed since.
     """
+    carried = None if entry is None else carried_creation(workspace_id, record_id)
+    if entry is not None and carried is not None:
+        entries.insert(0, entry(carried))
     created = [e for e in entries if not e["diff"] and e["source"] != "reveal"]
     if not created:
         return entries
@@ -379,12 +414,12 @@ def with_creation(
         return entries
     held: dict[str, Any] = {**record["fields"], DELETED: record["deleted"]}
     stamps: dict[str, str | None] = dict(record["stamps"])
-    for entry in reversed(entries):
-        diff = entry["diff"]
-        if entry["source"] == "reveal":
+    for entry_ in reversed(entries):
+        diff = entry_["diff"]
+        if entry_["source"] == "reveal":
             continue
         if not diff:
-            entry["diff"] = {
+            entry_["diff"] = {
                 name: [None, held.get(name), stamps.get(name)]
                 for name in record["stamps"]
                 if held.get(name) not in (None, False)

@@ -29,7 +29,7 @@ from server.store.query import (
     live,
 )
 from server.store.query import field as jfield
-from server.store.reads import with_creation
+from server.store.reads import Creation, with_creation
 from server.store.reports import OPEN_STATUSES, week_end
 from server.store.sql import database_errors, guarded
 from sync.records import RECORD_TYPES
@@ -331,7 +331,16 @@ def history(workspace_id: str, record_id: str, limit: int = 500) -> list[dict[st
         }
         for c in rows
     ]
-    return with_creation(workspace_id, record_id, entries[::-1])[::-1]
+    # a carried creation is the oldest entry: past the limit when the page is full
+    entry = None if len(entries) >= limit else _page_entry
+    return with_creation(workspace_id, record_id, entries[::-1], entry)[::-1]
+
+
+def _page_entry(creation: Creation) -> dict[str, Any]:
+    """A carried creation entry (``reads.carried_creation``) as ``history`` shows it."""
+    _, at, user_id, device_id, source = creation
+    return {"at": Change.at.python_value(at), "user_id": user_id, "device_id": device_id,
+            "source": source, "diff": {}}  # fmt: skip
 
 
 @guarded

@@ -36,7 +36,11 @@ def test_new_record_is_applied_and_stored(writer: Writer) -> None:
     assert record["meta"]["created_by"] == writer.device.user_id
     assert set(record["stamps"]) == {"kind", "title"}
     assert Device.get_by_id(writer.device.id).last_push_at is not None
-    assert Change.select().where(Change.record_id == rid).count() == 1
+    # its creation entry is on the record, not a row of the history (schema version 11)
+    assert Change.select().where(Change.record_id == rid).count() == 0
+    [created] = store.record_history(writer.device.workspace_id, rid)
+    assert created["seq"] == record["meta"]["seq"] and created["source"] == "push"
+    assert (created["user_id"], created["device_id"]) == (writer.device.user_id, writer.device.id)
 
 
 def test_replayed_batch_returns_stored_response_and_changes_nothing(writer: Writer) -> None:
@@ -47,7 +51,8 @@ def test_replayed_batch_returns_stored_response_and_changes_nothing(writer: Writ
     again = push(writer, body, now=NOW + 60_000)
     assert again == {**first, "replayed": True}
     assert Record.get_by_id(rid).seq == seq
-    assert Change.select().count() == 1
+    assert len(store.record_history(writer.device.workspace_id, rid)) == 1
+    assert Change.select().count() == 0  # a creation writes no audit row
     assert PushBatch.select().count() == 1
 
 
@@ -216,8 +221,9 @@ def test_write_into_another_workspace_record_is_rejected(writer: Writer) -> None
     [rejected] = response["rejected"]
     assert rejected["index"] == 0 and rejected["errors"]["id"] == [TAKEN]
     assert store.get_record(writer.device.workspace_id, mine)["meta"]["seq"] == 1  # numbered anew
-    history = Change.select().where(Change.workspace == writer.device.workspace_id)
-    assert [c.record_id for c in history] == [mine]
+    held = Record.select().where(Record.workspace == writer.device.workspace_id)
+    assert [(r.id, r.created_seq) for r in held] == [(mine, 1)]
+    assert store.record_history(writer.device.workspace_id, theirs) == []
     assert store.get_record(stranger.device.workspace_id, theirs)["fields"]["title"] == "入户走访"
     assert store.get_record(writer.device.workspace_id, theirs) is None
 
@@ -260,13 +266,12 @@ def test_server_time_covers_every_stamp_received(writer: Writer) -> None:
     assert store.server_time(now_ms=NOW) >= response["server_time"]
 
 
-def test_a_new_records_audit_row_is_no_copy_yet_its_history_shows_what_it_held(
+def test_a_new_record_has_no_audit_row_yet_its_history_shows_what_it_held(
     writer: Writer,
 ) -> None:
     rid = new_id()
     push(writer, writer.body(writer.change("visit", rid, visit(summary="初稿"), None)))
-    [row] = Change.select().where(Change.record_id == rid)
-    assert json.loads(row.diff) == {}  # the record itself is the copy
+    assert not Change.select().where(Change.record_id == rid).exists()  # the record is the copy
     created = store.get_record(writer.device.workspace_id, rid)["stamps"]
     bases = {"title": created["title"], "summary": created["summary"]}
     change = writer.change("visit", rid, {"title": "回访", "summary": None}, bases)
