@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from field_client import blobs
+from field_client import blobs, pulled
 from field_client.errors import Offline, Refused, ServerError
 from field_client.transport import Transport
 from sync import Clock, ErrorCode
@@ -223,7 +223,18 @@ class Wire:
         return self.net.submit(self.transport.push, body)
 
     def pull(self, cursor: str | None, limit: int) -> Future[dict[str, Any]]:
-        return self.net.submit(self.transport.pull, cursor, limit)
+        """Ask for a pull page; its answer is the page's body, read by ``read`` on the calling
+        thread (see ``pulled.unread``)."""
+        return self.net.submit(self.transport.pull, cursor, limit, pulled.unread)
+
+    @staticmethod
+    def read(answer: dict[str, Any]) -> dict[str, Any]:
+        """Return the page in a pull answer; raise ServerError if it is malformed (refused
+        whole, as ``check_answer`` refuses an answer that is not JSON)."""
+        try:
+            return pulled.read_page(answer.get("body") or b"")
+        except ValueError as exc:
+            raise ServerError("not a fieldsync server", status=200) from exc
 
 
 def _run(
@@ -381,13 +392,14 @@ def _pull(
     """
     notify(Stage.PULL, 0, None)
     restarted, foreign = False, False
-    # One page is fetched while the previous one is applied: the server's work and the
-    # device's overlap. Still at most two pages in memory, and each cursor is saved only with
-    # its page, so an interruption resumes exactly where the applied pages end.
+    # One page is fetched (and inflated) on the worker while the previous one is applied here:
+    # the server's work and the device's overlap. Each page is read here too, not on the
+    # worker (see pulled.unread). Still at most two pages in memory, and each cursor is saved
+    # only with its page, so an interruption resumes exactly where the applied pages end.
     coming = coming or wire.pull(store.cursor, limit)
     while True:
         try:
-            page = coming.result()
+            page = wire.read(coming.result())
         except Refused as exc:
             if exc.code != ErrorCode.RESYNC_REQUIRED or restarted:
                 raise

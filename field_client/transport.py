@@ -64,8 +64,10 @@ class Transport(Protocol):
         server's answer."""
         ...
 
-    def pull(self, cursor: str | None, limit: int) -> dict[str, Any]:
-        """Fetch one pull page."""
+    def pull(
+        self, cursor: str | None, limit: int, read: Callable[[bytes], Any] = pulled.read_page
+    ) -> dict[str, Any]:
+        """Fetch one pull page, read by ``read`` (``pulled.unread``: its body, read later)."""
         ...
 
     def device(self) -> dict[str, Any]:
@@ -189,13 +191,15 @@ class HttpTransport:
         it); a retry re-sends the same bytes (the same batch id)."""
         return self._call("POST", "/sync/push", body, self.retries)
 
-    def pull(self, cursor: str | None, limit: int) -> dict[str, Any]:
-        """Fetch one pull page."""
+    def pull(
+        self, cursor: str | None, limit: int, read: Callable[[bytes], Any] = pulled.read_page
+    ) -> dict[str, Any]:
+        """Fetch one pull page, read by ``read`` (``pulled.unread``: its body, read later)."""
         params: dict[str, Any] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
         path = "/sync/pull?" + urlencode(params)
-        return self._call("GET", path, None, self.retries, pulled.read_page)
+        return self._call("GET", path, None, self.retries, read)
 
     def device(self) -> dict[str, Any]:
         """Fetch this device's record from the server."""

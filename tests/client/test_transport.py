@@ -9,8 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from field_client import pulled
 from field_client.errors import Offline, Refused, ServerError
-from field_client.syncer import sync_once
+from field_client.syncer import Wire, sync_once
 from field_client.transport import HttpTransport
 from sync import ErrorCode
 
@@ -221,3 +222,37 @@ def test_a_malformed_pull_page_stops_the_sync_and_nothing_of_it_is_kept(stub, st
     report = sync_once(store, HttpTransport(url, "tok", retries=0), store.clock)
     assert report.error == "server_error" and report.message == "not a fieldsync server"
     assert store.list("place") == [] and store.cursor is None
+
+
+def test_a_pull_page_asked_for_unread_is_its_body_as_received_gzip_undone(stub):
+    body = json.dumps({"records": [], "cursor": "c", "more": False}, ensure_ascii=False)
+    gzipped = (200, {"Content-Encoding": "gzip"}, gzip.compress(body.encode()))
+    problem = (409, {"Content-Type": "application/problem+json"}, {**PROBLEM, "code": "x"})
+    url, _ = stub(gzipped, problem)
+    transport = HttpTransport(url, "tok", retries=0)
+    assert transport.pull(None, 10, pulled.unread) == {"body": body.encode()}
+    with pytest.raises(Refused):  # a refusal is still one, read or not
+        transport.pull(None, 10, pulled.unread)
+
+
+def test_a_malformed_later_page_keeps_the_pages_applied_before_it(stub, store):
+    """Pages are read on the syncing thread, after the previous one is applied: a malformed
+    page stops the sync there, and the next pull resumes after the last page applied."""
+    good = {"type": "place", "id": "p1", "fields": {"kind": "shop", "name": "早餐店"},
+            "stamps": {"kind": "1780000000000-000001-dev-b", "name": "1780000000000-000001-dev-b"},
+            "deleted": False, "meta": {}}  # fmt: skip
+    stamp = good["stamps"]["kind"]
+    first = {"records": [good], "cursor": "c1", "more": True, "server_time": stamp}
+    bad = {"records": [{**good, "id": "p2", "fields": []}], "cursor": "c2", "more": False}
+    url, script = stub((200, {}, first), (200, {}, bad))
+    report = sync_once(store, HttpTransport(url, "tok", retries=0), store.clock)
+    assert report.error == "server_error" and report.message == "not a fieldsync server"
+    assert [r["id"] for r in store.list("place")] == ["p1"] and store.cursor == "c1"
+    assert script.seen[1]["path"].endswith("cursor=c1")
+
+
+def test_wire_refuses_an_answer_without_a_page_body():
+    with pytest.raises(ServerError, match="not a fieldsync server"):
+        Wire.read({})
+    with pytest.raises(ServerError, match="not a fieldsync server"):
+        Wire.read(pulled.unread(b'{"records": [{"id": 1}], "more": false}'))

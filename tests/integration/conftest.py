@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +55,14 @@ class FlaskTransport:
     def push(self, body: dict[str, Any] | str | bytes) -> dict[str, Any]:
         return self._post("/sync/push", body)
 
-    def pull(self, cursor: str | None, limit: int) -> dict[str, Any]:
+    def pull(
+        self, cursor: str | None, limit: int, read: Callable[[bytes], Any] = read_page
+    ) -> dict[str, Any]:
         self.calls.append("/sync/pull")
         query = {"limit": limit, **({"cursor": cursor} if cursor else {})}
         return self._answer(
             self.client.get(API + "/sync/pull", query_string=query, headers=self.headers),
-            read_page,
+            read,
         )
 
     def device(self) -> dict[str, Any]:
