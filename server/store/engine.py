@@ -516,10 +516,12 @@ def _text(value: Any) -> str | None:
 
 
 def _echo_after(batch: Batch, row: Row | None) -> int | None:
-    """The sequence number a device must have pulled past for its pull to leave out the record
-    it has just written (docs/protocol.md section 6, "No echo"): the record's number before the
-    write, so the device held everything but its own write. When the record's latest change
-    was already this device's own such write, that write's number carries over."""
+    """What ``record.echo_after`` says of the record the device has just written (its state
+    is exactly the device's write): 0 when every change of the record is this device's own,
+    the only case its pulls leave the record out (docs/protocol.md section 6, "No echo"); else
+    the number of the change the write was made on (kept, not used by pulls: leaving such a
+    write out would need to know the device had pulled that change, section 11). When the
+    record's latest change was already this device's own such write, its value carries over."""
     device = batch.author.device_id
     if device is None:
         return None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import random
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from peewee import Database
 
+from server import store
 from server.models import Device, User, Workspace
 from server.store import reads as store_reads
 from server.store import sql as store_sql
@@ -119,3 +122,67 @@ class StatementCounter:
     @property
     def count(self) -> int:
         return len(self.statements)
+
+
+def race(
+    pushers: Sequence[Callable[[], None]],
+    pullers: Sequence[Callable[[threading.Event], None]],
+    timeout: float = 120,
+) -> None:
+    """Run pushers and pullers on threads of their own, together: the pullers pull until
+    every pusher has ended (the event they are given is set then), and this returns when all
+    have ended. Each reports its own errors (the threads cannot raise here)."""
+    done = threading.Event()
+    pulling = [threading.Thread(target=puller, args=(done,)) for puller in pullers]
+    pushing = [threading.Thread(target=pusher) for pusher in pushers]
+    for thread in pulling + pushing:
+        thread.start()
+    for thread in pushing:
+        thread.join(timeout)
+    done.set()
+    for thread in pulling:
+        thread.join(timeout)
+
+
+def push_projects(
+    db: Database,
+    device: Device,
+    seed: int,
+    errors: list[BaseException],
+    *,
+    batches: int,
+    size: Callable[[random.Random], int],
+    edit_share: float,
+) -> None:
+    """Push ``batches`` batches of new projects and edits of the device's own earlier ones
+    (about ``edit_share`` of the changes; ``size`` draws a batch's number of changes), on the
+    calling thread's own connection: a racing pusher (``race``). Errors go to ``errors``."""
+    rng = random.Random(seed)
+    clock = Clock(lambda: NOW, device.id)
+    mine: list[tuple[str, str]] = []  # (record id, title stamp)
+    try:
+        db.connect(reuse_if_open=True)
+        for _ in range(batches):
+            changes, touched = [], set()
+            for _ in range(size(rng)):
+                stamp = str(clock.tick())
+                if mine and rng.random() < edit_share:
+                    index = rng.randrange(len(mine))
+                    rid, base = mine[index]
+                else:
+                    rid, base, index = str(uuid.uuid4()), None, len(mine)
+                    mine.append((rid, stamp))
+                if rid in touched:
+                    continue
+                touched.add(rid)
+                mine[index] = (rid, stamp)
+                changes.append({"type": "project", "id": rid,
+                                "set": {"title": {"value": f"t{stamp}", "stamp": stamp,
+                                                  "base": base}}})  # fmt: skip
+            body = {"batch_id": str(uuid.uuid4()), "changes": changes}
+            response = store.push(device, body, now_ms=NOW, max_skew_ms=SKEW)
+            assert response["rejected"] == [] and response["conflicts"] == []
+    except BaseException as exc:  # noqa: BLE001 - reported to the main thread
+        errors.append(exc)
+    finally:
+        db.close()

@@ -10,10 +10,10 @@ passed it.
 
 from __future__ import annotations
 
-import random
 import threading
 import uuid
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 from peewee import Database
@@ -23,7 +23,7 @@ from server.db import open_database, write_transaction
 from server.models import Device, Record
 from server.store.sql import read_state
 from sync import Clock
-from tests.store.storekit import NOW, SKEW, make_device
+from tests.store.storekit import NOW, SKEW, make_device, push_projects, race
 
 PUSHERS, PULLERS, BATCHES, PER_BATCH = 4, 3, 60, 4
 
@@ -35,38 +35,6 @@ def pg(postgres_url: str) -> Iterator[Database]:
     migrations.upgrade(db)
     yield db
     db.close()
-
-
-def _pusher(db: Database, device: Device, seed: int, errors: list[BaseException]) -> None:
-    rng = random.Random(seed)
-    clock = Clock(lambda: NOW, device.id)
-    mine: list[tuple[str, str]] = []  # (record id, title stamp)
-    try:
-        db.connect(reuse_if_open=True)
-        for _ in range(BATCHES):
-            changes = []
-            for _ in range(PER_BATCH):
-                stamp = str(clock.tick())
-                if mine and rng.random() < 0.5:
-                    index = rng.randrange(len(mine))
-                    rid, base = mine[index]
-                else:
-                    rid, base, index = str(uuid.uuid4()), None, len(mine)
-                    mine.append((rid, stamp))
-                if any(c["id"] == rid for c in changes):
-                    continue
-                mine[index] = (rid, stamp)
-                changes.append({
-                    "type": "project", "id": rid,
-                    "set": {"title": {"value": f"t{stamp}", "stamp": stamp, "base": base}},
-                })  # fmt: skip
-            body = {"batch_id": str(uuid.uuid4()), "changes": changes}
-            response = store.push(device, body, now_ms=NOW, max_skew_ms=SKEW)
-            assert response["rejected"] == [] and response["conflicts"] == []
-    except BaseException as exc:  # noqa: BLE001 - reported to the main thread
-        errors.append(exc)
-    finally:
-        db.close()
 
 
 def _pull(workspace_id: str, cursor: str | None, seen: dict[str, int], order: list[int]) -> str:
@@ -107,24 +75,15 @@ def test_concurrent_pullers_never_miss_a_commit(pg: Database) -> None:
     workspace_id = devices[0].workspace_id
     pg.close()
     errors: list[BaseException] = []
-    done = threading.Event()
     seen: list[dict[str, int]] = [{} for _ in range(PULLERS)]
     orders: list[list[int]] = [[] for _ in range(PULLERS)]
-    pullers = [
-        threading.Thread(target=_puller, args=(pg, workspace_id, done, seen[n], orders[n], errors))
-        for n in range(PULLERS)
-    ]
-    pushers = [
-        threading.Thread(target=_pusher, args=(pg, device, n, errors))
-        for n, device in enumerate(devices)
-    ]
-    for thread in pullers + pushers:
-        thread.start()
-    for thread in pushers:
-        thread.join(60)
-    done.set()
-    for thread in pullers:
-        thread.join(60)
+    race(
+        [partial(push_projects, pg, device, n, errors, batches=BATCHES, edit_share=0.5,
+                 size=lambda rng: PER_BATCH) for n, device in enumerate(devices)],
+        [partial(_puller, pg, workspace_id, seen=seen[n], order=orders[n], errors=errors)
+         for n in range(PULLERS)],
+        timeout=60,
+    )  # fmt: skip
     assert errors == []
     pg.connect(reuse_if_open=True)
     final = {r.id: r.seq for r in Record.select(Record.id, Record.seq)}

@@ -11,9 +11,9 @@ already count that commit, and a cursor moved there would skip it.
 from __future__ import annotations
 
 import json
-import random
 import threading
 import uuid
+from functools import partial
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from server import store
 from server.models import Device, Record
 from server.store import reads
 from sync import Clock, decode_cursor
-from tests.store.storekit import NOW, SKEW, Writer, make_device
+from tests.store.storekit import NOW, SKEW, Writer, make_device, push_projects, race
 
 
 def _push_new(device: Device, count: int) -> list[str]:
@@ -95,44 +95,12 @@ def test_a_commit_between_the_page_and_the_state_is_not_skipped(
 PUSHERS, BATCHES = 3, 30
 
 
-def _pusher(db: Database, device: Device, seed: int, errors: list[BaseException]) -> None:
-    """Push new projects and edits of its own ones (its pulls leave all of them out)."""
-    rng = random.Random(seed)
-    clock = Clock(lambda: NOW, device.id)
-    mine: list[tuple[str, str]] = []  # (record id, title stamp)
-    try:
-        db.connect(reuse_if_open=True)
-        for _ in range(BATCHES):
-            changes, touched = [], set()
-            for _ in range(rng.randint(1, 6)):
-                stamp = str(clock.tick())
-                if mine and rng.random() < 0.4:
-                    index = rng.randrange(len(mine))
-                    rid, base = mine[index]
-                else:
-                    rid, base, index = str(uuid.uuid4()), None, len(mine)
-                    mine.append((rid, stamp))
-                if rid in touched:
-                    continue
-                touched.add(rid)
-                mine[index] = (rid, stamp)
-                changes.append({"type": "project", "id": rid,
-                                "set": {"title": {"value": stamp, "stamp": stamp,
-                                                  "base": base}}})  # fmt: skip
-            body = {"batch_id": str(uuid.uuid4()), "changes": changes}
-            response = store.push(device, body, now_ms=NOW, max_skew_ms=SKEW)
-            assert response["rejected"] == [] and response["conflicts"] == []
-    except BaseException as exc:  # noqa: BLE001 - reported to the main thread
-        errors.append(exc)
-    finally:
-        db.close()
-
-
 def _puller(
     db: Database,
     workspace: str,
     device_id: str | None,
     done: threading.Event,
+    *,
     seen: dict[str, int],
     errors: list[BaseException],
 ) -> None:
@@ -179,24 +147,14 @@ def test_device_pulls_racing_pushes_never_miss_a_commit(db: Database) -> None:
     workspace = devices[0].workspace_id
     db.close()
     errors: list[BaseException] = []
-    done = threading.Event()
     seen: list[dict[str, int]] = [{} for _ in range(PUSHERS + 1)]
     pulling = [device.id for device in devices] + [None]
-    pullers = [
-        threading.Thread(target=_puller, args=(db, workspace, who, done, seen[n], errors))
-        for n, who in enumerate(pulling)
-    ]
-    pushers = [
-        threading.Thread(target=_pusher, args=(db, device, n, errors))
-        for n, device in enumerate(devices)
-    ]
-    for thread in pullers + pushers:
-        thread.start()
-    for thread in pushers:
-        thread.join(120)
-    done.set()
-    for thread in pullers:
-        thread.join(120)
+    race(
+        [partial(push_projects, db, device, n, errors, batches=BATCHES, edit_share=0.4,
+                 size=lambda rng: rng.randint(1, 6)) for n, device in enumerate(devices)],
+        [partial(_puller, db, workspace, who, seen=seen[n], errors=errors)
+         for n, who in enumerate(pulling)],
+    )  # fmt: skip
     assert errors == []
     db.connect(reuse_if_open=True)
     rows = Record.select(Record.id, Record.seq, Record.updated_device)
