@@ -10,8 +10,9 @@
               as soon as k's answer is in, before that answer is applied here
     PULL      pages until ``more`` is false; each page is applied and its cursor saved in one
               transaction, so an interrupted pull resumes where it stopped. Pipelined: page
-              k+1 is fetched and decoded (on the worker thread) while page k is written, and
-              the first page is asked for as soon as the last push batch's answer is in
+              k+1 is fetched and inflated (on the worker thread) while page k is written (pages
+              are decoded on the syncing thread, see ``pulled.unread``), and the first page is
+              asked for as soon as the last push batch's answer is in
     CONFLICTS the server's list of open conflicts on this device's records (asked when some
               are open here, or when others' writes came in)
     DONE

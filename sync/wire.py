@@ -340,6 +340,55 @@ def _all_match(lines_re: re.Pattern[str], texts: list[str]) -> bool:
     return joined.count("\n") == len(texts) - 1 and lines_re.fullmatch(joined) is not None
 
 
+class _Gathered:
+    """The changes of a push read in one pass (``_parse_well_formed``, ``parse_push_json``),
+    with the ids, stamps and bases to check in one match each once all are read (``checked``).
+    """
+
+    def __init__(self) -> None:
+        self.changes: list[Change] = []
+        self.ids: list[str] = []
+        self.stamps: list[str] = []
+        self.bases: list[str] = []
+
+    def add(
+        self,
+        index: int,
+        rtype: str,
+        rid: str,
+        stamp: str,
+        values: dict[str, Any],
+        bases: dict[str, Any],
+    ) -> bool:
+        """Take one compact change whose parts have the right types; return False when it is
+        not well formed (an unknown type, no values, a base not a stamp before ``stamp`` or of
+        a field it does not write)."""
+        if rtype not in RECORD_TYPES or not values:
+            return False
+        for name, base in bases.items():
+            if type(base) is not str or not stamp > base or name not in values:
+                return False
+            self.bases.append(base)
+        self.ids.append(rid)
+        self.stamps.append(stamp)
+        self.changes.append(Change(index, rtype, rid, values, dict.fromkeys(values, stamp), bases))
+        return True
+
+    def checked(self) -> tuple[list[Change], set[str]] | None:
+        """The changes and their distinct stamps when every id, stamp and base is canonical
+        and no record comes twice, else None."""
+        ids = self.ids
+        if (
+            not self.changes
+            or len(set(ids)) != len(ids)  # (the change-by-change parse says which is twice)
+            or not _all_match(_UUID_LINES_RE, ids)
+            or not _all_match(_STAMP_LINES_RE, self.stamps)
+            or (self.bases and not _all_match(_STAMP_LINES_RE, self.bases))
+        ):
+            return None
+        return self.changes, set(self.stamps)
+
+
 def _parse_well_formed(changes: list[Any]) -> tuple[list[Change], set[str]] | None:
     """Parse a push whose changes are all in the compact form and all well formed, with no
     record twice, as the change-by-change parse would, or return None (the usual push of a
@@ -348,11 +397,7 @@ def _parse_well_formed(changes: list[Any]) -> tuple[list[Change], set[str]] | No
     The canonical ids, stamps and bases are checked in one match each, after the loop. Also
     returns the distinct stamps of the writes (``PushRequest.write_stamps``).
     """
-    parsed: list[Change] = []
-    ids: list[str] = []
-    stamps: list[str] = []
-    bases_seen: list[str] = []
-    record_types = RECORD_TYPES
+    gathered = _Gathered()
     for index, raw in enumerate(changes):
         if type(raw) is not dict:
             return None
@@ -361,11 +406,9 @@ def _parse_well_formed(changes: list[Any]) -> tuple[list[Change], set[str]] | No
         # (with these four not None, four keys are exactly these; a fifth may only be "bases")
         if (
             type(rtype) is not str
-            or rtype not in record_types
             or type(rid) is not str
             or type(stamp) is not str
             or type(values) is not dict
-            or not values
         ):
             return None
         if len(raw) == 4:
@@ -374,31 +417,9 @@ def _parse_well_formed(changes: list[Any]) -> tuple[list[Change], set[str]] | No
             bases = raw.get("bases")  # type: ignore[assignment]
             if len(raw) != 5 or type(bases) is not dict:
                 return None
-            for name, base in bases.items():
-                if type(base) is not str or not stamp > base or name not in values:
-                    return None
-                bases_seen.append(base)
-        ids.append(rid)
-        stamps.append(stamp)
-        parsed.append(Change(index, rtype, rid, values, dict.fromkeys(values, stamp), bases))
-    return _checked_in_bulk(parsed, ids, stamps, bases_seen)
-
-
-def _checked_in_bulk(
-    parsed: list[Change], ids: list[str], stamps: list[str], bases_seen: list[str]
-) -> tuple[list[Change], set[str]] | None:
-    """Return the changes of a push parsed in one pass and their distinct stamps when their
-    ``ids``, ``stamps`` (one a change) and ``bases_seen`` are all canonical and no record comes
-    twice, else None."""
-    if (
-        not parsed
-        or len(set(ids)) != len(ids)  # (the change-by-change parse says which is twice)
-        or not _all_match(_UUID_LINES_RE, ids)
-        or not _all_match(_STAMP_LINES_RE, stamps)
-        or (bases_seen and not _all_match(_STAMP_LINES_RE, bases_seen))
-    ):
-        return None
-    return parsed, set(stamps)
+        if not gathered.add(index, rtype, rid, stamp, values, bases):
+            return None
+    return gathered.checked()
 
 
 class _CompactChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -443,24 +464,11 @@ def parse_push_json(data: bytes) -> PushRequest | None:
         or len(body.changes) > MAX_PUSH_CHANGES
     ):
         return None
-    parsed: list[Change] = []
-    ids: list[str] = []
-    stamps: list[str] = []
-    bases_seen: list[str] = []
-    record_types = RECORD_TYPES
+    gathered = _Gathered()
     for index, raw in enumerate(body.changes):
-        rtype, stamp, values, bases = raw.type, raw.stamp, raw.values, raw.bases
-        if rtype not in record_types or not values:
+        if not gathered.add(index, raw.type, raw.id, raw.stamp, raw.values, raw.bases):
             return None
-        for name, base in bases.items():
-            if not stamp > base or name not in values:
-                return None
-            bases_seen.append(base)
-        rid = raw.id
-        ids.append(rid)
-        stamps.append(stamp)
-        parsed.append(Change(index, rtype, rid, values, dict.fromkeys(values, stamp), bases))
-    checked = _checked_in_bulk(parsed, ids, stamps, bases_seen)
+    checked = gathered.checked()
     if checked is None:
         return None
     return PushRequest(body.batch_id, device_time, checked[0], write_stamps=checked[1])

@@ -17,7 +17,7 @@ from uuid6 import uuid7
 from field_client.pulled import Pulled
 from field_client.store import outbox
 from field_client.store.common import dumps, search_text
-from sync import DELETED, RECORD_TYPES, Stamp, jsonio
+from sync import DELETED, Stamp, jsonio
 from sync.vocabulary import pack_faults
 
 if TYPE_CHECKING:
@@ -285,16 +285,11 @@ PULLED_ROW_SQL = (
 )
 
 
-_REFS = {name: rules.refs for name, rules in RECORD_TYPES.items()}
-
-
 def _pulled_rows(records: list[Pulled]) -> list[tuple[Any, ...]]:
     """Return the rows of pulled records as sent (none of their fields pending here).
 
-    One comprehension: no call of Python per record but the search copy's (``search_text``,
-    inlined) and no bool for sqlite3 to adapt (deleted as an int; sqlite3 adapts a bool by a
-    failing ``__conform__`` lookup, a formatted exception per row: 3% of a pull's CPU)."""
-    refs, no_refs = _REFS, frozenset[str]()
+    Deleted goes as an int, not a bool: sqlite3 adapts a bool by a failing ``__conform__``
+    lookup, a formatted exception per row (3% of a pull's CPU)."""
     return [
         (
             r.id,
@@ -303,14 +298,8 @@ def _pulled_rows(records: list[Pulled]) -> list[tuple[Any, ...]]:
             r.stamps_json,
             1 if r.deleted else 0,
             r.meta_json,
-            "\n".join(
-                [
-                    v
-                    for k, v in r.fields.items()
-                    if isinstance(v, str) and k not in refs.get(r.type, no_refs)
-                ]
-            ),
-            int(max(r.stamps.values())[:13]) if r.stamps else 0,  # Stamp.wall_of, inlined
+            search_text(r.type, r.fields),
+            Stamp.wall_of(max(r.stamps.values())) if r.stamps else 0,
         )
         for r in records
     ]

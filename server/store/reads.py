@@ -9,7 +9,6 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from peewee import Database
-from psycopg.pq import TransactionStatus
 
 from server.db import is_postgres
 from server.errors import Unavailable
@@ -289,21 +288,15 @@ def _select_binary(
     twice the size, for both sides to convert); then read the workspace's state. The rows are
     all in the cursor when it returns. Runs its own transaction: call it outside one (as the
     pull view does)."""
-    connection = db.connection()
     settings, page, state = db.cursor(), db.cursor(), db.cursor()
-    try:
-        # BEGIN and COMMIT as plain statements: psycopg's own transaction block would wait for
-        # the server at each end of it.
-        with pipelined(db):
-            settings.execute("BEGIN")
-            settings.execute(_WALK_THE_INDEX)
-            page.execute(sql, params, binary=True)
-            state.execute(sql_for(db, READ_STATE_SQL), (workspace_id,))
-            settings.execute("COMMIT")
-    except Unavailable:
-        if connection.info.transaction_status == TransactionStatus.INERROR:
-            connection.rollback()  # the failed statement left its transaction open
-        raise
+    # BEGIN and COMMIT as plain statements: psycopg's own transaction block would wait for the
+    # server at each end of it. A failed statement's transaction is rolled back by ``pipelined``.
+    with pipelined(db):
+        settings.execute("BEGIN")
+        settings.execute(_WALK_THE_INDEX)
+        page.execute(sql, params, binary=True)
+        state.execute(sql_for(db, READ_STATE_SQL), (workspace_id,))
+        settings.execute("COMMIT")
     return page, state_of(state.fetchone(), workspace_id)
 
 
@@ -370,22 +363,31 @@ def _history_entry(creation: Creation) -> dict[str, Any]:
             "source": source, "diff": {}}  # fmt: skip
 
 
-def carried_creation(workspace_id: str, record_id: str) -> Creation | None:
-    """The creation entry a record carries (``models.Record.created_seq``): its sequence
-    number, time (as stored), user, device and source; None when its creation is a row of the
-    history (records created before version 11, or by an import) or there is no such record.
-    """
+def _record_and_creation(
+    workspace_id: str, record_id: str
+) -> tuple[dict[str, Any], Creation | None] | None:
+    """Read a record in wire form and the creation entry it carries (``models.Record
+    .created_seq``: its sequence number, time as stored, user, device and source), in one
+    query; the entry is None when the creation is a row of the history (records created before
+    version 11, or by an import). None when there is no such record."""
     db = bound_db()
-    sql = (
-        'SELECT created_seq, created_at, created_by, created_device FROM "record"'
-        " WHERE workspace_id = ? AND id = ? AND created_seq IS NOT NULL"
-    )
+    sql = f'SELECT {_FIELDS}, created_seq, created_device FROM "record"'
+    sql += " WHERE workspace_id = ? AND id = ?"
     with database_errors():
         row = db.execute_sql(sql_for(db, sql), (workspace_id, record_id)).fetchone()
     if row is None:
         return None
+    if row[10] is None:
+        return _wire(workspace_id, row), None
     # a device's creation came in a push, the office's (no device) from an office edit
-    return int(row[0]), row[1], row[2], row[3], "office" if row[3] is None else "push"
+    device = row[11]
+    return _wire(workspace_id, row), (
+        int(row[10]),
+        row[7],
+        row[6],
+        device,
+        "office" if device is None else "push",
+    )
 
 
 def with_creation(
@@ -394,32 +396,29 @@ def with_creation(
     entries: list[dict[str, Any]],
     entry: Callable[[Creation], dict[str, Any]] | None = _history_entry,
 ) -> list[dict[str, Any]]:
-    """Put the creation entry first when the record carries it (``carried_creation``, made by
-    ``entry``), and fill in what the new record held in its creation entry (``entries`` oldest
-    first).
+    """Put the creation entry first when the record carries it (made by ``entry``; None leaves
+    it out), and fill in what the new record held in its creation entry (``entries`` oldest
+    first). One read of the record serves both.
 
     A new record's creation entry stores no copy of its fields (``{}``): the record is the copy.
     Its values at creation are the record's current ones, rolled back through the old values of
     the later entries, newest first; a field that was empty at creation is left out. A stamp
     is shown only where the field has not changed since.
     """
-    carried = None if entry is None else carried_creation(workspace_id, record_id)
+    found = _record_and_creation(workspace_id, record_id)
+    if found is None:
+        return entries
+    record, carried = found
     if entry is not None and carried is not None:
         entries.insert(0, entry(carried))
-    created = [e for e in entries if not e["diff"] and e["source"] != "reveal"]
-    if not created:
-        return entries
-    record = get_record(workspace_id, record_id)
-    if record is None:
-        return entries
     held: dict[str, Any] = {**record["fields"], DELETED: record["deleted"]}
     stamps: dict[str, str | None] = dict(record["stamps"])
-    for entry_ in reversed(entries):
-        diff = entry_["diff"]
-        if entry_["source"] == "reveal":
+    for item in reversed(entries):
+        diff = item["diff"]
+        if item["source"] == "reveal":
             continue
         if not diff:
-            entry_["diff"] = {
+            item["diff"] = {
                 name: [None, held.get(name), stamps.get(name)]
                 for name in record["stamps"]
                 if held.get(name) not in (None, False)

@@ -337,7 +337,7 @@ def history(workspace_id: str, record_id: str, limit: int = 500) -> list[dict[st
 
 
 def _page_entry(creation: Creation) -> dict[str, Any]:
-    """A carried creation entry (``reads.carried_creation``) as ``history`` shows it."""
+    """A creation entry the record carries (``reads.with_creation``) as ``history`` shows it."""
     _, at, user_id, device_id, source = creation
     return {"at": Change.at.python_value(at), "user_id": user_id, "device_id": device_id,
             "source": source, "diff": {}}  # fmt: skip
