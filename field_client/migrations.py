@@ -80,6 +80,50 @@ def _outbox_wire(db: Database) -> None:
         db.execute_sql("ALTER TABLE outbox ADD COLUMN wire BLOB")
 
 
+def _fields_as_themselves(db: Database) -> None:
+    """Version 7, first step: the fields of a record are kept with every character as itself
+    in their JSON but for the escapes JSON requires (a quote, a backslash, a control
+    character), as this device writes them: a search passes over the records whose JSON text
+    does not hold the text sought (``field_client.store.common.text_match``). Fields pulled
+    before came as the server wrote them, which may have escaped more (``\\u8d70`` for 走):
+    they are written anew. (Fields that do not read as JSON, which no release stored, are
+    left as they are.)"""
+    rows = db.execute_sql(
+        "SELECT id, fields FROM record WHERE instr(fields, '\\u') OR instr(fields, '\\/')"
+    ).fetchall()
+    again = []
+    for rid, fields in rows:
+        try:
+            again.append((jsonio.dumps(jsonio.loads(fields)), rid))
+        except ValueError:
+            continue
+    db.cursor().executemany("UPDATE record SET fields = ? WHERE id = ?", again)
+
+
+def _no_search_copy(db: Database) -> None:
+    """Version 7: the record table without its ``search`` column (a copy of each record's
+    string values, which a search no longer reads: ``field_client.store.common.text_match``).
+    The table is made anew and its rows copied, as SQLite's documentation does any change of
+    a table, rather than by ``ALTER TABLE ... DROP COLUMN``, which SQLite before 3.35 (2021)
+    does not know."""
+    if "search" not in {column.name for column in db.get_columns("record")}:
+        return  # made by an earlier step's ``create_tables``, from today's model
+    db.execute_sql(
+        'CREATE TABLE "record_7" ("id" VARCHAR(36) NOT NULL PRIMARY KEY,'
+        ' "type" VARCHAR(20) NOT NULL, "fields" TEXT NOT NULL, "stamps" TEXT NOT NULL,'
+        ' "deleted" INTEGER NOT NULL, "meta" TEXT NOT NULL, "updated_ms" INTEGER NOT NULL)'
+    )
+    db.execute_sql(
+        'INSERT INTO "record_7" (id, type, fields, stamps, deleted, meta, updated_ms)'
+        " SELECT id, type, fields, stamps, deleted, meta, updated_ms FROM record"
+    )
+    db.execute_sql('DROP TABLE "record"')
+    db.execute_sql('ALTER TABLE "record_7" RENAME TO "record"')
+    db.execute_sql(
+        'CREATE INDEX IF NOT EXISTS "record_type_updated_ms" ON "record" ("type", "updated_ms")'
+    )
+
+
 __all__ = ["LATEST", "MIGRATIONS", "NewerSchema", "schema_version", "upgrade"]
 
 MIGRATIONS: Sequence[tuple[int, tuple[Step, ...]]] = (
@@ -103,6 +147,7 @@ MIGRATIONS: Sequence[tuple[int, tuple[Step, ...]]] = (
             ' ON "record" ("type", "updated_ms")',
         ),
     ),
+    (7, (_fields_as_themselves, _no_search_copy)),  # no search copy (issue 11: cheaper pulls)
 )
 LATEST = MIGRATIONS[-1][0]
 

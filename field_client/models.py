@@ -67,7 +67,8 @@ class Record(_Base):
     stamps = TextField(default="{}")
     deleted = BooleanField(default=False)
     meta = TextField(default="{}")
-    search = TextField(default="")  # the string values, for LIKE search (works for Chinese)
+    # (a ``search`` column, a copy of the string values, until schema version 7: a search
+    # reads the fields themselves, field_client.store.common.text_match)
     updated_ms = BigIntegerField(default=0)
 
     class Meta:

@@ -25,7 +25,6 @@ from field_client.store.common import (
     guarded,
     label,
     new_id,
-    search_text,
     wall_ms,
 )
 from field_client.store.core import StoreCore
@@ -40,7 +39,6 @@ __all__ = [
     "guarded",
     "label",
     "new_id",
-    "search_text",
     "wall_ms",
 ]
 

@@ -26,7 +26,6 @@ from field_client.store.common import (
     dumps,
     guarded,
     record_type_of,
-    search_text,
     wall_ms,
 )
 from sync import DELETED, Clock, Stamp, validate_fields
@@ -295,9 +294,8 @@ class StoreCore:
             else:
                 fields[name] = value
         self.db.execute_sql(
-            "INSERT OR REPLACE INTO record (id, type, fields, stamps, deleted, meta, search,"
-            " updated_ms) VALUES (?, ?, ?, ?, ?, COALESCE((SELECT meta FROM record WHERE id = ?),"
-            " '{}'), ?, ?)",
+            "INSERT OR REPLACE INTO record (id, type, fields, stamps, deleted, meta, updated_ms)"
+            " VALUES (?, ?, ?, ?, ?, COALESCE((SELECT meta FROM record WHERE id = ?), '{}'), ?)",
             (
                 record_id,
                 rtype,
@@ -305,7 +303,6 @@ class StoreCore:
                 dumps(stamps),
                 deleted,
                 record_id,
-                search_text(rtype, fields),
                 Stamp.wall_of(stamp),
             ),
         )

@@ -13,6 +13,7 @@ from field_client.store.common import (
     guarded,
     label,
     record_type_of,
+    text_match,
 )
 from field_client.store.core import StoreCore
 
@@ -56,7 +57,7 @@ class QueryMixin(StoreCore):
             if value is not None:
                 query = query.where(peewee.fn.json_extract(R.fields, f"$.{name}") == value)
         if text:
-            query = query.where(R.search.contains(text))
+            query = query.where(text_match(R.fields, R.type, text, rtype))
         query = query.order_by(R.updated_ms.desc(), R.id.desc()).offset(offset)
         if limit is not None:
             query = query.limit(limit)
@@ -77,9 +78,10 @@ class QueryMixin(StoreCore):
     ) -> builtins.list[dict[str, Any]]:
         """Find records whose text contains ``text`` (any language, Chinese included)."""
         R = self.m.Record
-        query = R.select().where(R.deleted == False, R.search.contains(text.strip()))  # noqa: E712
+        query = R.select().where(R.deleted == False)  # noqa: E712
         if rtype:
             query = query.where(R.type == rtype)
+        query = query.where(text_match(R.fields, R.type, text.strip(), rtype))
         return self._to_dicts(list(query.order_by(R.updated_ms.desc()).limit(limit)))
 
     def find(self, rtype: str, name_or_id: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from uuid6 import uuid7
 
 from field_client.pulled import Pulled
 from field_client.store import outbox
-from field_client.store.common import dumps, search_text
+from field_client.store.common import dumps
 from sync import DELETED, Stamp, jsonio
 from sync.vocabulary import pack_faults
 
@@ -250,7 +250,6 @@ def _take_kept(
     else:
         fields[field] = kept.get("value")
     row.fields, row.stamps = dumps(fields), dumps(stamps)
-    row.search = search_text(row.type, fields)
     row.save()
 
 
@@ -280,8 +279,8 @@ def apply_pull_page(store: LocalStore, page: dict[str, Any]) -> dict[str, int]:
 
 # Fields and stamps may come as the UTF-8 bytes received (``Pulled``): stored as text.
 PULLED_ROW_SQL = (
-    "INSERT OR REPLACE INTO record (id, type, fields, stamps, deleted, meta, search, updated_ms)"
-    " VALUES (?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO record (id, type, fields, stamps, deleted, meta, updated_ms)"
+    " VALUES (?, ?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?, ?)"
 )
 
 
@@ -298,7 +297,6 @@ def _pulled_rows(records: list[Pulled]) -> list[tuple[Any, ...]]:
             r.stamps_json,
             1 if r.deleted else 0,
             r.meta_json,
-            search_text(r.type, r.fields),
             Stamp.wall_of(max(r.stamps.values())) if r.stamps else 0,
         )
         for r in records

@@ -1,12 +1,12 @@
 """Wiping a device the office revoked with wipe (docs/protocol.md section 8).
 
 The syncer calls ``wipe`` only once the outbox is empty (everything sent and answered). It
-deletes, in one transaction, every record (people, places, visits, concerns and their search
-copies), the outbox, stored batches, rejections and conflicts, and the user's and device's
-names; then the photos and files; then rebuilds the database file (``VACUUM``) and truncates
-its write-ahead log, so deleted rows do not linger in free pages. Kept: the device id, the
-server's address and the clock (none names a person), and the token until the server has
-heard that the device wiped (``forget_token``).
+deletes, in one transaction, every record (people, places, visits, concerns), the outbox,
+stored batches, rejections and conflicts, and the user's and device's names; then the photos
+and files; then rebuilds the database file (``VACUUM``) and truncates its write-ahead log, so
+deleted rows do not linger in free pages. Kept: the device id, the server's address and the
+clock (none names a person), and the token until the server has heard that the device wiped
+(``forget_token``).
 """
 
 from __future__ import annotations

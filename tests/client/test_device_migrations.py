@@ -107,6 +107,9 @@ def test_a_database_from_a_newer_release_is_refused(tmp_path):
     assert info.value.detail == "newer_schema"
 
 
+KEPT = "id, type, fields, stamps, deleted, meta, updated_ms"  # the record's columns today
+
+
 def _record_indexes(store: LocalStore) -> list[tuple[str, str | None]]:
     return store.db.execute_sql(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'record'"
@@ -117,7 +120,7 @@ def _record_indexes(store: LocalStore) -> list[tuple[str, str | None]]:
 def test_the_record_indexes_become_one_on_type_and_updated_ms_keeping_the_records(tmp_path):
     home = first_release_home(tmp_path)
     with sqlite3.connect(home / "fieldsync.db") as conn:
-        before = conn.execute("SELECT * FROM record ORDER BY id").fetchall()
+        before = conn.execute(f"SELECT {KEPT} FROM record ORDER BY id").fetchall()
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"record_type", "record_updated_ms"} <= names
     store = LocalStore(home, now=ManualClock())
@@ -127,11 +130,41 @@ def test_the_record_indexes_become_one_on_type_and_updated_ms_keeping_the_record
         "record_type_updated_ms",
         "sqlite_autoindex_record_1",
     ]
-    after = store.db.execute_sql("SELECT * FROM record ORDER BY id").fetchall()
+    after = store.db.execute_sql(f"SELECT {KEPT} FROM record ORDER BY id").fetchall()
     assert after == before
     plan = store.db.execute_sql(
         "EXPLAIN QUERY PLAN SELECT id FROM record WHERE type = 'concern' ORDER BY updated_ms DESC"
     ).fetchall()
     assert "record_type_updated_ms" in plan[0][3] and len(plan) == 1  # no sort of its own
+    store.close()
+    fresh.close()
+
+
+def test_the_search_copy_goes_and_fields_keep_each_character_as_itself(tmp_path):
+    """Schema version 7: no ``search`` column (a search reads the fields), and fields pulled
+    with escapes JSON does not require are written anew, so that a search finds them."""
+    home = first_release_home(tmp_path)
+    escaped = '{"title":"\\u8def\\u706f\\u4e0d\\u4eae","url":"a\\/b"}'  # 路灯不亮
+    with sqlite3.connect(home / "fieldsync.db") as conn:
+        conn.execute(
+            "UPDATE record SET fields = ? WHERE id = '01a24296-aa97-7a9a-9a75-acabea35f341'",
+            (escaped,),
+        )
+        before = conn.execute(f"SELECT {KEPT} FROM record ORDER BY id").fetchall()
+    store = LocalStore(home, now=ManualClock())
+    fresh = LocalStore(tmp_path / "fresh", now=ManualClock())
+    columns = "SELECT name, type, \"notnull\", pk FROM pragma_table_info('record')"
+    assert store.db.execute_sql(columns).fetchall() == fresh.db.execute_sql(columns).fetchall()
+    assert "search" not in {name for name, *_ in store.db.execute_sql(columns)}
+    assert _record_indexes(store) == _record_indexes(fresh)
+    after = store.db.execute_sql(f"SELECT {KEPT} FROM record ORDER BY id").fetchall()
+    assert [row[2] for row in after] == [
+        '{"title":"路灯不亮","url":"a/b"}' if row[2] == escaped else row[2] for row in before
+    ]
+    assert [row[:2] + row[3:] for row in after] == [row[:2] + row[3:] for row in before]
+    assert [r["fields"]["title"] for r in store.search("灯不")] == ["路灯不亮"]
+    assert [r["fields"]["name"] for r in store.search("张秀")] == ["张秀英"]
+    store.update("concern", "01a24296-aa97-7a9a-9a75-acabea35f341", {"title": "路灯修好了"})
+    assert [r["fields"]["title"] for r in store.search("修好")] == ["路灯修好了"]
     store.close()
     fresh.close()

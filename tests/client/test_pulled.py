@@ -8,7 +8,6 @@ import json
 import pytest
 
 from field_client.pulled import Pulled, read_page
-from field_client.store import search_text
 
 STAMP = "1780000000000-000001-dev-b"
 
@@ -31,15 +30,24 @@ def page(**record: object) -> bytes:
 
 
 def test_parts_are_kept_as_the_text_received_and_decoded_exactly():
-    read = read_page(page())
+    fields = '{"title":"走访\\n\\"说明\\"","count":123456789012345678901234567890}'
+    read = read_page(page(fields=fields))
     [record] = read["records"]
-    assert (
-        record.fields_json == b'{"title":"\\u8d70\\u8bbf","count":123456789012345678901234567890}'
-    )
-    assert record.fields == {"title": "走访", "count": 123456789012345678901234567890}
+    assert record.fields_json == fields.encode()
+    assert record.fields == {"title": '走访\n"说明"', "count": 123456789012345678901234567890}
     assert record.stamps == {"title": STAMP, "count": STAMP}
     assert record.meta_json == '{"seq":1}' and record.deleted is False
     assert (read["cursor"], read["more"], read["server_time"]) == ("c1", False, STAMP)
+
+
+def test_fields_escaped_beyond_what_json_requires_are_written_with_each_character_as_itself():
+    """A search passes over records whose JSON text lacks the text sought: the store keeps
+    every character as itself but for the escapes JSON requires."""
+    [record] = read_page(page())["records"]  # "\\u8d70\\u8bbf": 走访
+    assert record.fields_json == '{"title":"走访","count":123456789012345678901234567890}'
+    [record] = read_page(page(fields='{"path":"a\\/b\\\\u","note":"\\"\\u0001"}'))["records"]
+    assert record.fields == {"path": "a/b\\u", "note": '"\x01'}
+    assert record.fields_json == '{"path":"a/b\\\\u","note":"\\"\\u0001"}'
 
 
 def test_a_record_in_wire_form_as_data_reads_the_same():
@@ -96,19 +104,19 @@ def test_an_envelope_without_more_refuses_the_page():
 
 
 def test_a_page_read_off_the_wire_is_stored_as_the_same_page_given_as_data(tmp_path, clock):
-    """The bytes received are stored as text, with the same search copy and change time as
-    the record given as data (in-process callers) would have."""
+    """The bytes received are stored as text, with the same change time as the record given
+    as data (in-process callers) would have, and found by the same searches."""
     from tests.client.conftest import enrolled_store
 
     text = (
-        '{"records":[{"type":"visit","id":"v1","fields":{"kind":"forum","title":"走访\\n座谈",'
+        '{"records":[{"type":"visit","id":"v1","fields":{"kind":"forum","title":"\\u8d70访\\n座谈",'
         '"place_id":"p1","attendee_count":12,"summary":"说明\\"引号\\""},'
         f'"stamps":{{"kind":"{STAMP}","title":"{STAMP}","place_id":"{STAMP}",'
         f'"attendee_count":"{STAMP}","summary":"1780000000001-000000-dev-c"}},'
         '"deleted":false,"meta":{"workspace_id":"w1","seq":7}}],'
         f'"cursor":"c1","more":false,"server_time":"{STAMP}"}}'
     )
-    columns = "id, type, fields, stamps, deleted, meta, search, updated_ms"
+    columns = "id, type, fields, stamps, deleted, meta, updated_ms"
     rows, kinds = [], []
     for name, page in (("wire", read_page(text.encode())), ("data", json.loads(text))):
         store = enrolled_store(tmp_path / name, clock)
@@ -118,9 +126,11 @@ def test_a_page_read_off_the_wire_is_stored_as_the_same_page_given_as_data(tmp_p
             store.db.execute_sql("SELECT typeof(fields), typeof(stamps) FROM record").fetchone()
         )
         rows.append((*row[:2], json.loads(row[2]), json.loads(row[3]), *row[4:]))
+        assert [r["id"] for r in store.search("座谈")] == ["v1"]
+        assert [r["id"] for r in store.search("走访")] == ["v1"]  # sent as "\\u8d70访"
+        assert [r["id"] for r in store.search('"引号"')] == ["v1"]
+        assert store.search("p1") == []  # a reference is not text
         store.close()
     assert rows[0] == rows[1]
     assert kinds == [("text", "text")] * 2
-    assert rows[0][6] == 'forum\n走访\n座谈\n说明"引号"'  # the search copy: no reference
-    assert rows[0][6] == search_text("visit", rows[0][2])  # as a local edit makes it
-    assert rows[0][7] == 1780000000001
+    assert rows[0][6] == 1780000000001

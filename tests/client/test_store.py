@@ -116,6 +116,40 @@ def test_list_filters_and_chinese_search(store):
     assert [p["id"] for p in store.recent_places()][:2] == [b, a]
 
 
+def test_search_finds_the_text_of_field_values_as_typed(store):
+    """A search finds a record by a string value of its fields: not by a reference, a field's
+    name or a number; ASCII letters in any case; ``%``, ``_``, quotes and backslashes as
+    themselves."""
+    a = store.create("place", {"kind": "compound", "name": "百盛家园 Block_A 100%"})
+    b = store.create("place", {"kind": "compound", "name": "幸福家园 BlockxA 1000"})
+    c = store.create(
+        "concern", {"title": '居民说"路灯不亮" C:\\路', "place_id": a, "status": "new"}
+    )
+    gone = store.create("concern", {"title": "路灯已拆除", "place_id": b})
+    store.delete("concern", gone)
+
+    def found(text: str, rtype: str | None = None) -> list[str]:
+        return sorted(r["id"] for r in store.search(text, rtype=rtype))
+
+    assert found("家园") == sorted([a, b])
+    assert found("百盛") == [a]
+    assert found("block_a") == found("BLOCK_A") == [a]  # ASCII letters in any case
+    assert found("100%") == [a]  # not "1000": % and _ are no wildcards
+    assert found("k_A") == [a]
+    assert found('"路灯不亮"') == [c]  # a quote
+    assert found("C:\\路") == [c]  # a backslash
+    assert found("路灯") == [c]  # not the deleted one
+    assert found("  路灯 ") == [c]  # trimmed
+    assert found(a) == found(a[:8]) == []  # the concern's place_id: a reference
+    assert found("place_id") == found("title") == found("name") == []  # field names
+    assert found("compound", rtype="place") == sorted([a, b])
+    assert found("百盛", rtype="concern") == []
+    assert [r["id"] for r in store.list("concern", text="路灯")] == [c]
+    assert [r["id"] for r in store.list("concern", text="百盛")] == []
+    assert store.list("place", text="_A") == store.list("place", text="k_a")
+    assert [r["id"] for r in store.list("place", text="_A")] == [a]
+
+
 def test_find_place_by_id_name_or_unique_part(store):
     a = store.create("place", {"kind": "compound", "name": "百盛家园"})
     store.create("place", {"kind": "compound", "name": "幸福家园"})
