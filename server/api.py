@@ -249,13 +249,19 @@ def push() -> Response:
     parsed = parse_push_json(data)
     if parsed is None:
         parsed = parse_push(decode_json(data))
+    # What the push built (its changes, their rows) is freed once the answer is sent, not
+    # before: freeing it costs 11 ms of CPU for 10,000 visits, which the device need not wait
+    # for (the server sends the answer, then closes the response).
+    built: list[Any] = []
     result = store.push(
         auth.current_device(),
         parsed,
         now_ms=now_ms(),
         max_skew_ms=current_app.config["MAX_SKEW_MS"],
+        keep=built,
     )
     response = json_response({**result, **_TAKES_COMPACT})
+    response.call_on_close(built.clear)
     if not result.get("replayed"):
         size = len(parsed.changes) + len(parsed.rejected)
         conflicts, rejected = len(result["conflicts"]), result["rejected"]

@@ -26,6 +26,7 @@ __all__ = [
     "PRIMARY_MESSAGE",
     "concern_people",
     "future_errors",
+    "future_free",
     "people_errors",
     "phone_digits",
     "repeat_voice",
@@ -85,6 +86,35 @@ def future_errors(
         elif not rule.future_ok and value > latest:  # (a Date)
             errors[name] = [FUTURE_MESSAGE]  # (canonical dates sort as text as they do as dates)
     return errors
+
+
+def future_free(
+    record_type: RecordType,
+    columns: Mapping[str, list[Any]],
+    *,
+    now_ms: int,
+    allowance_ms: int,
+) -> bool:
+    """Whether ``future_errors`` finds nothing in any change whose values ``columns`` holds
+    (field -> the values written to it, each passing its field's rule: ``checked_columns``),
+    a column at a time: the latest of the column first (canonical dates, and the dates that
+    begin canonical times, sort as text as they do in time), then, when that is recent, only
+    the times of recent dates (``future_errors``'s own test).
+    """
+    limit = now_ms + allowance_ms
+    past, latest = _dates_of(limit)
+    for name, rule in record_type.timed.items():
+        column = columns.get(name)
+        if not column:
+            continue
+        if isinstance(rule, DateTime):
+            if max(column)[:10] > past and any(
+                _after(value, limit) for value in column if value[:10] > past
+            ):
+                return False
+        elif not rule.future_ok and max(column) > latest:
+            return False
+    return True
 
 
 @functools.lru_cache(maxsize=16)

@@ -18,7 +18,7 @@ from marshmallow import Schema, fields, validate
 from sync.errors import ErrorCode, InvalidStamp, ProtocolError
 from sync.hlc import Stamp
 from sync.merge import Incoming
-from sync.records import DELETED, RECORD_TYPES
+from sync.records import DELETED, RECORD_TYPES, all_lines, lines_re
 from sync.strict import INT64_MAX, parse_int
 from sync.vocabulary import Fault
 
@@ -60,13 +60,14 @@ DEFAULT_PULL_LIMIT = 500
 MAX_PULL_LIMIT = 5_000
 
 
-@dataclass(slots=True)
-class Change:
+class Change(msgspec.Struct):
     """One record's field writes from a push, in the order it came: each field's value and
     stamp, and the base of the writes that carry one (a new record's writes carry none).
 
     Held as three dicts, not one object per write: a push carries thousands of writes, and the
     server mostly needs the values (to check them) and the stamps (to store them) as dicts.
+    A struct, not a dataclass: made in C, a third of the time (1,000 changes: 0.1 against
+    0.3 ms).
     """
 
     index: int
@@ -74,7 +75,7 @@ class Change:
     id: str
     values: dict[str, Any]
     stamps: dict[str, str]
-    bases: dict[str, str] = field(default_factory=dict)
+    bases: dict[str, str] = {}  # (a new dict for each change)
 
     @classmethod
     def of(cls, index: int, type: str, id: str, writes: Mapping[str, Incoming]) -> Change:
@@ -325,19 +326,8 @@ def _check_form(raw: dict[str, Any], compact: bool, errors: dict[str, list[str]]
 
 # Many ids or stamps, one per line, checked in one match: the same patterns as ``_UUID_RE`` and
 # ``_CANONICAL_STAMP_RE`` (neither lets a line break into an id or a stamp).
-_UUID = _UUID_RE.pattern
-_STAMP = _CANONICAL_STAMP_RE.pattern
-_UUID_LINES_RE = re.compile(rf"(?:{_UUID}\n)*+{_UUID}")
-_STAMP_LINES_RE = re.compile(rf"(?:{_STAMP}\n)*+{_STAMP}")
-
-
-def _all_match(lines_re: re.Pattern[str], texts: list[str]) -> bool:
-    """Whether every one of ``texts`` (strings) is, whole, one line ``lines_re`` repeats.
-
-    One match over the joined texts costs less than one call a text. A text holding a line
-    break would be split in two: counting the breaks tells it (it then fails the check)."""
-    joined = "\n".join(texts)
-    return joined.count("\n") == len(texts) - 1 and lines_re.fullmatch(joined) is not None
+_UUID_LINES_RE = lines_re(_UUID_RE)
+_STAMP_LINES_RE = lines_re(_CANONICAL_STAMP_RE)
 
 
 class _Gathered:
@@ -347,7 +337,6 @@ class _Gathered:
 
     def __init__(self) -> None:
         self.changes: list[Change] = []
-        self.ids: list[str] = []
         self.stamps: list[str] = []
         self.bases: list[str] = []
 
@@ -365,11 +354,11 @@ class _Gathered:
         a field it does not write)."""
         if rtype not in RECORD_TYPES or not values:
             return False
-        for name, base in bases.items():
-            if type(base) is not str or not stamp > base or name not in values:
-                return False
-            self.bases.append(base)
-        self.ids.append(rid)
+        if bases:  # (most changes have none)
+            for name, base in bases.items():
+                if type(base) is not str or not stamp > base or name not in values:
+                    return False
+                self.bases.append(base)
         self.stamps.append(stamp)
         self.changes.append(Change(index, rtype, rid, values, dict.fromkeys(values, stamp), bases))
         return True
@@ -377,13 +366,13 @@ class _Gathered:
     def checked(self) -> tuple[list[Change], set[str]] | None:
         """The changes and their distinct stamps when every id, stamp and base is canonical
         and no record comes twice, else None."""
-        ids = self.ids
+        ids = [change.id for change in self.changes]
         if (
             not self.changes
             or len(set(ids)) != len(ids)  # (the change-by-change parse says which is twice)
-            or not _all_match(_UUID_LINES_RE, ids)
-            or not _all_match(_STAMP_LINES_RE, self.stamps)
-            or (self.bases and not _all_match(_STAMP_LINES_RE, self.bases))
+            or not all_lines(_UUID_LINES_RE, ids)
+            or not all_lines(_STAMP_LINES_RE, self.stamps)
+            or (self.bases and not all_lines(_STAMP_LINES_RE, self.bases))
         ):
             return None
         return self.changes, set(self.stamps)

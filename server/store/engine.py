@@ -14,6 +14,7 @@ from peewee import Database
 from server.db import is_postgres
 from server.store.sql import (
     State,
+    dump_checked,
     dump_stamps,
     dumps,
     ids_clause,
@@ -38,8 +39,8 @@ from sync import (
     validate_fields,
 )
 from sync.choices import record_faults, value_fault
-from sync.records import ListChoice
-from sync.rules import future_errors, people_errors, voice_key
+from sync.records import ListChoice, checked_columns
+from sync.rules import future_errors, future_free, people_errors, voice_key
 from sync.vocabulary import Fault
 
 OFFICE_ALLOWANCE_MS = 15 * 60 * 1000  # office edits: the server's clock, the default max skew
@@ -177,7 +178,7 @@ class Lookup:
     """The reads a batch starts with, sent together (``look_up``): the workspace's records
     the changes name, and which of the other ids they refer to it holds."""
 
-    refs: list[dict[str, set[str]]]  # per change: field -> referenced ids
+    groups: dict[str, list[dict[str, Any]]]  # the changes' values by type (``_by_type``)
     named: set[str]  # referenced ids that no change of the batch has
     records: Any  # the cursors of the two queries
     held: Any
@@ -197,8 +198,8 @@ def look_up(db: Database, workspace_id: str, changes: list[Change]) -> Lookup:
     ``pipelined`` on PostgreSQL they travel with whatever was sent before them, and run
     after it."""
     ids = [c.id for c in changes]
-    refs = [_refs_of(RECORD_TYPES[change.type], change.values) for change in changes]
-    named = {i for r in refs for values in r.values() for i in values} - set(ids)
+    groups = _by_type(changes)
+    named = _referenced(groups) - set(ids)
     held = None
     if named:
         clause, param = ids_clause(db, "id", named)
@@ -206,7 +207,35 @@ def look_up(db: Database, workspace_id: str, changes: list[Change]) -> Lookup:
             sql_for(db, f'SELECT id FROM "record" WHERE {_workspace_term(db)} = ? AND {clause}'),
             (workspace_id, param),
         )
-    return Lookup(refs, named, _select_rows(db, workspace_id, ids), held)
+    return Lookup(groups, named, _select_rows(db, workspace_id, ids), held)
+
+
+def _by_type(changes: list[Change]) -> dict[str, list[dict[str, Any]]]:
+    """The values of the changes, grouped by record type (a push's are mostly of one)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for change in changes:
+        group = groups.get(change.type)
+        if group is None:
+            groups[change.type] = group = []
+        group.append(change.values)
+    return groups
+
+
+def _referenced(groups: dict[str, list[dict[str, Any]]]) -> set[str]:
+    """The ids the changes refer to: a field of the type's references at a time."""
+    named: set[str] = set()
+    for type_name, group in groups.items():
+        for name in RECORD_TYPES[type_name].refs:
+            for value in _column(group, name):
+                if isinstance(value, str):
+                    named.add(value)
+                elif isinstance(value, list):
+                    named.update(v for v in value if isinstance(v, str))
+    return named
+
+
+def _column(group: list[dict[str, Any]], name: str) -> list[Any]:
+    return [values[name] for values in group if name in values]
 
 
 def _foreign_ids(db: Database, workspace_id: str, ids: set[str]) -> set[str]:
@@ -289,9 +318,8 @@ def _check_change(
     change: Change,
     row: Row | None,
     batch: Batch,
-    refs: dict[str, set[str]],
     foreign: set[str],
-    from_office: bool,
+    prechecked: Prechecked,
 ) -> dict[str, list[str]]:
     """Return field -> messages for a change that may not be applied (empty when fine)."""
     if row is not None and (row.workspace_id != batch.workspace_id or row.type != change.type):
@@ -300,13 +328,21 @@ def _check_change(
         return {"id": [Fault("id_taken")]}
     rtype = RECORD_TYPES[change.type]
     values = change.values
-    present = () if row is None else row.fields.keys()
-    errors = validate_fields(
-        rtype, values, is_new=row is None, from_office=from_office, present=present
-    )
-    errors.update(_rule_errors(rtype, values, row, batch, failed=errors.keys()))
+    timely = False
+    if change.type in prechecked.valid and (
+        row is not None or values.keys() >= rtype.required or values.get(DELETED)
+    ):
+        errors: dict[str, list[str]] = {}  # what ``validate_fields`` would say of it
+        timely = change.type in prechecked.timely
+    else:
+        present = () if row is None else row.fields.keys()
+        errors = validate_fields(
+            rtype, values, is_new=row is None, from_office=prechecked.from_office,
+            present=present,
+        )  # fmt: skip
+    errors.update(_rule_errors(rtype, values, row, batch, failed=errors.keys(), timely=timely))
     if foreign:
-        for name, ids in refs.items():
+        for name, ids in _refs_of(rtype, values).items():
             if ids & foreign:
                 errors.setdefault(name, []).append(Fault("foreign_ref"))
     if not errors and rtype.name == "choice":  # later changes of the batch see this one
@@ -318,21 +354,67 @@ def _check_change(
     return errors
 
 
+@dataclass(frozen=True, slots=True)
+class Prechecked:
+    """What ``precheck`` found of a batch's changes, checked a column at a time."""
+
+    from_office: bool
+    types: frozenset[str]  # the types of the batch's changes
+    valid: frozenset[str]  # types whose changes' values all pass their rules (``checked_columns``)
+    timely: frozenset[str]  # of those, types none of whose times lie ahead (``future_free``)
+    plain: frozenset[str]  # of those, types no other rule looks at (``_CROSS_RULED``)
+
+
+# Types whose new records other rules look at: a concern's people and visit, a list entry and the
+# values of lists (``_rule_errors``), a further voice (``_apply_new``).
+_CROSS_RULED = frozenset(
+    name
+    for name, rtype in RECORD_TYPES.items()
+    if name in ("concern", "choice", "follow_up")
+    or any(isinstance(rule, ListChoice) for rule in rtype.rules.values())
+)
+
+
+def precheck(
+    batch: Batch, groups: dict[str, list[dict[str, Any]]], from_office: bool
+) -> Prechecked:
+    """Check the field values of a batch's changes a column at a time (``checked_columns``):
+    the changes of a type that passes are not checked one by one, nor their times (of 10,000
+    visits pushed: 10 against 31 ms). The changes of any other type are checked one by one,
+    for their exact messages."""
+    valid, timely = set(), set()
+    for type_name, group in groups.items():
+        rtype = RECORD_TYPES[type_name]
+        columns = checked_columns(rtype, group, from_office=from_office)
+        if columns is None:
+            continue
+        valid.add(type_name)
+        if future_free(rtype, columns, now_ms=batch.now_ms, allowance_ms=batch.allowance_ms):
+            timely.add(type_name)
+    plain = frozenset(timely - _CROSS_RULED)
+    return Prechecked(from_office, frozenset(groups), frozenset(valid), frozenset(timely), plain)
+
+
 def _rule_errors(
     rtype: RecordType,
     values: dict[str, Any],
     row: Row | None,
     batch: Batch,
     failed: Collection[str] = (),
+    timely: bool = False,
 ) -> dict[str, list[str]]:
     """Apply the record rules of ``sync.rules`` that look at more than one field value.
 
-    ``failed`` names the fields whose values failed their own rule (the rest are checked).
+    ``failed`` names the fields whose values failed their own rule (the rest are checked);
+    ``timely`` says none of the values lies ahead of the server's clock (``future_free``).
     """
-    timed = {k: v for k, v in values.items() if k not in failed} if failed else values
-    errors = future_errors(
-        rtype, timed, now_ms=batch.now_ms, allowance_ms=batch.allowance_ms, checked=True
-    )
+    if timely:
+        errors: dict[str, list[str]] = {}
+    else:
+        timed = {k: v for k, v in values.items() if k not in failed} if failed else values
+        errors = future_errors(
+            rtype, timed, now_ms=batch.now_ms, allowance_ms=batch.allowance_ms, checked=True
+        )
     if rtype.name == "concern" and {"party_id", "party_ids", "visit_id"} & values.keys():
         after = {**(row.fields if row else {}), **values}
         visit = batch.visits.get(after.get("visit_id") or "")
@@ -447,15 +529,15 @@ def _apply_new(batch: Batch, state: State, change: Change) -> None:
     elif key is not None:
         batch.voices.add(key)
     batch.applied += 1
-    _queue_write(batch, state, change, None, fields, stamps, deleted, CREATED, echo=not absorbed)
+    _queue_new(batch, state, change, fields, stamps, deleted, echo=not absorbed)
 
 
 # A new record's creation entry holds no copy of its fields: the record is the copy, and
 # ``reads.with_creation`` rebuilds what it held from it and the later rows' old values. A push
 # or an office edit writes no audit row for it at all: the record carries the entry's device
 # and sequence number (``models.Record.created_seq``), which saves the push an insert per new
-# record (12 of PostgreSQL's 36 ms per 1,000 new visits). Imports keep their row (source).
-CREATED: dict[str, list[Any]] = {"": []}
+# record (12 of PostgreSQL's 36 ms per 1,000 new visits). Imports keep their row (source), whose
+# diff is CREATED_DIFF.
 CREATED_DIFF = "{}"
 CARRIED_SOURCES = ("push", "office")
 
@@ -468,11 +550,45 @@ def _server_stamp(batch: Batch, state: State, after: str) -> str:
     return state.last_stamp
 
 
+def _queue_new(
+    batch: Batch,
+    state: State,
+    change: Change,
+    fields: dict[str, Any],
+    stamps: dict[str, str],
+    deleted: bool,
+    *,
+    echo: bool,
+) -> None:
+    """Queue a new record under the next sequence number (and its creation entry's row for an
+    import, see ``CREATED_DIFF``): what ``_queue_write`` does for a held record, built in one
+    tuple (the row of almost every change of a push)."""
+    seq = state.seq = state.seq + 1
+    author, now = batch.author, batch.now
+    user, device = author.user_id, author.device_id
+    echo_after = (None if device is None else 0) if echo else None  # (``_echo_after``)
+    carried = batch.source in CARRIED_SOURCES
+    owner, review = fields.get("owner_id"), fields.get("review_status")
+    batch.new_records.append((
+        change.id, batch.workspace_id, change.type, dump_checked(fields), dump_stamps(stamps),
+        deleted, seq,
+        now, user, device if carried else None, seq if carried else None,  # created
+        now, user, device, echo_after,  # updated
+        owner if isinstance(owner, str) else None,  # (a copy in a text column: the rules let
+        review if isinstance(review, str) else None,  # only text or nothing in these fields)
+    ))  # fmt: skip
+    if not carried:
+        batch.changes.append((
+            batch.workspace_id, change.id, change.type, seq, now, user, device, batch.source,
+            CREATED_DIFF,
+        ))  # fmt: skip
+
+
 def _queue_write(
     batch: Batch,
     state: State,
     change: Change,
-    row: Row | None,
+    row: Row,
     fields: dict[str, Any],
     stamps: dict[str, str],
     deleted: bool,
@@ -480,7 +596,7 @@ def _queue_write(
     *,
     echo: bool = False,
 ) -> None:
-    """Queue the record's new state under the next sequence number, and its audit row.
+    """Queue the held record's new state under the next sequence number, and its audit row.
 
     ``echo`` says the new state is exactly the pushing device's write (nothing lost, nothing
     added by the server), so the device's pulls may leave it out (``_echo_after``).
@@ -488,31 +604,20 @@ def _queue_write(
     echo_after = _echo_after(batch, row) if echo else None
     state.seq += 1
     author, now = batch.author, batch.now
-    carried = row is None and batch.source in CARRIED_SOURCES
-    if carried:
-        created: tuple[Any, ...] = (now, author.user_id, author.device_id, state.seq)
-    elif row is None:
-        created = (now, author.user_id, None, None)
-    else:  # not written: the upsert keeps the creation's columns
-        created = (row.created_at, row.created_by, None, None)
-    updated = (now, author.user_id, author.device_id) if diff else row.updated  # type: ignore[union-attr]
-    (batch.records if row else batch.new_records).append((
-        change.id, batch.workspace_id, change.type, dumps(fields), dump_stamps(stamps), deleted,
-        state.seq, *created, *updated, echo_after,
-        _text(fields.get("owner_id")), _text(fields.get("review_status")),
+    created = (row.created_at, row.created_by, None, None)  # not written: the upsert keeps them
+    updated = (now, author.user_id, author.device_id) if diff else row.updated
+    owner, review = fields.get("owner_id"), fields.get("review_status")
+    batch.records.append((
+        change.id, batch.workspace_id, change.type, dump_checked(fields), dump_stamps(stamps),
+        deleted, state.seq, *created, *updated, echo_after,
+        owner if isinstance(owner, str) else None,
+        review if isinstance(review, str) else None,
     ))  # fmt: skip
-    if diff and not carried:
-        audit = CREATED_DIFF if diff is CREATED else dumps(diff)
+    if diff:
         batch.changes.append((
             batch.workspace_id, change.id, change.type, state.seq, now, author.user_id,
-            author.device_id, batch.source, audit,
+            author.device_id, batch.source, dumps(diff),
         ))  # fmt: skip
-
-
-def _text(value: Any) -> str | None:
-    """A field's value for its copy in a text column (``models.Record.owner_id``): the rules
-    let only text or nothing into these fields."""
-    return value if isinstance(value, str) else None
 
 
 def _echo_after(batch: Batch, row: Row | None) -> int | None:
@@ -574,13 +679,14 @@ def apply_changes(
     ``look_up`` of the changes, when already sent (it must have been sent under the lock).
     """
     looked = looked or look_up(db, batch.workspace_id, changes)
-    rows, refs = looked.rows(), looked.refs
+    rows = looked.rows()
+    prechecked = precheck(batch, looked.groups, from_office=batch.author.device_id is None)
     foreign = _foreign_ids(db, batch.workspace_id, looked.unknown())
     seq, last_stamp = state.seq, state.last_stamp
     taken: set[str] = set()
     while True:
         decided = _Decided(db, state, batch, changes, rows)
-        missing = decided.write(refs, foreign, taken, then)
+        missing = decided.write(prechecked, foreign, taken, then)
         if not missing:
             return
         taken |= missing
@@ -618,7 +724,7 @@ class _Decided:
 
     def write(
         self,
-        refs: list[dict[str, set[str]]],
+        prechecked: Prechecked,
         foreign: set[str],
         taken: set[str],
         then: Callable[[], None] | None,
@@ -627,13 +733,13 @@ class _Decided:
         (taken in another workspace), with everything the batch wrote undone."""
         db, batch = self.db, self.batch
         postgres = is_postgres(db)
-        _load_context(db, batch, self.changes, self.rows)
+        _load_context(db, batch, self.changes, self.rows, prechecked.types)
         every = WRITE_EVERY if postgres else len(self.changes) + 1
         with pipelined(db):
             if postgres:
                 db.execute_sql("SAVEPOINT decided")
             _decide_all(
-                self.state, batch, self.changes, self.rows, refs, foreign, taken,
+                self.state, batch, self.changes, self.rows, prechecked, foreign, taken,
                 every, self.send,
             )  # fmt: skip
             if not postgres:
@@ -696,29 +802,43 @@ def _decide_all(
     batch: Batch,
     changes: list[Change],
     rows: dict[str, Row],
-    refs: list[dict[str, set[str]]],
+    prechecked: Prechecked,
     foreign: set[str],
     taken: set[str],
     every: int,
     send: Callable[[], None],
 ) -> None:
     """Decide each change in turn, calling ``send`` after every ``every`` changes."""
-    from_office = batch.author.device_id is None
     seen: set[str] = set()
     errors: dict[str, list[str]]
-    for number, (change, change_refs) in enumerate(zip(changes, refs, strict=True), 1):
+    plain = () if foreign else prechecked.plain
+    for number, change in enumerate(changes, 1):
+        values = change.values
         row = rows.get(change.id)
         if change.id in seen:
             errors = {"id": [Fault("twice_in_batch")]}
         elif change.id in taken:
             errors = {"id": [Fault("id_taken")]}
+        elif (
+            row is None
+            and change.type in plain
+            and DELETED not in values
+            and values.keys() >= RECORD_TYPES[change.type].required
+        ):
+            # A new record that ``precheck`` found well and no other rule looks at: what
+            # ``_check_change`` and ``_apply_new`` would do, without their calls (a push's
+            # usual change: 7 ms less for 10,000 visits).
+            seen.add(change.id)
+            errors = {}
+            batch.applied += 1
+            _queue_new(batch, state, change, values, change.stamps, False, echo=True)
         else:
             seen.add(change.id)
-            errors = _check_change(change, row, batch, change_refs, foreign, from_office)
+            errors = _check_change(change, row, batch, foreign, prechecked)
+            if not errors:
+                _apply_change(batch, state, change, row)
         if errors:
             batch.rejected.append(Rejection(change.index, change.type, change.id, errors))
-        else:
-            _apply_change(batch, state, change, row)
         if number % every == 0:
             send()
 
@@ -734,23 +854,34 @@ def _reset(batch: Batch) -> None:
     batch.lists.clear()
 
 
-def _load_context(db: Database, batch: Batch, changes: list[Change], rows: dict[str, Row]) -> None:
-    """Read what the record rules need: the visits concerns name, the voices already counted.
+def _load_context(
+    db: Database,
+    batch: Batch,
+    changes: list[Change],
+    rows: dict[str, Row],
+    types: Collection[str],
+) -> None:
+    """Read what the record rules need: the visits concerns name, the voices already counted,
+    the workspace's lists.
 
-    Each is one query, and only when the batch has a concern naming a visit or a new voice.
+    Each is one query, and only when the batch has a concern naming a visit, a new voice, a
+    list entry or a value of a list. The changes are looked through only when the batch
+    (``types``) has changes of a type the rules look at.
     """
     visit_ids: set[str] = set()
     subjects: set[str] = set()
-    for change in changes:
-        values = change.values
-        if change.type == "concern":
-            row = rows.get(change.id)
-            visit_id = values.get("visit_id") or (row.fields.get("visit_id") if row else None)
-            if isinstance(visit_id, str):
-                visit_ids.add(visit_id)
-        if change.type == "follow_up" and change.id not in rows and voice_key(values):
-            subjects.add(str(values["subject_id"]))
-    if any(c.type == "choice" or "category" in c.values for c in changes):
+    if "concern" in types or "follow_up" in types:
+        for change in changes:
+            values = change.values
+            if change.type == "concern":
+                row = rows.get(change.id)
+                visit_id = values.get("visit_id") or (row.fields.get("visit_id") if row else None)
+                if isinstance(visit_id, str):
+                    visit_ids.add(visit_id)
+            if change.type == "follow_up" and change.id not in rows and voice_key(values):
+                subjects.add(str(values["subject_id"]))
+    listed = any(_LIST_FIELDS[name] for name in types)  # (a category of another type is unknown)
+    if "choice" in types or listed and any("category" in c.values for c in changes):
         batch.lists = _live_choices(db, batch.workspace_id)
     if visit_ids:
         _load_visits(db, batch, changes, visit_ids)

@@ -38,7 +38,12 @@ from sync import (
 
 
 def push(
-    device: DeviceRow, body: dict[str, Any] | PushRequest, *, now_ms: int, max_skew_ms: int
+    device: DeviceRow,
+    body: dict[str, Any] | PushRequest,
+    *,
+    now_ms: int,
+    max_skew_ms: int,
+    keep: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Apply one push from ``device`` in one transaction and return the response body.
 
@@ -51,8 +56,14 @@ def push(
     ``extra["server_time"]``), ``unavailable`` (database busy). A repeated ``batch_id`` of the
     same device returns the stored response with ``"replayed": true`` and changes nothing.
     The response is ``{batch_id, applied, unchanged, conflicts, rejected, server_time}``.
+
+    ``keep``, when given, is handed what the push built (the parsed batch and its decided
+    rows) for the caller to free once it has answered: freeing them costs a push of 10,000
+    visits 11 ms of CPU, which the device need not wait for (``api.push``).
     """
     request = body if isinstance(body, PushRequest) else parse_push(body)
+    if keep is not None:
+        keep.append(request)
     newest, nodes = request.newest_and_nodes()
     if nodes - {device.id}:
         raise ProtocolError(
@@ -81,7 +92,7 @@ def push(
         if replayed is not None:
             return {**loads(replayed[0]), "replayed": True}
         return _push_in_transaction(
-            db, state, device, request, looked, newest, now_ms, max_skew_ms
+            db, state, device, request, looked, newest, now_ms, max_skew_ms, keep
         )
 
 
@@ -104,6 +115,7 @@ def _push_in_transaction(
     newest: str | None,
     now_ms: int,
     max_skew_ms: int,
+    keep: list[Any] | None,
 ) -> dict[str, Any]:
     now = db_time(db, now_ms)
     author = Author(device.user_id, device.id, device.id)
@@ -111,6 +123,8 @@ def _push_in_transaction(
         device.workspace_id, author, "push", now, strict_base=False, now_ms=now_ms,
         allowance_ms=max_skew_ms,
     )  # fmt: skip
+    if keep is not None:
+        keep.append(batch)
     response: dict[str, Any] = {}
 
     def record() -> None:

@@ -43,6 +43,16 @@ def dump_stamps(stamps: dict[str, str]) -> str:
     return orjson.dumps(stamps).decode()
 
 
+def dump_checked(fields: dict[str, Any]) -> str:
+    """Encode a record's fields, checked by their rules (no NaN nor infinity, no integer
+    beyond 64 bits): what ``dumps`` writes, without its look for NaN behind every null, nor
+    its two calls (10,000 visits' fields: 8 against 14 ms)."""
+    try:
+        return orjson.dumps(fields).decode()
+    except orjson.JSONEncodeError:  # (a lone surrogate: ``dumps`` says how it is written)
+        return dumps(fields)
+
+
 def load_stored(text: str) -> Any:
     """Decode JSON text the store wrote itself from checked values (a record's fields and
     stamps: no NaN, no integer beyond 64 bits), so orjson alone reads what ``loads`` would, in
@@ -112,11 +122,18 @@ def _sqlite_insert(
     once for all its rows.
     """
     keep, picks = [], []
-    for index, values in enumerate(zip(*rows, strict=True)):
+    first, last = rows[0], rows[-1]
+    for index, value in enumerate(first):
         literal = None
-        if len(values) > 1 and values.count(values[0]) == len(values):
-            if len(set(map(type, values))) == 1:  # 1 == True == 1.0: only one type
-                literal = _literal(values[0])
+        # (a column whose first and last values differ is not read whole: the record's id,
+        # fields, stamps and number, whose values are the longest to compare)
+        if len(rows) > 1 and last[index] == value:
+            values = list(map(operator.itemgetter(index), rows))
+            if values.count(value) == len(values) and (
+                # 1 == True == 1.0: equal numbers must be of one type too (equal text is text)
+                not isinstance(value, int | float) or len(set(map(type, values))) == 1
+            ):
+                literal = _literal(value)
         picks.append("?" if literal is None else literal)
         if literal is None:
             keep.append(index)

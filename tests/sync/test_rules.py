@@ -15,6 +15,7 @@ from sync.rules import (
     PRIMARY_MESSAGE,
     concern_people,
     future_errors,
+    future_free,
     people_errors,
     phone_digits,
     repeat_voice,
@@ -128,3 +129,32 @@ def test_the_same_person_by_phone_or_by_name_at_the_same_place():
     )
     assert not same_person({"name": "", "place_id": "p1"}, dict(known, name=""))
     assert phone_digits("１３８") == ""  # full-width digits are not ASCII digits
+
+
+@given(
+    moments=st.lists(
+        st.datetimes(dt.datetime(2, 1, 1), dt.datetime(9998, 12, 31), timezones=st.just(None)),
+        min_size=1,
+        max_size=5,
+    ),
+    offset_minutes=st.integers(-(24 * 60 - 1), 24 * 60 - 1),
+    now_ms=st.integers(0, 200 * 365 * 86_400_000),
+    near=st.booleans(),
+)
+def test_a_column_is_free_of_the_future_exactly_when_each_value_is(
+    moments, offset_minutes, now_ms, near
+):
+    if near:  # as above: times within a few days of the limit
+        start = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=now_ms)
+        moments = [start + (m - dt.datetime(5000, 1, 1)) % dt.timedelta(days=6) for m in moments]
+        moments = [m - dt.timedelta(days=3) for m in moments]
+    zone = dt.timezone(dt.timedelta(minutes=offset_minutes))
+    changes = [
+        {"raised_on": m.date().isoformat(), "due_on": "9999-01-01", "title": "x"} for m in moments
+    ]
+    visits = [{"started_at": m.replace(tzinfo=zone).isoformat()} for m in moments]
+    for rtype, group in ((CONCERN, changes), (VISIT, visits)):
+        columns = {n: [v[n] for v in group] for n in group[0] if n in rtype.timed}
+        each = [future_errors(rtype, v, now_ms=now_ms, allowance_ms=0) for v in group]
+        free = future_free(rtype, columns, now_ms=now_ms, allowance_ms=0)
+        assert free == (each == [{}] * len(group))

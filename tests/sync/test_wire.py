@@ -20,6 +20,7 @@ from sync import (
     parse_push,
     parse_push_json,
     problem,
+    records,
     wire,
 )
 
@@ -360,8 +361,8 @@ def test_a_push_of_well_formed_compact_changes_takes_the_one_pass():
     [[S1, "nope"], [f"{S1}\n{S2}"], [S1 + "\n"], ["", S1], [S1, S2 + "\n", S3], [S1, ""]],
 )
 def test_the_bulk_check_refuses_what_the_one_by_one_check_refuses(texts):
-    assert not wire._all_match(wire._STAMP_LINES_RE, texts)
-    assert wire._all_match(wire._STAMP_LINES_RE, [S1, S2, S3])
+    assert not records.all_lines(wire._STAMP_LINES_RE, texts)
+    assert records.all_lines(wire._STAMP_LINES_RE, [S1, S2, S3])
 
 
 # -- the usual push decoded and parsed in one step (parse_push_json): what it takes, it makes
