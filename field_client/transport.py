@@ -36,10 +36,15 @@ from field_client import pulled
 from field_client.errors import Offline, Refused, ServerError
 from sync import PROTOCOL_HEADER, PROTOCOL_VERSION, jsonio
 
-__all__ = ["API", "HttpTransport", "Transport", "check_answer"]
+__all__ = ["API", "NEXT", "NEXT_HEADER", "HttpTransport", "Transport", "check_answer"]
 
 API = "/api/v1"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A pull page with more after it says its cursor in this header too (docs/protocol.md section
+# 6): the next page can be asked for before this one is decoded. A transport's pull answer
+# carries it under ``NEXT`` (absent: an older server, or the last page).
+NEXT_HEADER = "Fieldsync-Next"
+NEXT = "next"
 
 
 class Sink(Protocol):
@@ -65,9 +70,16 @@ class Transport(Protocol):
         ...
 
     def pull(
-        self, cursor: str | None, limit: int, read: Callable[[bytes], Any] = pulled.read_page
+        self,
+        cursor: str | None,
+        limit: int,
+        read: Callable[[bytes], Any] = pulled.read_page,
+        sent: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
-        """Fetch one pull page, read by ``read`` (``pulled.unread``: its body, read later)."""
+        """Fetch one pull page, read by ``read`` (``pulled.unread``: its body, read later); with
+        the ``Fieldsync-Next`` header's cursor under ``NEXT`` when the server sent one.
+        ``sent()``, if given, is called once the request is on its way (an in-process
+        transport may call it at once)."""
         ...
 
     def device(self) -> dict[str, Any]:
@@ -135,6 +147,7 @@ class Answer:
     content_type: str
     body: bytes
     retry_after: float | None
+    following: str | None = None  # a pull page's Fieldsync-Next header
 
 
 _CHUNK = 64 * 1024
@@ -192,14 +205,26 @@ class HttpTransport:
         return self._call("POST", "/sync/push", body, self.retries)
 
     def pull(
-        self, cursor: str | None, limit: int, read: Callable[[bytes], Any] = pulled.read_page
+        self,
+        cursor: str | None,
+        limit: int,
+        read: Callable[[bytes], Any] = pulled.read_page,
+        sent: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
-        """Fetch one pull page, read by ``read`` (``pulled.unread``: its body, read later)."""
+        """Fetch one pull page, read by ``read`` (``pulled.unread``: its body, read later);
+        ``sent()`` is called once the request is on its way or has failed to go (so for each
+        try)."""
         params: dict[str, Any] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
         path = "/sync/pull?" + urlencode(params)
-        return self._call("GET", path, None, self.retries, read)
+        answer = self._with_retries(
+            lambda: self._exchange("GET", path, None, {}, sent=sent), self.retries
+        )
+        page = check_answer(answer.status, answer.content_type, answer.body, read)
+        if answer.following is not None:
+            page[NEXT] = answer.following
+        return page
 
     def device(self) -> dict[str, Any]:
         """Fetch this device's record from the server."""
@@ -288,18 +313,24 @@ class HttpTransport:
         body: bytes | BinaryIO | None,
         headers: dict[str, str],
         sink: Sink | None = None,
+        sent: Callable[[], None] | None = None,
     ) -> Answer:
         """Send one request and read its whole answer (into ``sink`` when it is a 200 and one
-        is given); on any error the connection is dropped and the error translated."""
+        is given; ``sent()`` is called once the request is sent or has failed); on any error
+        the connection is dropped and the error translated."""
         with self._turn, _translated():
             connection = self._connect()
             try:
-                connection.request(
-                    method,
-                    self._prefix + path,
-                    body=body,
-                    headers={**self.headers, **self._route_headers, **headers},
-                )
+                try:
+                    connection.request(
+                        method,
+                        self._prefix + path,
+                        body=body,
+                        headers={**self.headers, **self._route_headers, **headers},
+                    )
+                finally:
+                    if sent is not None:  # on its way, or failed to go (a retry may follow)
+                        sent()
                 response = connection.getresponse()
                 answer = _read(response, sink if response.status == 200 else None)
             except BaseException:
@@ -408,6 +439,7 @@ def _read(response: http.client.HTTPResponse, sink: Sink | None) -> Answer:
         response.getheader("Content-Type") or "",
         body,
         _retry_after(response.getheader("Retry-After")),
+        response.getheader(NEXT_HEADER),
     )
 
 

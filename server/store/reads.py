@@ -243,6 +243,21 @@ def pull_json(
 
     Send it as ``application/json`` unchanged. Raises as ``pull`` does.
     """
+    return pull_json_page(workspace_id, cursor, limit, now_ms=now_ms, device_id=device_id)[0]
+
+
+def pull_json_page(
+    workspace_id: str,
+    cursor: str | None,
+    limit: int,
+    *,
+    now_ms: int,
+    device_id: str | None = None,
+) -> tuple[bytes, str | None]:
+    """Return ``pull_json``'s body and the cursor of the next page when the body says ``more``
+    (else None), for the pull view to say in a header (docs/protocol.md section 6,
+    ``Fieldsync-Next``). Raises as ``pull`` does.
+    """
 
     def read(db: Database, after: int, high: int) -> tuple[Any, State]:
         params = (json.dumps(workspace_id), workspace_id, after, high, device_id, limit + 1)
@@ -257,13 +272,14 @@ def pull_json(
         return row[0]  # type: ignore[no-any-return]
 
     records, envelope = _pull_page(workspace_id, cursor, limit, now_ms, read, render, seq_at=1)
+    following = envelope["cursor"] if envelope["more"] else None
     head, tail = b'{"records":[', b"]," + json.dumps(envelope, ensure_ascii=False)[1:].encode()
     if not records:
-        return head + tail
+        return head + tail, following
     # One join makes the body: the page is copied once, not once per piece added.
     records[0] = head + records[0]
     records[-1] += tail
-    return b",".join(records)
+    return b",".join(records), following
 
 
 # A page is a range of the (workspace_id, seq) index, read in its order up to the limit. When

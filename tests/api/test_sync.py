@@ -332,7 +332,10 @@ def test_pull_pages_through_everything_in_order(device, colleague, clock):
         assert device.push(push_body(*changes)).json["applied"] == 400
     seen, cursor, pages = [], None, 0
     while True:
-        page = colleague.pull(cursor=cursor, limit=500).json
+        response = colleague.pull(cursor=cursor, limit=500)
+        page = response.json
+        # a page with more after it says its cursor in a header too (protocol section 6)
+        assert response.headers.get("Fieldsync-Next") == (page["cursor"] if page["more"] else None)
         seen += [r["id"] for r in page["records"]]
         seqs = [r["meta"]["seq"] for r in page["records"]]
         assert seqs == sorted(seqs)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -256,3 +259,85 @@ def test_wire_refuses_an_answer_without_a_page_body():
         Wire.read({})
     with pytest.raises(ServerError, match="not a fieldsync server"):
         Wire.read(pulled.unread(b'{"records": [{"id": 1}], "more": false}'))
+
+
+def _seen_within(script: Script, count: int, seconds: float = 5.0) -> bool:
+    """Whether the stub has seen ``count`` requests, waiting up to ``seconds`` for them."""
+    deadline = time.monotonic() + seconds
+    while len(script.seen) < count and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return len(script.seen) >= count
+
+
+def test_pull_pages_grow_and_each_next_one_is_asked_for_before_this_one_is_read(
+    stub, store, monkeypatch
+):
+    """The first page is small (this device has work at once), each later one twice as large up
+    to the limit; and with the page's ``Fieldsync-Next`` header the next page is asked for
+    before this one is read (the server works meanwhile), from the cursor saved with it."""
+    good = {"type": "place", "id": "p1", "fields": {"kind": "shop", "name": "早餐店"},
+            "stamps": {"kind": "1780000000000-000001-dev-b", "name": "1780000000000-000001-dev-b"},
+            "deleted": False, "meta": {}}  # fmt: skip
+    stamp = good["stamps"]["kind"]
+
+    def page(n: int, more: bool) -> tuple[int, dict, dict]:
+        body = {"records": [{**good, "id": f"p{n}"}], "cursor": f"c{n}", "more": more,
+                "server_time": stamp}  # fmt: skip
+        return 200, ({"Fieldsync-Next": f"c{n}"} if more else {}), body
+
+    device = (200, {}, {"open_conflicts": []})  # asked after a pull that brought records
+    url, script = stub(page(1, True), page(2, True), page(3, True), page(4, False), device)
+    read, asked = Wire.read, []
+
+    def reading(answer):
+        if len(asked) < 3:  # pages 1-3 say there is more: the next was asked for already
+            asked.append(_seen_within(script, len(asked) + 2))
+        return read(answer)
+
+    monkeypatch.setattr(Wire, "read", staticmethod(reading))
+    report = sync_once(store, HttpTransport(url, "tok", retries=0), store.clock, pull_limit=300)
+    assert report.ok and report.received == 4 and store.cursor == "c4"
+    assert asked == [True, True, True]
+    paths = [seen["path"].removeprefix("/api/v1/sync/pull?") for seen in script.seen[:4]]
+    assert paths == ["limit=100", "limit=200&cursor=c1", "limit=300&cursor=c2",
+                     "limit=300&cursor=c3"]  # fmt: skip
+
+
+def test_a_pull_page_whose_header_and_body_disagree_is_refused_whole(stub, store):
+    good = {"type": "place", "id": "p1", "fields": {"kind": "shop", "name": "早餐店"},
+            "stamps": {"kind": "1780000000000-000001-dev-b", "name": "1780000000000-000001-dev-b"},
+            "deleted": False, "meta": {}}  # fmt: skip
+    first = {"records": [good], "cursor": "c1", "more": True, "server_time": "x"}
+    last = {"records": [], "cursor": "c2", "more": False, "server_time": "x"}
+    url, script = stub((200, {"Fieldsync-Next": "c9"}, first), (200, {}, last))
+    report = sync_once(store, HttpTransport(url, "tok", retries=0), store.clock)
+    assert report.error == "server_error" and report.message == "not a fieldsync server"
+    assert store.list("place") == [] and store.cursor is None
+
+
+def test_asking_for_a_page_with_sent_returns_once_the_request_is_on_its_way():
+    """``Wire.pull(..., sent=True)`` returns once the request has gone (here it may wait that
+    long), before the answer: the syncing thread then decodes the page before, holding the
+    GIL, and the request would otherwise wait for that (see ``Wire.pull``). Over loopback a
+    sent request is in the server's socket at once, so this thread finds it there."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    with ThreadPoolExecutor(max_workers=1) as net:
+        wire = Wire(HttpTransport(url, "tok", retries=0), net, send_wait=30)
+        answer = wire.pull(None, 10, sent=True)
+        connection, _ = listener.accept()
+        with connection:
+            connection.setblocking(False)
+            assert connection.recv(65536).startswith(b"GET /api/v1/sync/pull?limit=10 ")
+            assert not answer.done()
+            body = b'{"records": [], "cursor": "c", "more": false}'
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            assert Wire.read(answer.result(10))["cursor"] == "c"
+        # a request that cannot go: the call still returns (the answer is the error)
+        offline = Wire(HttpTransport("http://127.0.0.1:9", "tok", retries=0), net, send_wait=30)
+        assert isinstance(offline.pull(None, 10, sent=True).exception(10), Offline)
+    listener.close()

@@ -17,7 +17,7 @@ from flask import Flask
 
 from field_client.pulled import read_page
 from field_client.store import LocalStore
-from field_client.transport import API, check_answer
+from field_client.transport import API, NEXT, NEXT_HEADER, check_answer
 from server import create_app, services
 from sync import jsonio
 from tests.clock import ManualClock
@@ -56,14 +56,21 @@ class FlaskTransport:
         return self._post("/sync/push", body)
 
     def pull(
-        self, cursor: str | None, limit: int, read: Callable[[bytes], Any] = read_page
+        self,
+        cursor: str | None,
+        limit: int,
+        read: Callable[[bytes], Any] = read_page,
+        sent: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
         self.calls.append("/sync/pull")
+        if sent is not None:
+            sent()
         query = {"limit": limit, **({"cursor": cursor} if cursor else {})}
-        return self._answer(
-            self.client.get(API + "/sync/pull", query_string=query, headers=self.headers),
-            read,
-        )
+        response = self.client.get(API + "/sync/pull", query_string=query, headers=self.headers)
+        page = self._answer(response, read)
+        if NEXT_HEADER in response.headers:
+            page[NEXT] = response.headers[NEXT_HEADER]
+        return page
 
     def device(self) -> dict[str, Any]:
         self.calls.append("/device")

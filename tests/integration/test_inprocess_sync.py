@@ -157,9 +157,9 @@ def test_the_pull_is_asked_for_before_the_last_answer_is_applied(make_device):
     asked = threading.Event()
     seen: list[bool] = []  # at each answer's apply: had the pull been asked for?
 
-    def pulling(cursor, limit, read):
+    def pulling(cursor, limit, read, sent=None):
         asked.set()
-        return pull(cursor, limit, read)
+        return pull(cursor, limit, read, sent)
 
     def applying(batch_id, answer):
         seen.append(asked.is_set() if not seen else asked.wait(timeout=10))
