@@ -56,25 +56,14 @@ def next_batch(
         waiting = _waiting(store, skip)  # another process may have built one meanwhile
         if waiting is not None:
             return waiting
-        rows = store.db.execute_sql(
-            "SELECT id, record_type, record_id, wire, writes FROM outbox WHERE batch IS NULL"
-            " ORDER BY id LIMIT ?",
-            (max_changes,),
-        ).fetchall()
         compact = store.state().server_compact
-        parts: list[bytes] = []
-        size, last = 0, None
-        for row_id, rtype, rid, wire, writes in rows:
-            if not compact:
-                wire = b'{"set":%s}' % writes.encode()
-            elif wire is None:  # a row written before schema version 4
-                wire = outbox.wire_of(json.loads(writes))
-            part = outbox.change_bytes(rtype, rid, wire)
-            size += len(part) + 1
-            if parts and size > MAX_BATCH_BYTES:
-                break
-            parts.append(part)
-            last = row_id
+        rows = store.db.execute_sql(BUILT_CHANGES, (compact, max_changes)).fetchall()
+        parts = [part for _, part in rows]
+        if None in parts:  # a server without the compact form, or rows from before schema 4
+            rows = _parts_of(store, max_changes, compact)
+            parts = [part for _, part in rows]
+        parts = _within_size(parts)
+        last = rows[len(parts) - 1][0] if parts else None
         if last is None:
             return None
         batch_id = str(uuid7())
@@ -91,6 +80,48 @@ def next_batch(
             (batch_id, packed, len(parts), device_time, store.now()),
         )
     return batch_id, packed
+
+
+# A batch's changes as sent, made by SQLite from each row's ``wire``: what ``outbox.change_bytes``
+# makes, without taking every row's columns into Python (the row's ``writes``, decoded as text,
+# cost a batch of 1,000 changes ~3 ms of CPU more; building the parts in Python ~1.5 ms more).
+# NULL where the row's ``wire`` is not what goes (``_parts_of`` then makes the whole batch).
+BUILT_CHANGES = (
+    "SELECT id, CASE WHEN ?1 AND wire IS NOT NULL THEN CAST("
+    """'{"type":"' || record_type || '","id":"' || record_id || '",' || substr(wire, 2)"""
+    " AS BLOB) END FROM outbox WHERE batch IS NULL ORDER BY id LIMIT ?2"
+)
+
+
+def _parts_of(store: LocalStore, max_changes: int, compact: bool) -> list[tuple[int, bytes]]:
+    """Return (row id, change as sent) of the next open rows, made here: each row's ``writes``
+    in the long form to a server that has not said it takes the compact form, its ``wire``
+    (made now for a row written before schema version 4) to one that has."""
+    rows = store.db.execute_sql(
+        "SELECT id, record_type, record_id, wire, writes FROM outbox WHERE batch IS NULL"
+        " ORDER BY id LIMIT ?",
+        (max_changes,),
+    ).fetchall()
+    parts = []
+    for row_id, rtype, rid, wire, writes in rows:
+        if not compact:
+            wire = b'{"set":%s}' % writes.encode()
+        elif wire is None:
+            wire = outbox.wire_of(json.loads(writes))
+        parts.append((row_id, outbox.change_bytes(rtype, rid, wire)))
+    return parts
+
+
+def _within_size(parts: list[bytes]) -> list[bytes]:
+    """Return the first of ``parts`` that fit in a batch body (always at least one)."""
+    if sum(map(len, parts)) + len(parts) <= MAX_BATCH_BYTES:
+        return parts
+    size = 0
+    for count, part in enumerate(parts):
+        size += len(part) + 1
+        if count and size > MAX_BATCH_BYTES:
+            return parts[:count]
+    return parts
 
 
 def _waiting(store: LocalStore, skip: Collection[str]) -> tuple[str, bytes] | None:

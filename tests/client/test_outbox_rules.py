@@ -276,3 +276,23 @@ def test_the_compact_form_goes_only_to_a_server_that_said_it_takes_it(tmp_path, 
     _, body = store.next_batch_wire()
     [change] = unpack(body)["changes"]
     assert set(change) == {"type", "id", "stamp", "values"}
+
+
+def test_a_batch_is_each_rows_change_as_sent_up_to_the_most_a_body_holds(store, monkeypatch):
+    """SQLite makes a batch's changes from each row's ``wire`` (``BUILT_CHANGES``): the very
+    bytes ``outbox.change_bytes`` makes; a batch stops before its body would pass
+    ``MAX_BATCH_BYTES``, but always takes one change."""
+    from field_client.store import replica
+
+    for title in ("路灯不亮", "井盖松动", "楼道照明"):
+        store.create("concern", {"title": title, "description": "井" * 100})
+    rows = store.db.execute_sql("SELECT record_type, record_id, wire FROM outbox ORDER BY id")
+    parts = [outbox.change_bytes(rtype, rid, wire) for rtype, rid, wire in rows]
+    monkeypatch.setattr(replica, "MAX_BATCH_BYTES", len(parts[0]) + len(parts[1]) + 2)
+    batch_id, body = store.next_batch_wire()
+    assert gzip.decompress(body).endswith(b'"changes":[' + b",".join(parts[:2]) + b"]}")
+    store.apply_push_response(batch_id, {"conflicts": [], "rejected": [], "compact": True})
+    monkeypatch.setattr(replica, "MAX_BATCH_BYTES", 10)
+    _, body = store.next_batch_wire()
+    assert gzip.decompress(body).endswith(b'"changes":[' + parts[2] + b"]}")
+    assert store.pending_count() == 1

@@ -6,11 +6,12 @@ import gzip
 import json
 import sqlite3
 import threading
+import time
 
 import pytest
 
-from field_client.errors import StoreError
-from field_client.syncer import FIRST_PUSH, PUSH_GROWTH, Stage
+from field_client.errors import Offline, StoreError
+from field_client.syncer import FIRST_PUSH, PUSH_AHEAD, PUSH_GROWTH, Stage
 from server import services
 from sync.wire import MAX_PUSH_CHANGES
 
@@ -142,6 +143,71 @@ def test_the_next_batch_goes_out_before_an_answer_is_applied(make_device):
     report = a.sync()
     assert report.sent == 1203 and a.store.status()["pending"] == 0
     assert applied == [(pushed[0], 2), (pushed[1], 3), (pushed[2], 3)]  # in order, each late
+
+
+def stored_batches(device) -> list[str]:
+    """The device's stored (built, unanswered) batches, read on a connection of its own."""
+    db = sqlite3.connect(device.store.home / "fieldsync.db", timeout=5)
+    try:
+        return [r[0] for r in db.execute("SELECT id FROM push_batch ORDER BY device_time, id")]
+    finally:
+        db.close()
+
+
+def test_batches_are_built_ahead_while_one_is_at_the_server(make_device):
+    """While batch 1 is at the server, the next ``PUSH_AHEAD`` batches are built and stored,
+    each queued to go as soon as the one before is answered: a stall of the device (a commit
+    that checkpoints the WAL) does not keep the server waiting. They go in the order built."""
+    a = make_device("pad-a")
+    a.store.create_many(
+        "visit", [{"kind": "home_visit", "title": f"走访 {n}"} for n in range(3500)]
+    )
+    push = a.transport.push
+    pushed, ahead = [], []
+
+    def pushing(body):
+        if not pushed:  # batch 1 waits (at most 30 s) until the device has built the next ones
+            deadline = time.monotonic() + 30
+            while len(stored_batches(a)) < 1 + PUSH_AHEAD and time.monotonic() < deadline:
+                time.sleep(0.01)
+            ahead.append(stored_batches(a))
+        pushed.append(json.loads(gzip.decompress(body))["batch_id"])
+        return push(body)
+
+    a.transport.push = pushing
+    report = a.sync()
+    assert PUSH_AHEAD == 3 and len(ahead[0]) == 4 and ahead[0] == pushed[:4]
+    assert report.ok and report.sent == 3500 and len(pushed) == 6
+    assert stored_batches(a) == [] and a.store.status()["pending"] == 0
+
+
+def test_no_batch_goes_out_after_one_that_failed(make_device):
+    """Batches built ahead are queued behind the one at the server; when one fails, those
+    behind it are not sent (they stay stored) and the next sync sends them in order."""
+    a = make_device("pad-a")
+    a.store.create_many(
+        "visit", [{"kind": "home_visit", "title": f"走访 {n}"} for n in range(1300)]
+    )
+    push = a.transport.push
+    pushed = []
+
+    def cut_at_the_second(body):
+        pushed.append(json.loads(gzip.decompress(body))["batch_id"])
+        if len(pushed) == 2:  # fails once the third is built and queued behind it
+            deadline = time.monotonic() + 30
+            while len(set(stored_batches(a)) - {pushed[0]}) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            raise Offline("the connection dropped")
+        return push(body)
+
+    a.transport.push = cut_at_the_second
+    report = a.sync()
+    assert report.offline and len(pushed) == 2  # the third, built and queued, did not go
+    assert stored_batches(a)[0] == pushed[1] and len(stored_batches(a)) == 2
+    a.transport.push = push
+    sizes = batch_sizes(a)
+    report = a.sync()
+    assert report.ok and sizes == [300, 900] and a.store.status()["pending"] == 0
 
 
 def test_the_pull_is_asked_for_before_the_last_answer_is_applied(make_device):
