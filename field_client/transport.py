@@ -34,16 +34,14 @@ from isal import isal_zlib
 
 from field_client import pulled
 from field_client.errors import Offline, Refused, ServerError
-from sync import PROTOCOL_HEADER, PROTOCOL_VERSION, jsonio
+from sync import NEXT_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION, jsonio
 
-__all__ = ["API", "NEXT", "NEXT_HEADER", "HttpTransport", "Transport", "check_answer"]
+__all__ = ["API", "NEXT", "HttpTransport", "Transport", "check_answer"]
 
 API = "/api/v1"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# A pull page with more after it says its cursor in this header too (docs/protocol.md section
-# 6): the next page can be asked for before this one is decoded. A transport's pull answer
-# carries it under ``NEXT`` (absent: an older server, or the last page).
-NEXT_HEADER = "Fieldsync-Next"
+# A transport's pull answer carries the cursor of the page's ``NEXT_HEADER`` under this key
+# (absent: an older server, or the last page).
 NEXT = "next"
 
 

@@ -18,6 +18,7 @@ from server import auth, metrics, openapi, services, store
 from server.store.reads import pull_json_page
 from sync import ErrorCode, ProtocolError, jsonio, parse_push, parse_push_json, vocabulary
 from sync.wire import (
+    NEXT_HEADER,
     PROTOCOL_HEADER,
     SUPPORTED_PROTOCOLS,
     DeviceSchema,
@@ -27,11 +28,6 @@ from sync.wire import (
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-# Said on a pull page that has more after it: the page's cursor, the one to pull the next page
-# from (docs/protocol.md section 6). A device can ask for the next page as soon as the answer
-# is in, before it decodes the page (4 ms for 1,000 visits, when the server sat idle).
-NEXT_HEADER = "Fieldsync-Next"
 
 # Routes that anyone may call without the protocol header (monitoring, documentation).
 NO_PROTOCOL_HEADER = {"api.healthz", "api.openapi_document", "api.vocabulary_document"}

@@ -15,6 +15,7 @@ from sync import RECORD_TYPES
 from sync.wire import (
     CURSOR_PATTERN,
     MAX_PULL_LIMIT,
+    NEXT_HEADER,
     PROTOCOL_HEADER,
     STAMP_PATTERN,
     CompactChangeSchema,
@@ -229,6 +230,13 @@ def _paths(spec: APISpec) -> None:
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PULL_LIMIT},
         },
     ]
+    pull["responses"]["200"]["headers"] = {
+        NEXT_HEADER: {
+            "description": "On a page with more after it: its cursor, to pull the next page"
+            " from before this one is read (docs/protocol.md section 6).",
+            "schema": {"type": "string", "pattern": CURSOR_PATTERN},
+        }
+    }
     spec.path("/api/v1/sync/pull", operations={"get": pull})
     _blob_paths(spec)
 

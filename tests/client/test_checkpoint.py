@@ -53,7 +53,7 @@ def wal_after_each_page(store: LocalStore, pages: int, size: int = 50) -> list[i
     return sizes
 
 
-PAGE_BYTES = 400 * 1024  # 50 records of about 3 KB, their indexes and search rows: < 400 KB
+PAGE_BYTES = 400 * 1024  # 50 records of about 3 KB, and their indexes: < 400 KB
 
 
 def test_the_connections_leave_checkpoints_to_the_checkpointer_up_to_the_fallback(store):

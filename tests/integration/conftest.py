@@ -17,9 +17,9 @@ from flask import Flask
 
 from field_client.pulled import read_page
 from field_client.store import LocalStore
-from field_client.transport import API, NEXT, NEXT_HEADER, check_answer
+from field_client.transport import API, NEXT, check_answer
 from server import create_app, services
-from sync import jsonio
+from sync import NEXT_HEADER, jsonio
 from tests.clock import ManualClock
 
 
