@@ -66,8 +66,9 @@ def test_stamps_cursors_and_hashes_have_their_formats(app):
     pull = document["paths"]["/api/v1/sync/pull"]["get"]["parameters"]
     assert any(p.get("name") == "cursor" and p["schema"].get("pattern") for p in pull)
     following = document["paths"]["/api/v1/sync/pull"]["get"]["responses"]["200"]["headers"]
-    assert following["Fieldsync-Next"]["schema"]["pattern"] == (
-        schemas["PullResponse"]["properties"]["cursor"]["pattern"]
+    assert (
+        following["Fieldsync-Next"]["schema"]["pattern"]
+        == (schemas["PullResponse"]["properties"]["cursor"]["pattern"])
     )
     assert schemas["AttachmentFields"]["properties"]["sha256"]["pattern"]
 
