@@ -37,10 +37,12 @@ on the calling thread (its own SQLite connection), so the overlap needs no share
 from __future__ import annotations
 
 import enum
+import gc
 import threading
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -295,7 +297,8 @@ def _run(
         report.stage = Stage.PUSH
         coming = _push(store, wire, report, notify, push_limit, pull_limit)
         report.stage = Stage.PULL
-        foreign = _pull(store, wire, report, notify, pull_limit, push_limit, coming)
+        with _collecting_later():
+            foreign = _pull(store, wire, report, notify, pull_limit, push_limit, coming)
         report.stage = Stage.CONFLICTS
         notify(Stage.CONFLICTS, 0, None)
         if foreign or report.conflicts or store.open_conflict_count():
@@ -506,6 +509,25 @@ def _pull(
         notify(Stage.PULL, report.received, page.get("total"))
         if not more:
             return foreign
+
+
+@contextmanager
+def _collecting_later() -> Iterator[None]:
+    """Hold off Python's cyclic garbage collector for the block (a pull): it runs after.
+
+    Reading and writing a pulled page makes objects for each record (its fields, its row), all
+    freed by their reference counts as each page is done, but their number sets the collector
+    off meanwhile: 40 times in a pull of 10,000 visits, 2 ms of CPU in all, and in about one
+    pull of three a full collection too, over every object the process holds: 16-22 ms more,
+    on the device's critical path (its CPU in such a pull: 120-140 ms). A page leaves nothing
+    in a cycle; whatever else does is collected once the pull is over."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _refresh_conflicts(store: SyncStore, transport: Transport) -> None:

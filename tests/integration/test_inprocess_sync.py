@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import sqlite3
@@ -236,6 +237,38 @@ def test_the_pull_is_asked_for_before_the_last_answer_is_applied(make_device):
     assert seen == [False, True]
     assert report.ok and report.sent == 103 and report.received == 1
     assert a.store.get("visit", theirs)["fields"]["title"] == "隔壁走访"
+
+
+def test_the_garbage_collector_waits_until_the_pull_is_over(make_device):
+    """Pages are read and applied with Python's cyclic collector off (in a pull of 10,000
+    visits it set itself off 40 times, sometimes for a full collection of 20 ms); it is on
+    again after the pull, and stays off after it for a program that had it off."""
+    b = make_device("pad-b", "zhao")
+    b.store.create_many(
+        "visit", [{"kind": "home_visit", "title": f"走访 {n}"} for n in range(300)]
+    )
+    b.sync()
+    a = make_device("pad-a")
+    apply = a.store.apply_pull_page
+    collecting: list[bool] = []  # at each page's apply: was the collector on?
+
+    def applying(page):
+        collecting.append(gc.isenabled())
+        return apply(page)
+
+    a.store.apply_pull_page = applying
+    assert gc.isenabled()
+    report = a.sync()
+    assert report.ok and report.received == 300
+    assert collecting == [False, False]  # pages of 100 and 200
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        b.store.update("visit", b.store.list("visit")[0]["id"], {"title": "回访"})
+        b.sync()
+        assert a.sync().received == 1 and not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_a_failed_answer_leaves_the_sent_next_batch_to_the_next_sync(make_device):
