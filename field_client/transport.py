@@ -216,9 +216,7 @@ class HttpTransport:
         if cursor:
             params["cursor"] = cursor
         path = "/sync/pull?" + urlencode(params)
-        answer = self._with_retries(
-            lambda: self._exchange("GET", path, None, {}, sent=sent), self.retries
-        )
+        answer = self._send("GET", path, None, self.retries, sent)
         page = check_answer(answer.status, answer.content_type, answer.body, read)
         if answer.following is not None:
             page[NEXT] = answer.following
@@ -276,6 +274,19 @@ class HttpTransport:
         retries: int,
         read: Callable[[bytes], Any] = jsonio.loads,
     ) -> dict[str, Any]:
+        answer = self._send(method, path, body, retries)
+        return check_answer(answer.status, answer.content_type, answer.body, read)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | str | bytes | None,
+        retries: int,
+        sent: Callable[[], None] | None = None,
+    ) -> Answer:
+        """Send a request (its body gzipped) until it gets a final answer (``_with_retries``);
+        ``sent()``, if given, is called as each try is on its way."""
         data, headers = None, {}
         if isinstance(body, bytes):  # already gzipped JSON (a push batch as the store keeps it)
             data = body
@@ -284,8 +295,9 @@ class HttpTransport:
             data = gzip.compress(text.encode(), compresslevel=5)
         if body is not None:
             headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
-        answer = self._with_retries(lambda: self._exchange(method, path, data, headers), retries)
-        return check_answer(answer.status, answer.content_type, answer.body, read)
+        return self._with_retries(
+            lambda: self._exchange(method, path, data, headers, sent=sent), retries
+        )
 
     def _with_retries(self, send: Callable[[], Answer], retries: int) -> Answer:
         """Run ``send`` until it gives a final answer: connection errors, timeouts and the

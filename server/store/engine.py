@@ -568,14 +568,12 @@ def _queue_new(
     user, device = author.user_id, author.device_id
     echo_after = (None if device is None else 0) if echo else None  # (``_echo_after``)
     carried = batch.source in CARRIED_SOURCES
-    owner, review = fields.get("owner_id"), fields.get("review_status")
     batch.new_records.append((
         change.id, batch.workspace_id, change.type, dump_checked(fields), dump_stamps(stamps),
         deleted, seq,
         now, user, device if carried else None, seq if carried else None,  # created
         now, user, device, echo_after,  # updated
-        owner if isinstance(owner, str) else None,  # (a copy in a text column: the rules let
-        review if isinstance(review, str) else None,  # only text or nothing in these fields)
+        *_looked_up_by(fields),
     ))  # fmt: skip
     if not carried:
         batch.changes.append((
@@ -606,18 +604,26 @@ def _queue_write(
     author, now = batch.author, batch.now
     created = (row.created_at, row.created_by, None, None)  # not written: the upsert keeps them
     updated = (now, author.user_id, author.device_id) if diff else row.updated
-    owner, review = fields.get("owner_id"), fields.get("review_status")
     batch.records.append((
         change.id, batch.workspace_id, change.type, dump_checked(fields), dump_stamps(stamps),
-        deleted, state.seq, *created, *updated, echo_after,
-        owner if isinstance(owner, str) else None,
-        review if isinstance(review, str) else None,
+        deleted, state.seq, *created, *updated, echo_after, *_looked_up_by(fields),
     ))  # fmt: skip
     if diff:
         batch.changes.append((
             batch.workspace_id, change.id, change.type, state.seq, now, author.user_id,
             author.device_id, batch.source, dumps(diff),
         ))  # fmt: skip
+
+
+def _looked_up_by(fields: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The record's copies of the two fields the office looks records up by
+    (``models.Record.owner_id``, ``review_status``): the rules let only text or nothing into
+    them."""
+    owner, review = fields.get("owner_id"), fields.get("review_status")
+    return (
+        owner if isinstance(owner, str) else None,
+        review if isinstance(review, str) else None,
+    )
 
 
 def _echo_after(batch: Batch, row: Row | None) -> int | None:
